@@ -1,0 +1,1 @@
+//! Datagram protocol between the web app and the socket server.

@@ -1,0 +1,27 @@
+//! `ferry-core`: every protocol decision of ferry, as sans-io state machines and pure codecs.
+//!
+//! This crate never touches the operating system. It opens no sockets, reads no files, starts no
+//! threads, reads no environment and never asks a clock for the time: bytes and time values go in,
+//! events, bytes to send and the next deadline come out. Monotonic time is a
+//! [`std::time::Instant`] passed as `now`; wall-clock time (the `Date` header, storage keys) is a
+//! [`time::OffsetDateTime`] passed only to the calls that write it out. The same inputs always
+//! give the same outputs, so any behaviour can be replayed in a unit test without sockets or sleeps.
+//!
+//! The shells (`ferry` on mio, `ferry-std` on std threads) only move bytes between the OS and
+//! these machines, so both run the same tested logic.
+
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod datagram;
+pub mod form;
+pub mod http;
+pub mod message;
+pub mod router;
+pub mod size;
+pub mod site;
+
+#[cfg(test)]
+mod testing;
+
+pub use message::{Message, MessageError};
