@@ -17,6 +17,7 @@ pub mod datagram;
 pub mod form;
 pub mod http;
 pub mod message;
+pub mod page;
 pub mod router;
 pub mod size;
 pub mod site;
