@@ -73,8 +73,8 @@ fn expect_continue_is_answered_before_the_body() {
     h.feed(b"POST /m HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(h.sent_text(), "HTTP/1.1 100 Continue\r\n\r\n");
     h.feed(b"hello");
-    h.respond_all(ok);
-    assert_eq!(h.statuses(), vec![100, 200]);
+    h.respond(Response::new(201));
+    assert_eq!(h.statuses(), vec![100, 201]);
     assert_eq!(h.requests()[0].body, b"hello");
 }
 
@@ -109,7 +109,7 @@ fn head_responses_have_no_body() {
     h.feed(b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n");
     h.respond_all(ok);
     let text = h.sent_text();
-    assert!(text.contains("Content-Length: 8\r\n"), "{text}");
+    assert!(text.contains("Content-Length: 9\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\n"));
 }
 
@@ -315,8 +315,10 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_stall(bytes in prop::collection::vec(any::<u8>(), 0..600), cut in 0usize..600) {
-        let (events, sent, _) = run_chunked(&bytes, &[cut]);
-        crate::check::assert_http_responses_match_events(&events, &sent);
+        let mut input = bytes.clone();
+        input.truncate(cut.max(1).min(input.len()));
+        crate::check::check_http_conn(&input);
+        crate::check::check_http_conn(&bytes);
         let mut h = harness();
         h.feed(&bytes);
         h.respond_all(ok);
