@@ -21,7 +21,11 @@ pub fn check_http_conn(bytes: &[u8]) {
     let whole = drive(bytes, &[]);
     let split_a = bytes.len() / 3;
     let split_b = bytes.len() * 2 / 3;
-    assert_eq!(drive(bytes, &[split_a, split_b]), whole, "split at {split_a}, {split_b}");
+    assert_eq!(
+        drive(bytes, &[split_a, split_b]),
+        whole,
+        "split at {split_a}, {split_b}"
+    );
     if bytes.len() <= BYTE_BY_BYTE_LIMIT {
         let every: Vec<usize> = (1..bytes.len()).collect();
         assert_eq!(drive(bytes, &every), whole, "byte by byte");
@@ -33,14 +37,27 @@ pub fn check_http_conn(bytes: &[u8]) {
 /// Asserts that `sent` is a sequence of complete responses (interim `100 Continue` aside), one
 /// for each request and each rejection in `events`, with a rejection only at the end.
 pub fn assert_http_responses_match_events(events: &[HttpEvent], sent: &[u8]) {
-    let requests = events.iter().filter(|e| matches!(e, HttpEvent::Request(_))).count();
-    let rejections = events.iter().filter(|e| matches!(e, HttpEvent::Rejected(_))).count();
+    let requests = events
+        .iter()
+        .filter(|e| matches!(e, HttpEvent::Request(_)))
+        .count();
+    let rejections = events
+        .iter()
+        .filter(|e| matches!(e, HttpEvent::Rejected(_)))
+        .count();
     assert!(rejections <= 1, "more than one rejection: {events:?}");
     if rejections == 1 {
-        assert!(matches!(events.last(), Some(HttpEvent::Rejected(_))), "events after a rejection");
+        assert!(
+            matches!(events.last(), Some(HttpEvent::Rejected(_))),
+            "events after a rejection"
+        );
     }
     let finals = count_final_responses(sent);
-    assert_eq!(finals, requests + rejections, "responses vs events: {events:?}");
+    assert_eq!(
+        finals,
+        requests + rejections,
+        "responses vs events: {events:?}"
+    );
 }
 
 fn drive(bytes: &[u8], cuts: &[usize]) -> (Vec<HttpEvent>, Vec<u8>) {
@@ -50,16 +67,16 @@ fn drive(bytes: &[u8], cuts: &[usize]) -> (Vec<HttpEvent>, Vec<u8>) {
     let mut events = Vec::new();
     let mut sent = Vec::new();
     let mut start = 0;
-    let pump = |conn: &mut HttpConn, events: &mut Vec<HttpEvent>, sent: &mut Vec<u8>, now| {
-        loop {
-            conn.poll_transmit(sent);
-            let Some(event) = conn.poll_event() else { break };
-            if let HttpEvent::Request(_) = event {
-                let answered = conn.respond(now, Response::new(200));
-                assert!(answered.is_ok(), "a request event leaves a request pending");
-            }
-            events.push(event);
+    let pump = |conn: &mut HttpConn, events: &mut Vec<HttpEvent>, sent: &mut Vec<u8>, now| loop {
+        conn.poll_transmit(sent);
+        let Some(event) = conn.poll_event() else {
+            break;
+        };
+        if let HttpEvent::Request(_) = event {
+            let answered = conn.respond(now, Response::new(200));
+            assert!(answered.is_ok(), "a request event leaves a request pending");
         }
+        events.push(event);
     };
     for &cut in cuts.iter().chain(std::iter::once(&bytes.len())) {
         let cut = cut.clamp(start, bytes.len());
@@ -67,7 +84,10 @@ fn drive(bytes: &[u8], cuts: &[usize]) -> (Vec<HttpEvent>, Vec<u8>) {
         pump(&mut conn, &mut events, &mut sent, now);
         start = cut;
     }
-    assert!(sent.len() <= OUTPUT_PER_INPUT_BYTE * bytes.len() + OUTPUT_SLACK, "output grew without bound");
+    assert!(
+        sent.len() <= OUTPUT_PER_INPUT_BYTE * bytes.len() + OUTPUT_SLACK,
+        "output grew without bound"
+    );
     // No stall: each state but waiting on the application has a deadline, and time ends it.
     let mut steps = 0;
     while !conn.is_closed() && steps < MAX_DEADLINE_STEPS {
@@ -79,7 +99,10 @@ fn drive(bytes: &[u8], cuts: &[usize]) -> (Vec<HttpEvent>, Vec<u8>) {
         pump(&mut conn, &mut events, &mut sent, now);
         steps += 1;
     }
-    assert!(conn.is_closed(), "connection did not close after its deadlines");
+    assert!(
+        conn.is_closed(),
+        "connection did not close after its deadlines"
+    );
     // After close, nothing more happens.
     conn.receive(now, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(conn.poll_event().is_none());
@@ -94,7 +117,10 @@ fn count_final_responses(mut sent: &[u8]) -> usize {
         let mut response = httparse::Response::new(&mut headers);
         let head_len = match response.parse(sent) {
             Ok(httparse::Status::Complete(n)) => n,
-            other => panic!("malformed response: {other:?} in {:?}", String::from_utf8_lossy(sent)),
+            other => panic!(
+                "malformed response: {other:?} in {:?}",
+                String::from_utf8_lossy(sent)
+            ),
         };
         let code = response.code.unwrap_or(0);
         let length = response

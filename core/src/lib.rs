@@ -19,8 +19,8 @@ pub mod http;
 pub mod message;
 pub mod page;
 pub mod router;
-pub mod size;
 pub mod site;
+pub mod size;
 
 #[cfg(test)]
 mod testing;

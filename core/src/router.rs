@@ -28,7 +28,9 @@ pub fn route<'a>(site: &'a Site, method: &Method, target: &str) -> Route<'a> {
     if let Method::Other(_) = method {
         return Route::NotImplemented;
     }
-    let Some(path) = static_path(target) else { return Route::NotFound };
+    let Some(path) = static_path(target) else {
+        return Route::NotFound;
+    };
     let is_form = path == "message";
     let file = match path.as_str() {
         "" => site.get("index.html"),
@@ -37,7 +39,9 @@ pub fn route<'a>(site: &'a Site, method: &Method, target: &str) -> Route<'a> {
         folder if folder.ends_with('/') => site.get(&format!("{folder}index.html")),
         file => site.get(file),
     };
-    let Some(file) = file else { return Route::NotFound };
+    let Some(file) = file else {
+        return Route::NotFound;
+    };
     match (method, is_form) {
         (Method::Get | Method::Head, _) => Route::File(file),
         (Method::Post, true) => Route::SubmitMessage,
@@ -108,7 +112,14 @@ mod tests {
             .iter()
             .map(|p| (p.to_string(), p.as_bytes().to_vec()))
             .collect();
-        for extra in ["style.css", "js/app.js", "docs/index.html", "a b.txt", "100%.txt", "c+d.txt"] {
+        for extra in [
+            "style.css",
+            "js/app.js",
+            "docs/index.html",
+            "a b.txt",
+            "100%.txt",
+            "c+d.txt",
+        ] {
             files.push((extra.to_string(), extra.as_bytes().to_vec()));
         }
         Site::new(files).unwrap()
@@ -142,8 +153,16 @@ mod tests {
             ("/%6Dessage", "message.html"),
         ];
         for (target, expected) in cases {
-            assert_eq!(file_of(route(&site, &Method::Get, target)).as_deref(), Some(expected), "{target}");
-            assert_eq!(file_of(route(&site, &Method::Head, target)).as_deref(), Some(expected), "{target}");
+            assert_eq!(
+                file_of(route(&site, &Method::Get, target)).as_deref(),
+                Some(expected),
+                "{target}"
+            );
+            assert_eq!(
+                file_of(route(&site, &Method::Head, target)).as_deref(),
+                Some(expected),
+                "{target}"
+            );
         }
     }
 
@@ -168,18 +187,37 @@ mod tests {
             "//etc/passwd",
         ];
         for target in cases {
-            assert_eq!(route(&site, &Method::Get, target), Route::NotFound, "{target}");
+            assert_eq!(
+                route(&site, &Method::Get, target),
+                Route::NotFound,
+                "{target}"
+            );
         }
     }
 
     #[test]
     fn methods() {
         let site = site();
-        assert_eq!(route(&site, &Method::Post, "/message"), Route::SubmitMessage);
-        assert_eq!(route(&site, &Method::Put, "/message"), Route::MethodNotAllowed(ALLOW_FORM));
-        assert_eq!(route(&site, &Method::Post, "/"), Route::MethodNotAllowed(ALLOW_PAGE));
-        assert_eq!(route(&site, &Method::Post, "/message.html"), Route::MethodNotAllowed(ALLOW_PAGE));
-        assert_eq!(route(&site, &Method::Delete, "/style.css"), Route::MethodNotAllowed(ALLOW_PAGE));
+        assert_eq!(
+            route(&site, &Method::Post, "/message"),
+            Route::SubmitMessage
+        );
+        assert_eq!(
+            route(&site, &Method::Put, "/message"),
+            Route::MethodNotAllowed(ALLOW_FORM)
+        );
+        assert_eq!(
+            route(&site, &Method::Post, "/"),
+            Route::MethodNotAllowed(ALLOW_PAGE)
+        );
+        assert_eq!(
+            route(&site, &Method::Post, "/message.html"),
+            Route::MethodNotAllowed(ALLOW_PAGE)
+        );
+        assert_eq!(
+            route(&site, &Method::Delete, "/style.css"),
+            Route::MethodNotAllowed(ALLOW_PAGE)
+        );
         assert_eq!(route(&site, &Method::Post, "/nope"), Route::NotFound);
         let foo = Method::Other("FOO".into());
         assert_eq!(route(&site, &foo, "/"), Route::NotImplemented);

@@ -37,7 +37,13 @@ impl Site {
                 return Err(SiteError::TooManyFiles);
             }
             let content_type = content_type(&path);
-            site.files.insert(path, StaticFile { body: content.into(), content_type });
+            site.files.insert(
+                path,
+                StaticFile {
+                    body: content.into(),
+                    content_type,
+                },
+            );
         }
         for page in REQUIRED_PAGES {
             if !site.files.contains_key(page) {
@@ -76,7 +82,11 @@ impl fmt::Display for SiteError {
         match self {
             SiteError::MissingPage(page) => write!(f, "it has no {page}"),
             SiteError::TooLarge => {
-                write!(f, "it holds more than {} MiB", MAX_SITE_BYTES / (1024 * 1024))
+                write!(
+                    f,
+                    "it holds more than {} MiB",
+                    MAX_SITE_BYTES / (1024 * 1024)
+                )
             }
             SiteError::TooManyFiles => write!(f, "it holds more than {MAX_SITE_FILES} files"),
         }
@@ -85,7 +95,9 @@ impl fmt::Display for SiteError {
 
 /// The content type for a file name, by its extension (case-insensitive).
 pub fn content_type(path: &str) -> &'static str {
-    let extension = path.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase());
     match extension.as_deref() {
         Some("html" | "htm") => "text/html; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
@@ -116,7 +128,10 @@ mod tests {
     use super::*;
 
     pub(crate) fn pages() -> Vec<(String, Vec<u8>)> {
-        REQUIRED_PAGES.iter().map(|p| (p.to_string(), p.as_bytes().to_vec())).collect()
+        REQUIRED_PAGES
+            .iter()
+            .map(|p| (p.to_string(), p.as_bytes().to_vec()))
+            .collect()
     }
 
     #[test]
@@ -148,7 +163,10 @@ mod tests {
     fn required_pages_must_exist() {
         let mut files = pages();
         files.retain(|(p, _)| p != "message.html");
-        assert_eq!(Site::new(files).err(), Some(SiteError::MissingPage("message.html")));
+        assert_eq!(
+            Site::new(files).err(),
+            Some(SiteError::MissingPage("message.html"))
+        );
         assert_eq!(Site::new(pages()).map(|s| s.len()).ok(), Some(4));
     }
 

@@ -19,7 +19,13 @@ impl ConnHarness {
     pub fn new(config: HttpConfig) -> Self {
         let now = Instant::now();
         let conn = HttpConn::new(config, now, datetime!(2026-11-21 12:00:00 UTC));
-        ConnHarness { conn, now, sent: Vec::new(), events: Vec::new(), answered: 0 }
+        ConnHarness {
+            conn,
+            now,
+            sent: Vec::new(),
+            events: Vec::new(),
+            answered: 0,
+        }
     }
 
     /// Feeds bytes, then drains output and events as a shell would.
@@ -42,7 +48,9 @@ impl ConnHarness {
 
     /// Jumps the clock to the next deadline and fires it; false when there is none.
     pub fn jump_to_deadline(&mut self) -> bool {
-        let Some(deadline) = self.conn.poll_timeout() else { return false };
+        let Some(deadline) = self.conn.poll_timeout() else {
+            return false;
+        };
         self.now = self.now.max(deadline);
         self.conn.handle_timeout(self.now);
         self.drain();
@@ -50,7 +58,9 @@ impl ConnHarness {
     }
 
     pub fn respond(&mut self, response: Response) {
-        self.conn.respond(self.now, response).expect("a request is pending");
+        self.conn
+            .respond(self.now, response)
+            .expect("a request is pending");
         self.answered += 1;
         self.drain();
     }

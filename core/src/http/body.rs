@@ -28,18 +28,34 @@ pub struct Decoded {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
-    Length { remaining: u64 },
+    Length {
+        remaining: u64,
+    },
     /// Reading the hex size of the next chunk.
-    ChunkSize { size: u64, digits: usize },
+    ChunkSize {
+        size: u64,
+        digits: usize,
+    },
     /// After the size: skipping a chunk extension up to the CR.
-    ChunkExtension { size: u64, skipped: usize },
+    ChunkExtension {
+        size: u64,
+        skipped: usize,
+    },
     /// The CR of the size line was seen; the LF must follow.
-    ChunkSizeLf { size: u64 },
-    ChunkData { remaining: u64 },
+    ChunkSizeLf {
+        size: u64,
+    },
+    ChunkData {
+        remaining: u64,
+    },
     ChunkDataCr,
     ChunkDataLf,
     /// After the last chunk: trailer lines, skipped, until an empty line.
-    Trailer { line_len: usize, total: usize, after_cr: bool },
+    Trailer {
+        line_len: usize,
+        total: usize,
+        after_cr: bool,
+    },
     Done,
 }
 
@@ -51,7 +67,11 @@ impl BodyDecoder {
             BodyFraming::Length(n) => State::Length { remaining: n },
             BodyFraming::Chunked => State::ChunkSize { size: 0, digits: 0 },
         };
-        BodyDecoder { state, received: 0, max_body }
+        BodyDecoder {
+            state,
+            received: 0,
+            max_body,
+        }
     }
 
     /// Whether the whole body has been decoded.
@@ -69,8 +89,11 @@ impl BodyDecoder {
                     let take = clamp(remaining, rest.len());
                     self.deliver(&rest[..take], body)?;
                     let remaining = remaining - take as u64;
-                    self.state =
-                        if remaining == 0 { State::Done } else { State::Length { remaining } };
+                    self.state = if remaining == 0 {
+                        State::Done
+                    } else {
+                        State::Length { remaining }
+                    };
                     take
                 }
                 State::ChunkData { remaining } => {
@@ -90,7 +113,10 @@ impl BodyDecoder {
                 }
             };
         }
-        Ok(Decoded { consumed: used, done: self.state == State::Done })
+        Ok(Decoded {
+            consumed: used,
+            done: self.state == State::Done,
+        })
     }
 
     /// Advances the framing states one byte at a time; they are a handful of bytes per chunk.
@@ -102,7 +128,10 @@ impl BodyDecoder {
                         return Err(HttpError::MalformedChunkedBody);
                     }
                     let digit = u64::from(hex_value(b));
-                    State::ChunkSize { size: size * 16 + digit, digits: digits + 1 }
+                    State::ChunkSize {
+                        size: size * 16 + digit,
+                        digits: digits + 1,
+                    }
                 }
                 b';' | b' ' | b'\t' if digits > 0 => State::ChunkExtension { size, skipped: 0 },
                 b'\r' if digits > 0 => State::ChunkSizeLf { size },
@@ -111,13 +140,18 @@ impl BodyDecoder {
             State::ChunkExtension { size, skipped } => match b {
                 b'\r' => State::ChunkSizeLf { size },
                 b'\n' | 0 => return Err(HttpError::MalformedChunkedBody),
-                _ if skipped >= MAX_CHUNK_EXTENSION => {
-                    return Err(HttpError::MalformedChunkedBody)
-                }
-                _ => State::ChunkExtension { size, skipped: skipped + 1 },
+                _ if skipped >= MAX_CHUNK_EXTENSION => return Err(HttpError::MalformedChunkedBody),
+                _ => State::ChunkExtension {
+                    size,
+                    skipped: skipped + 1,
+                },
             },
             State::ChunkSizeLf { size } => match b {
-                b'\n' if size == 0 => State::Trailer { line_len: 0, total: 0, after_cr: false },
+                b'\n' if size == 0 => State::Trailer {
+                    line_len: 0,
+                    total: 0,
+                    after_cr: false,
+                },
                 b'\n' => {
                     if self.received + size > self.max_body {
                         return Err(HttpError::BodyTooLarge);
@@ -134,18 +168,34 @@ impl BodyDecoder {
                 b'\n' => State::ChunkSize { size: 0, digits: 0 },
                 _ => return Err(HttpError::MalformedChunkedBody),
             },
-            State::Trailer { line_len, total, after_cr } => {
+            State::Trailer {
+                line_len,
+                total,
+                after_cr,
+            } => {
                 if total >= MAX_TRAILER {
                     return Err(HttpError::HeadTooLarge);
                 }
                 match (b, after_cr) {
                     (b'\n', true) if line_len == 0 => State::Done,
-                    (b'\n', true) => State::Trailer { line_len: 0, total: total + 1, after_cr: false },
-                    (b'\r', false) => State::Trailer { line_len, total: total + 1, after_cr: true },
+                    (b'\n', true) => State::Trailer {
+                        line_len: 0,
+                        total: total + 1,
+                        after_cr: false,
+                    },
+                    (b'\r', false) => State::Trailer {
+                        line_len,
+                        total: total + 1,
+                        after_cr: true,
+                    },
                     (b'\n' | b'\r' | 0, _) | (_, true) => {
                         return Err(HttpError::MalformedChunkedBody)
                     }
-                    _ => State::Trailer { line_len: line_len + 1, total: total + 1, after_cr: false },
+                    _ => State::Trailer {
+                        line_len: line_len + 1,
+                        total: total + 1,
+                        after_cr: false,
+                    },
                 }
             }
             // Data and Done states never reach here: `decode` handles them in bulk.
@@ -211,7 +261,8 @@ mod tests {
 
     #[test]
     fn chunked_size_is_case_insensitive_hex() {
-        let (body, _, done) = decode_all(BodyFraming::Chunked, b"A\r\n0123456789\r\n0\r\n\r\n").unwrap();
+        let (body, _, done) =
+            decode_all(BodyFraming::Chunked, b"A\r\n0123456789\r\n0\r\n\r\n").unwrap();
         assert_eq!(body.len(), 10);
         assert!(done);
     }
@@ -242,9 +293,15 @@ mod tests {
     fn body_over_the_limit_is_refused() {
         let mut decoder = BodyDecoder::new(BodyFraming::Chunked, 4);
         let mut body = Vec::new();
-        assert_eq!(decoder.decode(b"5\r\n", &mut body), Err(HttpError::BodyTooLarge));
+        assert_eq!(
+            decoder.decode(b"5\r\n", &mut body),
+            Err(HttpError::BodyTooLarge)
+        );
         let mut decoder = BodyDecoder::new(BodyFraming::Length(10), 4);
-        assert_eq!(decoder.decode(b"12345", &mut body), Err(HttpError::BodyTooLarge));
+        assert_eq!(
+            decoder.decode(b"12345", &mut body),
+            Err(HttpError::BodyTooLarge)
+        );
     }
 
     #[test]
@@ -253,7 +310,9 @@ mod tests {
         let mut decoder = BodyDecoder::new(BodyFraming::Chunked, 1 << 20);
         let mut body = Vec::new();
         for (i, byte) in input.iter().enumerate() {
-            let d = decoder.decode(std::slice::from_ref(byte), &mut body).unwrap();
+            let d = decoder
+                .decode(std::slice::from_ref(byte), &mut body)
+                .unwrap();
             assert_eq!(d.consumed, 1);
             assert_eq!(d.done, i == input.len() - 1);
         }

@@ -96,11 +96,28 @@ pub struct HttpConn {
 
 #[derive(Debug)]
 enum State {
-    Idle { since: Instant },
-    Head { scanner: HeadScanner, started: Instant },
-    Body { head: RequestHead, decoder: BodyDecoder, body: Vec<u8>, last_read: Instant },
-    Waiting { head_only: bool, keep_alive: bool, version: Version },
-    Lingering { until: Instant, discarded: usize },
+    Idle {
+        since: Instant,
+    },
+    Head {
+        scanner: HeadScanner,
+        started: Instant,
+    },
+    Body {
+        head: RequestHead,
+        decoder: BodyDecoder,
+        body: Vec<u8>,
+        last_read: Instant,
+    },
+    Waiting {
+        head_only: bool,
+        keep_alive: bool,
+        version: Version,
+    },
+    Lingering {
+        until: Instant,
+        discarded: usize,
+    },
     Closed,
 }
 
@@ -157,7 +174,9 @@ impl HttpConn {
 
     /// Handles the deadline returned by [`HttpConn::poll_timeout`], if it has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(deadline) = self.poll_timeout() else { return };
+        let Some(deadline) = self.poll_timeout() else {
+            return;
+        };
         if now < deadline {
             return;
         }
@@ -173,7 +192,12 @@ impl HttpConn {
     ///
     /// Afterwards the next pipelined request, if buffered, is parsed at once.
     pub fn respond(&mut self, now: Instant, response: Response) -> Result<(), UsageError> {
-        let State::Waiting { head_only, keep_alive, version } = self.state else {
+        let State::Waiting {
+            head_only,
+            keep_alive,
+            version,
+        } = self.state
+        else {
             return Err(UsageError::NoRequestPending);
         };
         let keep_alive = keep_alive && !self.peer_closed;
@@ -264,7 +288,10 @@ impl HttpConn {
                     if self.input.is_empty() || self.input == b"\r" {
                         return;
                     }
-                    self.state = State::Head { scanner: HeadScanner::default(), started: now };
+                    self.state = State::Head {
+                        scanner: HeadScanner::default(),
+                        started: now,
+                    };
                 }
                 State::Head { scanner, .. } => {
                     let end = match scanner.scan(&self.input, &self.config.limits) {
@@ -288,12 +315,23 @@ impl HttpConn {
                         && head.framing != BodyFraming::Empty
                         && self.input.is_empty()
                     {
-                        self.output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        self.output
+                            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                     }
                     let decoder = BodyDecoder::new(head.framing, self.config.max_body);
-                    self.state = State::Body { head, decoder, body: Vec::new(), last_read: now };
+                    self.state = State::Body {
+                        head,
+                        decoder,
+                        body: Vec::new(),
+                        last_read: now,
+                    };
                 }
-                State::Body { decoder, body, last_read, .. } => {
+                State::Body {
+                    decoder,
+                    body,
+                    last_read,
+                    ..
+                } => {
                     let decoded = match decoder.decode(&self.input, body) {
                         Ok(decoded) => decoded,
                         Err(error) => return self.fail(now, error),
@@ -305,7 +343,8 @@ impl HttpConn {
                     if !decoded.done {
                         return;
                     }
-                    let State::Body { head, body, .. } = mem::replace(&mut self.state, State::Closed)
+                    let State::Body { head, body, .. } =
+                        mem::replace(&mut self.state, State::Closed)
                     else {
                         unreachable!("matched State::Body above")
                     };
@@ -314,7 +353,8 @@ impl HttpConn {
                         keep_alive: head.keep_alive,
                         version: head.version,
                     };
-                    self.events.push_back(HttpEvent::Request(Request { head, body }));
+                    self.events
+                        .push_back(HttpEvent::Request(Request { head, body }));
                     return;
                 }
                 State::Waiting { .. } | State::Lingering { .. } | State::Closed => return,
@@ -336,7 +376,13 @@ impl HttpConn {
         };
         let response = Response::new(status).with_body(HTML, Body::Owned(page.render()));
         let date = self.clock.date(now);
-        encode_response(&response, &date, ConnectionHeader::Close, true, &mut self.output);
+        encode_response(
+            &response,
+            &date,
+            ConnectionHeader::Close,
+            true,
+            &mut self.output,
+        );
         self.input = Vec::new();
         match error {
             // A client too slow to finish its request is not worth waiting for any longer.
@@ -350,7 +396,10 @@ impl HttpConn {
         self.state = if self.peer_closed {
             State::Closed
         } else {
-            State::Lingering { until: now + self.config.linger_timeout, discarded: 0 }
+            State::Lingering {
+                until: now + self.config.linger_timeout,
+                discarded: 0,
+            }
         };
     }
 }
@@ -366,7 +415,11 @@ struct WallClock {
 
 impl WallClock {
     fn new(anchor: Instant, wall: OffsetDateTime) -> Self {
-        WallClock { anchor, wall, cached: None }
+        WallClock {
+            anchor,
+            wall,
+            cached: None,
+        }
     }
 
     fn date(&mut self, now: Instant) -> HttpDate {

@@ -232,7 +232,11 @@ pub fn parse_head(bytes: &[u8], limits: &HeadLimits) -> Result<RequestHead, Http
     else {
         return Err(HttpError::MalformedHead);
     };
-    let version = if minor == 0 { Version::Http10 } else { Version::Http11 };
+    let version = if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
     if target.len() > limits.max_target {
         return Err(HttpError::TargetTooLong);
     }
@@ -241,7 +245,10 @@ pub fn parse_head(bytes: &[u8], limits: &HeadLimits) -> Result<RequestHead, Http
     let headers: Vec<Header> = request
         .headers
         .iter()
-        .map(|h| Header { name: h.name.to_owned(), value: h.value.to_vec() })
+        .map(|h| Header {
+            name: h.name.to_owned(),
+            value: h.value.to_vec(),
+        })
         .collect();
     let mut head = RequestHead {
         method,
@@ -262,7 +269,10 @@ pub fn parse_head(bytes: &[u8], limits: &HeadLimits) -> Result<RequestHead, Http
 /// httparse reports any version it does not know as one error; a well-formed `HTTP/x.y` other
 /// than 1.0 and 1.1 deserves 505, anything else is a malformed request line.
 fn version_error(bytes: &[u8]) -> HttpError {
-    let line_end = bytes.iter().position(|&b| b == b'\r').unwrap_or(bytes.len());
+    let line_end = bytes
+        .iter()
+        .position(|&b| b == b'\r')
+        .unwrap_or(bytes.len());
     let line = &bytes[..line_end];
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
     match version {
@@ -296,7 +306,11 @@ fn check_target(method: &Method, target: &str) -> Result<(), HttpError> {
 }
 
 fn check_host(head: &RequestHead) -> Result<(), HttpError> {
-    let count = head.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("host")).count();
+    let count = head
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"))
+        .count();
     // RFC 9112 §3.2: a 1.1 request without Host, or with more than one, is answered 400.
     match (head.version, count) {
         (_, 0) if head.version == Version::Http10 => Ok(()),
@@ -382,7 +396,11 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HttpError> {
 fn wants_keep_alive(head: &RequestHead) -> bool {
     let mut close = false;
     let mut keep_alive = false;
-    for header in head.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection")) {
+    for header in head
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+    {
         for option in header.value.split(|&b| b == b',') {
             let option = trim_ows(option);
             if option.eq_ignore_ascii_case(b"close") {
@@ -399,7 +417,9 @@ fn wants_keep_alive(head: &RequestHead) -> bool {
 }
 
 fn expects_continue(head: &RequestHead) -> Result<bool, HttpError> {
-    let Some(value) = head.header("expect") else { return Ok(false) };
+    let Some(value) = head.header("expect") else {
+        return Ok(false);
+    };
     if !trim_ows(value).eq_ignore_ascii_case(b"100-continue") {
         return Err(HttpError::UnknownExpectation);
     }

@@ -42,7 +42,12 @@ impl Body {
 impl Response {
     /// A response with this status, no headers and no body.
     pub fn new(status: u16) -> Self {
-        Response { status, content_type: None, headers: Vec::new(), body: Body::Empty }
+        Response {
+            status,
+            content_type: None,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
     }
 
     /// Sets the body and its content type.
@@ -199,7 +204,9 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-const WEEKDAYS: [&[u8; 5]; 7] = [b"Mon, ", b"Tue, ", b"Wed, ", b"Thu, ", b"Fri, ", b"Sat, ", b"Sun, "];
+const WEEKDAYS: [&[u8; 5]; 7] = [
+    b"Mon, ", b"Tue, ", b"Wed, ", b"Thu, ", b"Fri, ", b"Sat, ", b"Sun, ",
+];
 const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
@@ -250,7 +257,13 @@ mod tests {
         let date = HttpDate::new(datetime!(1994-11-06 08:49:37 UTC));
         for status in [204, 304] {
             let mut out = Vec::new();
-            encode_response(&Response::new(status), &date, ConnectionHeader::None, true, &mut out);
+            encode_response(
+                &Response::new(status),
+                &date,
+                ConnectionHeader::None,
+                true,
+                &mut out,
+            );
             assert!(!String::from_utf8(out).unwrap().contains("Content-Length"));
         }
     }

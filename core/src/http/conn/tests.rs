@@ -6,7 +6,12 @@ use super::*;
 use crate::testing::ConnHarness;
 
 fn ok(request: &Request) -> Response {
-    let body = format!("{} {} {}", request.head.method.as_str(), request.head.target, request.body.len());
+    let body = format!(
+        "{} {} {}",
+        request.head.method.as_str(),
+        request.head.target,
+        request.body.len()
+    );
     Response::new(200).with_body("text/plain", Body::Owned(body.into_bytes()))
 }
 
@@ -23,7 +28,9 @@ fn keep_alive_serves_several_requests() {
     }
     assert_eq!(h.statuses(), vec![200, 200, 200]);
     assert!(!h.sent_text().contains("Connection:"));
-    assert!(h.sent_text().contains("Date: Sat, 21 Nov 2026 12:00:00 GMT\r\n"));
+    assert!(h
+        .sent_text()
+        .contains("Date: Sat, 21 Nov 2026 12:00:00 GMT\r\n"));
     assert!(!h.conn.is_closed());
 }
 
@@ -31,12 +38,20 @@ fn keep_alive_serves_several_requests() {
 fn pipelined_requests_keep_order() {
     let mut h = harness();
     h.feed(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(h.requests().len(), 1, "the next request waits for the answer");
+    assert_eq!(
+        h.requests().len(),
+        1,
+        "the next request waits for the answer"
+    );
     h.respond_all(ok);
     let targets: Vec<_> = h.requests().iter().map(|r| r.head.target.clone()).collect();
     assert_eq!(targets, ["/1", "/2", "/3"]);
     let text = h.sent_text();
-    let (a, b, c) = (text.find("GET /1 0").unwrap(), text.find("POST /2 2").unwrap(), text.find("GET /3 0").unwrap());
+    let (a, b, c) = (
+        text.find("GET /1 0").unwrap(),
+        text.find("POST /2 2").unwrap(),
+        text.find("GET /3 0").unwrap(),
+    );
     assert!(a < b && b < c);
 }
 
@@ -81,14 +96,19 @@ fn expect_continue_is_answered_before_the_body() {
 #[test]
 fn no_continue_when_the_body_is_already_here() {
     let mut h = harness();
-    h.feed(b"POST /m HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello");
+    h.feed(
+        b"POST /m HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+    );
     h.respond_all(ok);
     assert_eq!(h.statuses(), vec![200]);
 }
 
 #[test]
 fn oversized_body_is_refused_before_it_is_read() {
-    let mut h = ConnHarness::new(HttpConfig { max_body: 10, ..HttpConfig::default() });
+    let mut h = ConnHarness::new(HttpConfig {
+        max_body: 10,
+        ..HttpConfig::default()
+    });
     h.feed(b"POST /m HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(h.statuses(), vec![413]);
     assert!(h.sent_text().contains("Connection: close"));
@@ -98,8 +118,13 @@ fn oversized_body_is_refused_before_it_is_read() {
 
 #[test]
 fn chunked_body_over_the_limit_is_refused() {
-    let mut h = ConnHarness::new(HttpConfig { max_body: 10, ..HttpConfig::default() });
-    h.feed(b"POST /m HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\n");
+    let mut h = ConnHarness::new(HttpConfig {
+        max_body: 10,
+        ..HttpConfig::default()
+    });
+    h.feed(
+        b"POST /m HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\n",
+    );
     assert_eq!(h.statuses(), vec![413]);
 }
 
@@ -196,13 +221,19 @@ fn errors_are_sticky() {
     h.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(h.statuses(), vec![400]);
     assert!(h.requests().is_empty());
-    assert_eq!(h.conn.respond(h.now, Response::new(200)), Err(UsageError::NoRequestPending));
+    assert_eq!(
+        h.conn.respond(h.now, Response::new(200)),
+        Err(UsageError::NoRequestPending)
+    );
 }
 
 #[test]
 fn responding_without_a_request_is_a_usage_error() {
     let mut h = harness();
-    assert_eq!(h.conn.respond(h.now, Response::new(200)), Err(UsageError::NoRequestPending));
+    assert_eq!(
+        h.conn.respond(h.now, Response::new(200)),
+        Err(UsageError::NoRequestPending)
+    );
 }
 
 #[test]
@@ -229,7 +260,10 @@ fn rejected_head_gets_a_page_naming_the_problem() {
     let text = h.sent_text();
     assert!(text.starts_with("HTTP/1.1 505 HTTP Version Not Supported\r\n"));
     assert!(text.contains("unsupported HTTP version"));
-    assert_eq!(h.events, vec![HttpEvent::Rejected(HttpError::UnsupportedVersion)]);
+    assert_eq!(
+        h.events,
+        vec![HttpEvent::Rejected(HttpError::UnsupportedVersion)]
+    );
 }
 
 /// Feeds `input` in the given chunks, answering every request, and returns what was seen.
@@ -246,7 +280,13 @@ fn run_chunked(input: &[u8], cuts: &[usize]) -> (Vec<HttpEvent>, Vec<u8>, bool) 
 }
 
 fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
-    let method = prop_oneof![Just("GET"), Just("POST"), Just("HEAD"), Just("PUT"), Just("FOO")];
+    let method = prop_oneof![
+        Just("GET"),
+        Just("POST"),
+        Just("HEAD"),
+        Just("PUT"),
+        Just("FOO")
+    ];
     let path = "/[a-z0-9%._~-]{0,20}";
     let headers = prop::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,10}", "[ -~]{0,20}"), 0..5);
     let body = prop::collection::vec(any::<u8>(), 0..40);
@@ -255,7 +295,15 @@ fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
         let mut text = format!("{method} {path} HTTP/1.1\r\nHost: example\r\n").into_bytes();
         for (name, value) in headers {
             let lower = name.to_ascii_lowercase();
-            if ["host", "content-length", "transfer-encoding", "connection", "expect"].contains(&lower.as_str()) {
+            if [
+                "host",
+                "content-length",
+                "transfer-encoding",
+                "connection",
+                "expect",
+            ]
+            .contains(&lower.as_str())
+            {
                 continue;
             }
             text.extend_from_slice(format!("{name}: {}\r\n", value.trim()).as_bytes());
@@ -263,7 +311,9 @@ fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
         match framing {
             0 if body.is_empty() => text.extend_from_slice(b"\r\n"),
             0 | 1 => {
-                text.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+                text.extend_from_slice(
+                    format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
+                );
                 text.extend_from_slice(&body);
             }
             _ => {

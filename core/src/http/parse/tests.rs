@@ -28,21 +28,77 @@ fn parses_a_simple_get() {
 #[test]
 fn framing_and_connection_facts() {
     let cases: &[(&[u8], BodyFraming, bool, bool)] = &[
-        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n", BodyFraming::Length(12), true, false),
-        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", BodyFraming::Empty, true, false),
-        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", BodyFraming::Chunked, true, false),
-        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-Continue\r\n\r\n", BodyFraming::Length(3), true, true),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", BodyFraming::Empty, false, false),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n", BodyFraming::Empty, false, false),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n",
+            BodyFraming::Length(12),
+            true,
+            false,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+            BodyFraming::Empty,
+            true,
+            false,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n",
+            BodyFraming::Chunked,
+            true,
+            false,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-Continue\r\n\r\n",
+            BodyFraming::Length(3),
+            true,
+            true,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            BodyFraming::Empty,
+            false,
+            false,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n",
+            BodyFraming::Empty,
+            false,
+            false,
+        ),
         (b"GET / HTTP/1.0\r\n\r\n", BodyFraming::Empty, false, false),
-        (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", BodyFraming::Empty, true, false),
-        (b"POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n", BodyFraming::Length(1), false, false),
+        (
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            BodyFraming::Empty,
+            true,
+            false,
+        ),
+        (
+            b"POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n",
+            BodyFraming::Length(1),
+            false,
+            false,
+        ),
     ];
     for (text, framing, keep_alive, expects_continue) in cases {
-        let head = parse(text).unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(text)));
-        assert_eq!(head.framing, *framing, "{:?}", String::from_utf8_lossy(text));
-        assert_eq!(head.keep_alive, *keep_alive, "{:?}", String::from_utf8_lossy(text));
-        assert_eq!(head.expects_continue, *expects_continue, "{:?}", String::from_utf8_lossy(text));
+        let head =
+            parse(text).unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(text)));
+        assert_eq!(
+            head.framing,
+            *framing,
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
+        assert_eq!(
+            head.keep_alive,
+            *keep_alive,
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
+        assert_eq!(
+            head.expects_continue,
+            *expects_continue,
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
     }
 }
 
@@ -50,8 +106,14 @@ fn framing_and_connection_facts() {
 #[test]
 fn malformed_heads_get_the_right_status() {
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
-    let many_headers = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X-A: b\r\n".repeat(101));
-    let huge_header = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "b".repeat(17000));
+    let many_headers = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        "X-A: b\r\n".repeat(101)
+    );
+    let huge_header = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(17000)
+    );
     let cases: Vec<(&[u8], HttpError)> = vec![
         (b"GET / HTTP/1.1\nHost: a\n\n", HttpError::BadLineEnding),
         (b"GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n", HttpError::BadLineEnding),
@@ -119,14 +181,23 @@ fn limits_are_inclusive() {
     let over = format!("GET {target}a HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(parse(over.as_bytes()).err(), Some(HttpError::TargetTooLong));
     // Exactly 100 headers are fine.
-    let hundred = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X-A: b\r\n".repeat(99));
+    let hundred = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        "X-A: b\r\n".repeat(99)
+    );
     assert!(parse(hundred.as_bytes()).is_ok());
     // A head of exactly the size limit is fine, one byte more is 431.
     let base = "GET / HTTP/1.1\r\nHost: a\r\nX: \r\n\r\n".len();
-    let exact = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "v".repeat(limits.max_head - base));
+    let exact = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "v".repeat(limits.max_head - base)
+    );
     assert_eq!(exact.len(), limits.max_head);
     assert!(parse(exact.as_bytes()).is_ok());
-    let over = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "v".repeat(limits.max_head - base + 1));
+    let over = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "v".repeat(limits.max_head - base + 1)
+    );
     assert_eq!(scan(over.as_bytes()).err(), Some(HttpError::HeadTooLarge));
 }
 
