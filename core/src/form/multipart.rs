@@ -119,7 +119,7 @@ fn read_disposition(head: &[u8]) -> Result<Disposition, FormError> {
 
 /// Reads `form-data; name="..."; filename="..."`. Browsers write a quoted value up to the next
 /// `"` (they escape quotes inside as `%22` instead of using quoted pairs), so a backslash is an
-/// ordinary character here.
+/// ordinary character here. A name with a quote, CR or LF in it is malformed.
 fn parse_disposition(value: &str) -> Result<Disposition, FormError> {
     let (kind, mut rest) = value.split_once(';').unwrap_or((value, ""));
     if !kind.trim().eq_ignore_ascii_case("form-data") {
@@ -151,8 +151,9 @@ fn parse_disposition(value: &str) -> Result<Disposition, FormError> {
         rest = after;
     }
     let name = name.ok_or(FormError::MalformedMultipart)?;
-    // Browsers never send a raw CR or LF in a name (they write %0D, %0A); one here is garbage.
-    if name.contains(['\r', '\n']) {
+    // Browsers never send a raw quote, CR or LF in a name (they write %22, %0D, %0A), so one
+    // here is garbage; refusing it also keeps every decoded name encodable as it came.
+    if name.contains(['"', '\r', '\n']) {
         return Err(FormError::MalformedMultipart);
     }
     Ok(Disposition {
@@ -270,6 +271,7 @@ mod tests {
             ("--b|CD; name=\"a||x|--b--", malformed.clone()),
             ("--b|CD; name=\"a\nb\"||x|--b--", malformed.clone()),
             ("--b|CD; name||x|--b--", malformed.clone()),
+            ("--b|CD; name=a\"b||x|--b--", malformed.clone()),
             ("--b|CD; name=\"a\"||<FF>|--b--", Err(FormError::NotUtf8)),
             ("--b|CD; name=\"<FF>\"||x|--b--", Err(FormError::NotUtf8)),
         ];
