@@ -6,6 +6,7 @@
 //! move the bytes, pass `now` in and store the records the receiver asks for.
 
 pub mod codec;
+pub mod error;
 pub mod receiver;
 pub mod sender;
 

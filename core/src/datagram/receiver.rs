@@ -18,7 +18,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::codec::{self, Datagram, DatagramError, MessageId, KINDS};
+use super::codec::{self, Datagram, DatagramError, MessageId};
+use super::error::KINDS;
 use crate::message::Message;
 
 /// Settings of a [`DatagramReceiver`].
