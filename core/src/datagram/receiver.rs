@@ -239,8 +239,11 @@ impl DatagramReceiver {
 
     fn drop_datagram(&mut self, from: SocketAddr, error: DatagramError) {
         self.stats.dropped.counts[error.kind_index()] += 1;
-        self.events
-            .push_back(ReceiverEvent::Dropped { from, error });
+        // A flood of garbage must not grow the queue: past the bound, drops are only counted.
+        if self.events.len() < MAX_QUEUED_EVENTS {
+            self.events
+                .push_back(ReceiverEvent::Dropped { from, error });
+        }
     }
 
     /// Starts storing `message`, remembering its id and sender when it has one.
@@ -314,6 +317,11 @@ pub const DEFAULT_MAX_PENDING: usize = 1024;
 /// An ack is a few dozen bytes and the shell drains them after every input; 4,096 absorb
 /// a burst of acks for a full window of pending stores several times over.
 pub const DEFAULT_MAX_QUEUED_ACKS: usize = 4096;
+
+/// `Store` events are bounded by `max_pending`; `Dropped` ones only repeat what the counters
+/// say, so a shell that drains after every datagram never sees more than one queued, and a
+/// backlog of 1,024 is plenty for logging.
+const MAX_QUEUED_EVENTS: usize = 1024;
 
 /// Copies of one message normally come from one sender; a few more addresses allow for a web
 /// app that moved sockets, while keeping a forged flood of copies from growing the list.
@@ -476,6 +484,20 @@ mod tests {
         assert_eq!(dropped.get("no such kind"), 0);
         assert_eq!(dropped.total(), 4);
         assert_eq!(dropped.iter().count(), KINDS.len());
+    }
+
+    #[test]
+    fn a_flood_of_garbage_is_counted_without_growing_the_event_queue() {
+        let now = epoch();
+        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
+        for _ in 0..MAX_QUEUED_EVENTS + 10 {
+            receiver.handle_datagram(now, addr(9), b"{");
+        }
+        assert_eq!(receiver.events.len(), MAX_QUEUED_EVENTS);
+        assert_eq!(
+            receiver.stats().dropped.total(),
+            MAX_QUEUED_EVENTS as u64 + 10
+        );
     }
 
     #[test]

@@ -52,7 +52,8 @@ impl Default for SenderConfig {
 pub enum SendError {
     /// The message's datagram would exceed [`MAX_DATAGRAM_SIZE`]; the web app answers 413.
     TooLarge,
-    /// [`SenderConfig::max_in_flight`] messages already await their ack; the web app answers 503.
+    /// [`SenderConfig::max_in_flight`] messages already await their ack (or the poll of their
+    /// event); the web app answers 503.
     Busy,
 }
 
@@ -132,7 +133,9 @@ impl DatagramSender {
         message: Message,
         tag: u64,
     ) -> Result<MessageId, SendError> {
-        if self.in_flight.len() >= self.config.max_in_flight {
+        // Ended messages whose event is not yet polled count too, so the event queue shares
+        // the bound even with a shell that is slow to drain it.
+        if self.in_flight.len() + self.events.len() >= self.config.max_in_flight {
             return Err(SendError::Busy);
         }
         let counter = self.next_counter;
@@ -490,6 +493,12 @@ mod tests {
         assert_eq!(id.as_str(), "web-1");
         assert_eq!(sender.send(now, message("b"), 3), Err(SendError::Busy));
         sender.handle_datagram(now, &ack("web-1"));
+        assert_eq!(
+            sender.send(now, message("b"), 3),
+            Err(SendError::Busy),
+            "event not polled"
+        );
+        assert_eq!(sender.poll_event(), Some(SenderEvent::Delivered { tag: 2 }));
         assert_eq!(sender.send(now, message("b"), 3).unwrap().as_str(), "web-2");
     }
 
