@@ -9,6 +9,7 @@ pub mod codec;
 pub mod error;
 pub mod receiver;
 pub mod sender;
+pub mod stats;
 
 #[cfg(test)]
 mod simulation;
@@ -17,8 +18,6 @@ pub use codec::{
     decode, encode, encoded_len, max_message_datagram_len, Datagram, DatagramError, MessageId,
     MAX_DATAGRAM_SIZE, MAX_ID_LEN,
 };
-pub use receiver::{
-    DatagramReceiver, DropCounts, ReceiverConfig, ReceiverEvent, ReceiverStats, StoreToken,
-    Transmit,
-};
-pub use sender::{DatagramSender, SendError, SenderConfig, SenderEvent, SenderStats};
+pub use receiver::{DatagramReceiver, ReceiverConfig, ReceiverEvent, StoreToken, Transmit};
+pub use sender::{DatagramSender, SendError, SenderConfig, SenderEvent};
+pub use stats::{DropCounts, ReceiverStats, SenderStats};

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::codec::{self, Datagram, DatagramError, MessageId};
-use super::error::KINDS;
+use super::stats::ReceiverStats;
 use crate::message::Message;
 
 /// Settings of a [`DatagramReceiver`].
@@ -68,53 +68,6 @@ pub struct Transmit {
     pub destination: SocketAddr,
     /// How many bytes were appended.
     pub size: usize,
-}
-
-/// Counters of what the receiver has done, for logs and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReceiverStats {
-    /// Datagrams taken by `handle_datagram`.
-    pub received: u64,
-    /// `Store` events produced.
-    pub stores: u64,
-    /// Stores reported failed.
-    pub store_failures: u64,
-    /// Copies of a pending or recent message, not stored again.
-    pub duplicates: u64,
-    /// Acks queued for sending.
-    pub acks: u64,
-    /// Acks not queued because the queue was full.
-    pub acks_dropped: u64,
-    /// New messages dropped because `max_pending` stores were under way.
-    pub busy: u64,
-    /// Malformed or unexpected datagrams, by [`DatagramError::kind`].
-    pub dropped: DropCounts,
-}
-
-/// Dropped datagrams counted per [`DatagramError::kind`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DropCounts {
-    counts: [u64; KINDS.len()],
-}
-
-impl DropCounts {
-    /// How many drops of `kind` (one of the [`DatagramError::kind`] names) were counted.
-    pub fn get(&self, kind: &str) -> u64 {
-        KINDS
-            .iter()
-            .position(|&known| known == kind)
-            .map_or(0, |index| self.counts[index])
-    }
-
-    /// All drops, whatever their kind.
-    pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
-    }
-
-    /// Every kind with its count, in a fixed order, zero counts included.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        KINDS.iter().copied().zip(self.counts.iter().copied())
-    }
 }
 
 /// The receiving state machine of the datagram protocol; see the module documentation.
@@ -238,7 +191,7 @@ impl DatagramReceiver {
     }
 
     fn drop_datagram(&mut self, from: SocketAddr, error: DatagramError) {
-        self.stats.dropped.counts[error.kind_index()] += 1;
+        self.stats.dropped.count(&error);
         // A flood of garbage must not grow the queue: past the bound, drops are only counted.
         if self.events.len() < MAX_QUEUED_EVENTS {
             self.events
@@ -330,6 +283,7 @@ const MAX_PEERS_PER_MESSAGE: usize = 8;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datagram::error::KINDS;
     use crate::datagram::simulation::epoch;
 
     fn addr(port: u16) -> SocketAddr {

@@ -16,6 +16,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::codec::{self, Datagram, MessageId, MAX_DATAGRAM_SIZE, MAX_ID_LEN};
+use super::stats::SenderStats;
 use crate::message::Message;
 
 /// Settings of a [`DatagramSender`].
@@ -64,23 +65,6 @@ pub enum SenderEvent {
     Delivered { tag: u64 },
     /// The ack deadline passed without an ack; the message may or may not have been stored.
     Failed { tag: u64 },
-}
-
-/// Counters of what the sender has done, for logs and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SenderStats {
-    /// Messages accepted by `send`.
-    pub sent: u64,
-    /// Transmissions after the first one, over all messages.
-    pub retransmits: u64,
-    /// Messages that ended with [`SenderEvent::Delivered`].
-    pub delivered: u64,
-    /// Messages that ended with [`SenderEvent::Failed`].
-    pub failed: u64,
-    /// Acks whose id is not in flight (a copy of an ack, or one after the deadline).
-    pub unknown_acks: u64,
-    /// Datagrams that were not an ack at all (malformed, or a message).
-    pub ignored_datagrams: u64,
 }
 
 /// The sending state machine of the datagram protocol; see the module documentation.
