@@ -1,7 +1,4 @@
-//! Invariant checkers shared by the proptests and the fuzz targets (`fuzz/fuzz_targets/`), so
-//! both run the same assertions on stable Rust. Not part of the public API: each function panics
-//! when an invariant breaks, which is what a fuzzer looks for.
-#![doc(hidden)]
+//! Invariants of the HTTP connection machine, checked on arbitrary bytes.
 
 use std::time::{Duration, Instant};
 
