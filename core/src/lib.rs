@@ -20,6 +20,7 @@ pub mod http;
 pub mod message;
 pub mod page;
 pub mod router;
+pub mod settings;
 pub mod site;
 pub mod size;
 
