@@ -32,7 +32,7 @@ pub use repair::TailFix;
 pub use scan::{scan, ScanError, ScanReport, Tail, MAX_NAME_LEN};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 mod proptests;

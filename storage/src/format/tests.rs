@@ -48,7 +48,7 @@ pub(super) fn append(
 /// What the original Python app writes with `json.dump(data, f, indent=2)`: ASCII escapes for
 /// non-ASCII text, no final newline, and a key without microseconds (Python omits a zero
 /// fraction), which ferry keeps but does not count as latest.
-pub(super) const PYTHON_FILE: &str = concat!(
+pub(crate) const PYTHON_FILE: &str = concat!(
     "{\n",
     "  \"2022-10-29T20:20:58.020261\": {\n",
     "    \"username\": \"krabaton\",\n",
