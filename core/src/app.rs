@@ -127,7 +127,12 @@ impl MessageApp {
             Some(page) => {
                 Response::new(404).with_body(page.content_type, Body::Shared(page.body.clone()))
             }
-            None => problem(404, "Page not found", "There is no page at this address.", ""),
+            None => problem(
+                404,
+                "Page not found",
+                "There is no page at this address.",
+                "",
+            ),
         }
     }
 }

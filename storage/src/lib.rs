@@ -1,7 +1,8 @@
 //! `ferry-storage`: the message store of ferry.
 //!
 //! Owns the record key and its clock ([`key`]), the `data.json` format ([`format`]), reading
-//! records back ([`record`]) and the file store that puts them together ([`FileStore`]).
+//! records back ([`record`]) and the file store that puts them together ([`FileStore`]). It also reads the web app's static
+//! folder ([`static_folder`]): the other disk access both shells share.
 //!
 //! The split follows ferry's sans-io rule: everything about the file's content (where to append,
 //! how records are laid out, what a torn tail is and how to repair it, how key collisions are
@@ -14,8 +15,10 @@ pub mod file;
 pub mod format;
 pub mod key;
 pub mod record;
+pub mod static_folder;
 
 pub use file::{FileStore, FsyncPolicy, StoreError, StoreOptions};
 pub use format::{ScanError, ScanReport, TailFix};
 pub use key::{KeyClock, RecordKey};
 pub use record::{RecordError, StoredRecord};
+pub use static_folder::{read_static_folder, StaticFolderError};

@@ -11,9 +11,15 @@ fn app() -> MessageApp {
 }
 
 fn request(method: Method, target: &str, content_type: Option<&str>, body: &[u8]) -> Request {
-    let mut headers = vec![Header { name: "Host".into(), value: b"x".to_vec() }];
+    let mut headers = vec![Header {
+        name: "Host".into(),
+        value: b"x".to_vec(),
+    }];
     if let Some(ct) = content_type {
-        headers.push(Header { name: "Content-Type".into(), value: ct.as_bytes().to_vec() });
+        headers.push(Header {
+            name: "Content-Type".into(),
+            value: ct.as_bytes().to_vec(),
+        });
     }
     Request {
         head: RequestHead {
@@ -63,7 +69,9 @@ fn wrong_methods_get_405_with_allow_and_unknown_ones_501() {
     let app = app();
     let response = respond(app.handle(&request(Method::Put, "/message", None, b"")));
     assert_eq!(response.status, 405);
-    assert!(response.headers.contains(&("Allow", "GET, HEAD, POST".into())));
+    assert!(response
+        .headers
+        .contains(&("Allow", "GET, HEAD, POST".into())));
     let response = respond(app.handle(&request(Method::Other("FOO".into()), "/", None, b"")));
     assert_eq!(response.status, 501);
 }
@@ -76,7 +84,10 @@ fn a_valid_form_is_forwarded() {
         Some("application/x-www-form-urlencoded"),
         b"username=ann&message=a+%26+b",
     ));
-    assert_eq!(action, AppAction::Forward(Message::new("ann".into(), "a & b".into()).unwrap()));
+    assert_eq!(
+        action,
+        AppAction::Forward(Message::new("ann".into(), "a & b".into()).unwrap())
+    );
 }
 
 #[test]
@@ -93,7 +104,10 @@ fn a_bad_form_gets_a_page_saying_what_is_wrong() {
         assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(body));
         let text = body_text(&response);
         assert!(text.contains("Message not sent"), "{text}");
-        assert!(text.to_lowercase().contains(&needle.to_lowercase()), "{needle} not in {text}");
+        assert!(
+            text.to_lowercase().contains(&needle.to_lowercase()),
+            "{needle} not in {text}"
+        );
     }
 }
 
