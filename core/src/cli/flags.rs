@@ -236,8 +236,8 @@ const TRANSPORT: FlagSpec = FlagSpec {
     env: "FERRY_TRANSPORT",
     placeholder: "udp|tcp",
     default: "udp",
-    summary: "How messages travel from the web app to the socket server: UDP datagrams, or lines \
-              over one TCP connection.",
+    summary: "How messages travel from the web app to the socket server. This version carries \
+              them as UDP datagrams; tcp is parsed but refused until it is available.",
     apply: set_transport,
 };
 
@@ -255,8 +255,8 @@ const STORE: FlagSpec = FlagSpec {
     env: "FERRY_STORE",
     placeholder: "FILE|URL",
     default: "storage/data.json",
-    summary: "A JSON file to append messages to, created with its folder if missing, \
-              or a MongoDB URL: mongodb://HOST:PORT/DB (collection messages).",
+    summary: "A JSON file to append messages to, created with its folder if missing. MongoDB \
+              URLs (mongodb://HOST:PORT/DB) are parsed but refused until that backend is available.",
     apply: set_store,
 };
 
@@ -294,8 +294,8 @@ const SERVE: SubcommandSpec = SubcommandSpec {
             "web app on this machine only, port 8000",
         ),
         (
-            "serve --store mongodb://localhost:27017/ferry",
-            "keep messages in MongoDB",
+            "serve --store /var/lib/ferry/data.json",
+            "keep messages in another file",
         ),
     ],
     kind: SubcommandKind::Serve,

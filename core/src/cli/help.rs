@@ -199,8 +199,8 @@ const GENERAL_EXAMPLES: &[(&str, &str)] = &[
         "the same, with the web app on this machine only, port 8000",
     ),
     (
-        "socket --store mongodb://localhost:27017/ferry",
-        "socket server alone, into MongoDB",
+        "socket --socket 127.0.0.1:5000 --store /var/lib/ferry/data.json",
+        "socket server alone, on this machine only, into another file",
     ),
 ];
 
