@@ -381,3 +381,12 @@ proptest! {
         prop_assert!(h.conn.is_closed());
     }
 }
+
+/// Found by fuzzing the checker: `100 Continue` depends on whether the body came with the head.
+#[test]
+fn checker_accepts_continue_depending_on_the_split() {
+    crate::check::check_http_conn(
+        b"POST /m HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc\
+          HEAD /x HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+    );
+}
