@@ -15,10 +15,10 @@ use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_core::app::MessageApp;
-use ferry_core::cli::{self, Command, SocketOptions, StoreLocation, Transport, WebOptions};
+use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
 use ferry_core::settings;
 use ferry_core::site::Site;
-use ferry_storage::{FileStore, FsyncPolicy, StoreOptions};
+use ferry_storage::FileStore;
 
 use accept::WebServer;
 use conn::WebContext;
@@ -163,26 +163,11 @@ fn check_transport(transport: Transport) -> Result<(), String> {
 }
 
 fn load_site(web: &WebOptions) -> Result<Site, String> {
-    let files = ferry_storage::read_static_folder(&web.static_dir).map_err(|e| e.to_string())?;
-    Site::new(files).map_err(|e| format!("static folder '{}': {e}", web.static_dir.display()))
+    ferry_storage::load_site(&web.static_dir)
 }
 
 fn open_store(socket: &SocketOptions) -> Result<FileStore, String> {
-    let path = match &socket.store {
-        StoreLocation::File(path) => path,
-        StoreLocation::MongoDb(url) => {
-            return Err(format!(
-                "cannot use store '{url}': MongoDB is not available in this version"
-            ))
-        }
-    };
-    let fsync = match socket.fsync {
-        cli::FsyncMode::Always => FsyncPolicy::Always,
-        cli::FsyncMode::Batch => FsyncPolicy::Batch,
-        cli::FsyncMode::Never => FsyncPolicy::Never,
-    };
-    let (store, repaired) =
-        FileStore::open(path, StoreOptions { fsync }).map_err(|e| e.to_string())?;
+    let (store, repaired) = ferry_storage::open_store(socket)?;
     if let Some(note) = repaired {
         eprintln!("{PROGRAM}: {note}");
     }

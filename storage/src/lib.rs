@@ -15,10 +15,12 @@ pub mod file;
 pub mod format;
 pub mod key;
 pub mod record;
+pub mod startup;
 pub mod static_folder;
 
 pub use file::{FileStore, FsyncPolicy, StoreError, StoreOptions};
 pub use format::{ScanError, ScanReport, TailFix};
 pub use key::{KeyClock, RecordKey};
 pub use record::{RecordError, StoredRecord};
+pub use startup::{load_site, open_store};
 pub use static_folder::{read_static_folder, StaticFolderError};
