@@ -1,6 +1,9 @@
-//! The disk steps every shell takes before serving: loading the static site and opening the
-//! store named on the command line, each failing with one line that names the cause.
+//! The steps every shell takes before serving: loading the static site, opening the store named
+//! on the command line, resolving and binding the listening sockets. Each fails with one line
+//! that names the cause, so both binaries report the same errors the same way.
 
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
 use std::path::Path;
 
 use ferry_core::cli::{FsyncMode, SocketOptions, StoreLocation};
@@ -29,6 +32,35 @@ pub fn open_store(options: &SocketOptions) -> Result<(FileStore, Option<String>)
         fsync: options.fsync.into(),
     };
     FileStore::open(path, options).map_err(|error| error.to_string())
+}
+
+/// Resolves `HOST:PORT` to its first address.
+pub fn resolve(address: &str) -> Result<SocketAddr, String> {
+    address
+        .to_socket_addrs()
+        .map_err(|error| format!("cannot resolve '{address}': {error}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve '{address}': no address found"))
+}
+
+/// Binds the TCP listener of `server` (named in the error) at `address`.
+pub fn bind_tcp(server: &str, address: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(resolve(address)?).map_err(|error| bind_error(server, address, &error))
+}
+
+/// Binds the UDP socket of `server` (named in the error) at `address`.
+pub fn bind_udp(server: &str, address: &str) -> Result<UdpSocket, String> {
+    UdpSocket::bind(resolve(address)?).map_err(|error| bind_error(server, address, &error))
+}
+
+fn bind_error(server: &str, address: &str, error: &io::Error) -> String {
+    let cause = match error.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::AddrNotAvailable => "no such address on this machine".to_string(),
+        _ => error.to_string(),
+    };
+    format!("{server} cannot listen on {address}: {cause}")
 }
 
 impl From<FsyncMode> for FsyncPolicy {
