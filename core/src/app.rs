@@ -1,0 +1,158 @@
+//! The message web app: what each request gets, decided once for both shells.
+//!
+//! [`MessageApp::handle`] answers a page request at once, or asks the shell to forward a valid
+//! message to the socket server ([`AppAction::Forward`]); once the forwarding ends, the shell
+//! asks [`MessageApp::forwarded`] for the answer (303 to the sent page, 413, or 503). The app
+//! never sends anything itself.
+
+use crate::datagram::SendError;
+use crate::form::decode_message_form;
+use crate::http::{Body, Request, Response};
+use crate::page::{Page, PageKind, HTML};
+use crate::router::{route, Route};
+use crate::site::Site;
+use crate::Message;
+
+/// The message web app over a static site.
+#[derive(Debug, Clone)]
+pub struct MessageApp {
+    site: Site,
+}
+
+/// What to do with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppAction {
+    /// Send this response now.
+    Respond(Response),
+    /// Forward this message to the socket server, then answer with [`MessageApp::forwarded`].
+    Forward(Message),
+}
+
+/// How forwarding a message ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardOutcome {
+    /// The socket server acknowledged that the message is stored.
+    Stored,
+    /// No acknowledgement came before the deadline: nothing may be assumed stored.
+    NotAcknowledged,
+    /// The message does not fit in one datagram.
+    TooLarge,
+    /// Too many messages are already in flight.
+    Busy,
+}
+
+impl From<SendError> for ForwardOutcome {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::TooLarge => ForwardOutcome::TooLarge,
+            SendError::Busy => ForwardOutcome::Busy,
+        }
+    }
+}
+
+impl MessageApp {
+    /// The app serving `site`.
+    pub fn new(site: Site) -> Self {
+        MessageApp { site }
+    }
+
+    /// Decides what a complete request gets.
+    pub fn handle(&self, request: &Request) -> AppAction {
+        let head = &request.head;
+        match route(&self.site, &head.method, &head.target) {
+            Route::File(file) => AppAction::Respond(
+                Response::new(200).with_body(file.content_type, Body::Shared(file.body.clone())),
+            ),
+            Route::SubmitMessage => {
+                match decode_message_form(head.header_str("content-type"), &request.body) {
+                    Ok(message) => AppAction::Forward(message),
+                    Err(error) => AppAction::Respond(problem(
+                        error.status(),
+                        "Message not sent",
+                        "The form could not be accepted; nothing was stored.",
+                        &error.to_string(),
+                    )),
+                }
+            }
+            Route::NotFound => AppAction::Respond(self.not_found()),
+            Route::MethodNotAllowed(allow) => AppAction::Respond(
+                problem(
+                    405,
+                    "Method not allowed",
+                    "This page cannot be used that way.",
+                    &format!("{} is not one of {allow}", head.method.as_str()),
+                )
+                .with_header("Allow", allow),
+            ),
+            Route::NotImplemented => AppAction::Respond(problem(
+                501,
+                "Not implemented",
+                "This server does not know that method.",
+                head.method.as_str(),
+            )),
+        }
+    }
+
+    /// The answer once forwarding a message ended.
+    pub fn forwarded(&self, outcome: ForwardOutcome) -> Response {
+        match outcome {
+            ForwardOutcome::Stored => Response::new(303)
+                .with_header("Location", SENT_PAGE)
+                .with_body(HTML, Body::Owned(SEE_SENT_PAGE.to_vec())),
+            ForwardOutcome::NotAcknowledged => problem(
+                503,
+                "Message not stored",
+                "Message not stored, try again.",
+                "The message store did not confirm in time; nothing was saved.",
+            )
+            .with_header("Retry-After", "1"),
+            ForwardOutcome::Busy => problem(
+                503,
+                "Message not stored",
+                "Message not stored, try again.",
+                "The server is handling too many messages at once; nothing was saved.",
+            )
+            .with_header("Retry-After", "1"),
+            ForwardOutcome::TooLarge => problem(
+                413,
+                "Message too long",
+                "The message is too long to be stored; nothing was saved.",
+                "Shorten the message and send it again.",
+            ),
+        }
+    }
+
+    fn not_found(&self) -> Response {
+        match self.site.get("error.html") {
+            Some(page) => {
+                Response::new(404).with_body(page.content_type, Body::Shared(page.body.clone()))
+            }
+            None => problem(
+                404,
+                "Page not found",
+                "There is no page at this address.",
+                "",
+            ),
+        }
+    }
+}
+
+fn problem(status: u16, title: &str, lead: &str, detail: &str) -> Response {
+    let page = Page {
+        kind: PageKind::Problem,
+        title,
+        lead,
+        detail: (!detail.is_empty()).then_some(detail),
+        action: ("/message", "Back to the form"),
+    };
+    Response::new(status).with_body(HTML, Body::Owned(page.render()))
+}
+
+/// Where a browser is sent after a stored message (`/sent` serves sent.html).
+pub const SENT_PAGE: &str = "/sent";
+/// A body for clients that do not follow redirects.
+const SEE_SENT_PAGE: &[u8] = b"<!doctype html><title>Sent</title><p>Message stored. \
+    <a href=\"/sent\">Continue</a></p>\n";
+
+#[cfg(test)]
+mod tests;

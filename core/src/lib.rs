@@ -11,15 +11,18 @@
 //! these machines, so both run the same tested logic.
 
 pub mod app;
+#[doc(hidden)]
 pub mod check;
 pub mod cli;
 pub mod datagram;
 pub mod form;
 pub mod http;
 pub mod message;
+pub mod page;
 pub mod router;
-pub mod size;
+pub mod settings;
 pub mod site;
+pub mod size;
 
 #[cfg(test)]
 mod testing;

@@ -67,8 +67,14 @@ mod tests {
 
     #[test]
     fn refuses_blank_fields() {
-        assert_eq!(Message::new(" \t".into(), "hi".into()), Err(MessageError::BlankUsername));
-        assert_eq!(Message::new("ann".into(), "\n".into()), Err(MessageError::BlankMessage));
+        assert_eq!(
+            Message::new(" \t".into(), "hi".into()),
+            Err(MessageError::BlankUsername)
+        );
+        assert_eq!(
+            Message::new("ann".into(), "\n".into()),
+            Err(MessageError::BlankMessage)
+        );
     }
 
     #[test]
@@ -76,6 +82,9 @@ mod tests {
         let hundred = "é".repeat(100);
         assert!(Message::new(hundred.clone(), "x".into()).is_ok());
         let over = format!("{hundred}a");
-        assert_eq!(Message::new(over, "x".into()), Err(MessageError::UsernameTooLong));
+        assert_eq!(
+            Message::new(over, "x".into()),
+            Err(MessageError::UsernameTooLong)
+        );
     }
 }

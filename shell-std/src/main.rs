@@ -1,1 +1,210 @@
-fn main(){}
+//! `ferry-std`: ferry on std threads, the simple shell. Blocking sockets, a thread per HTTP
+//! connection, the same core as `ferry`, so both behave the same.
+
+mod accept;
+mod conn;
+mod signal;
+mod udp;
+
+use std::env;
+use std::fmt::Display;
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
+use std::process::ExitCode;
+use std::thread;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferry_core::app::MessageApp;
+use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
+use ferry_core::settings;
+use ferry_core::site::Site;
+use ferry_storage::FileStore;
+
+use accept::WebServer;
+use conn::WebContext;
+use signal::Shutdown;
+use udp::Forwarder;
+
+const PROGRAM: &str = "ferry-std";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let command = match cli::parse(PROGRAM, &args, &|name| env::var(name).ok()) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(error.exit_code() as u8);
+        }
+    };
+    let result = match command {
+        Command::Help(text) => {
+            print!("{text}");
+            Ok(())
+        }
+        Command::Version(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Command::Serve(options) => serve(options.web, options.socket),
+        Command::Http(options) => http(options),
+        Command::Socket(options) => socket(options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{PROGRAM}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The web app and the socket server in one process.
+fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
+    check_transport(web.transport)?;
+    check_transport(socket.transport)?;
+    let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
+    let site = load_site(&web)?;
+    let store = open_store(&socket)?;
+    let udp = bind_udp(&socket.socket)?;
+    let listener = bind_tcp(&web.http)?;
+    let socket_address = udp.local_addr().map_err(context("socket server"))?;
+    let socket_stop = Shutdown::default();
+    let socket_thread = spawn_socket_server(udp, store, socket_stop.clone())?;
+    let (forwarder, forward_thread) = start_forwarder(&web, cli::forward_target(socket_address))?;
+    let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
+    announce(&settings::socket_listening(socket_address));
+    shutdown.wait();
+    // Web requests first (they wait on acks), then the forwarder, then the store.
+    web_server.stop();
+    forwarder.stop();
+    let _ = forward_thread.join();
+    socket_stop.request();
+    let _ = socket_thread.join();
+    Ok(())
+}
+
+/// The web app alone, forwarding to a socket server elsewhere.
+fn http(web: WebOptions) -> Result<(), String> {
+    check_transport(web.transport)?;
+    let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
+    let site = load_site(&web)?;
+    let target = resolve(&web.forward)?;
+    let listener = bind_tcp(&web.http)?;
+    let (forwarder, forward_thread) = start_forwarder(&web, target)?;
+    let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
+    announce(&settings::forwarding_to(target));
+    shutdown.wait();
+    web_server.stop();
+    forwarder.stop();
+    let _ = forward_thread.join();
+    Ok(())
+}
+
+/// The socket server alone.
+fn socket(socket: SocketOptions) -> Result<(), String> {
+    check_transport(socket.transport)?;
+    let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
+    let store = open_store(&socket)?;
+    let udp = bind_udp(&socket.socket)?;
+    let address = udp.local_addr().map_err(context("socket server"))?;
+    let socket_thread = spawn_socket_server(udp, store, shutdown.clone())?;
+    announce(&settings::socket_listening(address));
+    shutdown.wait();
+    let _ = socket_thread.join();
+    Ok(())
+}
+
+fn start_web(
+    listener: TcpListener,
+    web: &WebOptions,
+    site: Site,
+    forwarder: Forwarder,
+    shutdown: Shutdown,
+) -> Result<WebServer, String> {
+    let address = listener.local_addr().map_err(context("web app"))?;
+    let context_value = WebContext {
+        app: MessageApp::new(site),
+        http: settings::http_config(web),
+        forwarder,
+    };
+    let server =
+        WebServer::start(listener, context_value, shutdown).map_err(context("cannot start"))?;
+    announce(&settings::web_listening(address));
+    Ok(server)
+}
+
+fn start_forwarder(
+    web: &WebOptions,
+    target: SocketAddr,
+) -> Result<(Forwarder, thread::JoinHandle<()>), String> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let config = settings::sender_config(web, std::process::id(), nanos);
+    Forwarder::start(target, config).map_err(context("cannot open the forwarding socket"))
+}
+
+fn spawn_socket_server(
+    udp: UdpSocket,
+    store: FileStore,
+    stop: Shutdown,
+) -> Result<thread::JoinHandle<()>, String> {
+    thread::Builder::new()
+        .name("socket-server".into())
+        .spawn(move || udp::run_socket_server(udp, store, stop))
+        .map_err(context("cannot start the socket server"))
+}
+
+fn check_transport(transport: Transport) -> Result<(), String> {
+    match transport {
+        Transport::Udp => Ok(()),
+        Transport::Tcp => Err("--transport tcp is not available in this version; use udp".into()),
+    }
+}
+
+fn load_site(web: &WebOptions) -> Result<Site, String> {
+    ferry_storage::load_site(&web.static_dir)
+}
+
+fn open_store(socket: &SocketOptions) -> Result<FileStore, String> {
+    let (store, repaired) = ferry_storage::open_store(socket)?;
+    if let Some(note) = repaired {
+        eprintln!("{PROGRAM}: {note}");
+    }
+    Ok(store)
+}
+
+fn resolve(address: &str) -> Result<SocketAddr, String> {
+    address
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{address}': {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve '{address}': no address found"))
+}
+
+fn bind_tcp(address: &str) -> Result<TcpListener, String> {
+    let resolved = resolve(address)?;
+    TcpListener::bind(resolved).map_err(|e| bind_error("web app", address, e))
+}
+
+fn bind_udp(address: &str) -> Result<UdpSocket, String> {
+    let resolved = resolve(address)?;
+    UdpSocket::bind(resolved).map_err(|e| bind_error("socket server", address, e))
+}
+
+fn bind_error(server: &str, address: &str, error: io::Error) -> String {
+    let cause = match error.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => error.to_string(),
+    };
+    format!("{server} cannot listen on {address}: {cause}")
+}
+
+fn announce(line: &str) {
+    println!("{line}");
+}
+
+fn context<E: Display>(what: &'static str) -> impl Fn(E) -> String {
+    move |error| format!("{what}: {error}")
+}

@@ -1,1 +1,26 @@
+//! `ferry-storage`: the message store of ferry.
+//!
+//! Owns the record key and its clock ([`key`]), the `data.json` format ([`format`]), reading
+//! records back ([`record`]) and the file store that puts them together ([`FileStore`]). It also reads the web app's static
+//! folder ([`static_folder`]): the other disk access both shells share.
+//!
+//! The split follows ferry's sans-io rule: everything about the file's content (where to append,
+//! how records are laid out, what a torn tail is and how to repair it, how key collisions are
+//! resolved) is pure functions over bytes and time values, tested without files. [`FileStore`] is
+//! the thin layer that makes the system calls: lock, scan once at open, fix the tail, then one
+//! positioned write (and a sync, by [`FsyncPolicy`]) per append. Wall-clock time is always passed
+//! in as a `time::OffsetDateTime`; nothing in this crate reads a clock.
 
+pub mod file;
+pub mod format;
+pub mod key;
+pub mod record;
+pub mod startup;
+pub mod static_folder;
+
+pub use file::{FileStore, FsyncPolicy, StoreError, StoreOptions};
+pub use format::{ScanError, ScanReport, TailFix};
+pub use key::{KeyClock, RecordKey};
+pub use record::{RecordError, StoredRecord};
+pub use startup::{load_site, open_store};
+pub use static_folder::{read_static_folder, StaticFolderError};

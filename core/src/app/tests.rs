@@ -1,0 +1,124 @@
+use super::*;
+use crate::http::{BodyFraming, Header, Method, RequestHead, Version};
+
+fn app() -> MessageApp {
+    let mut files: Vec<(String, Vec<u8>)> = crate::site::REQUIRED_PAGES
+        .iter()
+        .map(|p| (p.to_string(), format!("<p>{p}</p>").into_bytes()))
+        .collect();
+    files.push(("style.css".into(), b"body{}".to_vec()));
+    MessageApp::new(Site::new(files).unwrap())
+}
+
+fn request(method: Method, target: &str, content_type: Option<&str>, body: &[u8]) -> Request {
+    let mut headers = vec![Header {
+        name: "Host".into(),
+        value: b"x".to_vec(),
+    }];
+    if let Some(ct) = content_type {
+        headers.push(Header {
+            name: "Content-Type".into(),
+            value: ct.as_bytes().to_vec(),
+        });
+    }
+    Request {
+        head: RequestHead {
+            method,
+            target: target.into(),
+            version: Version::Http11,
+            headers,
+            framing: BodyFraming::Length(body.len() as u64),
+            keep_alive: true,
+            expects_continue: false,
+        },
+        body: body.to_vec(),
+    }
+}
+
+fn respond(action: AppAction) -> Response {
+    match action {
+        AppAction::Respond(response) => response,
+        AppAction::Forward(m) => panic!("unexpected forward of {m:?}"),
+    }
+}
+
+fn body_text(response: &Response) -> String {
+    String::from_utf8(response.body.as_bytes().to_vec()).unwrap()
+}
+
+#[test]
+fn pages_are_served_with_their_type() {
+    let app = app();
+    let response = respond(app.handle(&request(Method::Get, "/", None, b"")));
+    assert_eq!(response.status, 200);
+    assert_eq!(response.content_type, Some("text/html; charset=utf-8"));
+    assert_eq!(body_text(&response), "<p>index.html</p>");
+    let css = respond(app.handle(&request(Method::Get, "/style.css", None, b"")));
+    assert_eq!(css.content_type, Some("text/css; charset=utf-8"));
+}
+
+#[test]
+fn unknown_paths_get_the_error_page() {
+    let response = respond(app().handle(&request(Method::Get, "/nope", None, b"")));
+    assert_eq!(response.status, 404);
+    assert_eq!(body_text(&response), "<p>error.html</p>");
+}
+
+#[test]
+fn wrong_methods_get_405_with_allow_and_unknown_ones_501() {
+    let app = app();
+    let response = respond(app.handle(&request(Method::Put, "/message", None, b"")));
+    assert_eq!(response.status, 405);
+    assert!(response
+        .headers
+        .contains(&("Allow", "GET, HEAD, POST".into())));
+    let response = respond(app.handle(&request(Method::Other("FOO".into()), "/", None, b"")));
+    assert_eq!(response.status, 501);
+}
+
+#[test]
+fn a_valid_form_is_forwarded() {
+    let action = app().handle(&request(
+        Method::Post,
+        "/message",
+        Some("application/x-www-form-urlencoded"),
+        b"username=ann&message=a+%26+b",
+    ));
+    assert_eq!(
+        action,
+        AppAction::Forward(Message::new("ann".into(), "a & b".into()).unwrap())
+    );
+}
+
+#[test]
+fn a_bad_form_gets_a_page_saying_what_is_wrong() {
+    let app = app();
+    let cases: &[(&[u8], &str)] = &[
+        (b"username=&message=hi", "empty"),
+        (b"message=hi", "missing"),
+        (b"username=ann&message=%zz", "%"),
+        (b"username=ann&message=%FF", "UTF-8"),
+    ];
+    for (body, needle) in cases {
+        let response = respond(app.handle(&request(Method::Post, "/message", None, body)));
+        assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(body));
+        let text = body_text(&response);
+        assert!(text.contains("Message not sent"), "{text}");
+        assert!(
+            text.to_lowercase().contains(&needle.to_lowercase()),
+            "{needle} not in {text}"
+        );
+    }
+}
+
+#[test]
+fn forwarding_outcomes_map_to_answers() {
+    let app = app();
+    let stored = app.forwarded(ForwardOutcome::Stored);
+    assert_eq!(stored.status, 303);
+    assert!(stored.headers.contains(&("Location", SENT_PAGE.into())));
+    assert_eq!(app.forwarded(ForwardOutcome::NotAcknowledged).status, 503);
+    assert!(body_text(&app.forwarded(ForwardOutcome::NotAcknowledged)).contains("try again"));
+    assert_eq!(app.forwarded(ForwardOutcome::Busy).status, 503);
+    assert_eq!(app.forwarded(ForwardOutcome::TooLarge).status, 413);
+}

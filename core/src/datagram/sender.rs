@@ -1,0 +1,502 @@
+//! The web app's side of the datagram protocol: send each message until the socket server
+//! acknowledges it or the ack deadline passes.
+//!
+//! Theory of operation. [`DatagramSender::send`] gives a message an id, encodes it once and
+//! queues its first transmission. From then on the message is *in flight* and has two times: the
+//! next retransmission (after [`SenderConfig::first_retransmit`], doubling each time up to
+//! [`SenderConfig::max_retransmit_interval`]) and its ack deadline (sent time plus
+//! [`SenderConfig::ack_timeout`]). An ack with its id ends it with [`SenderEvent::Delivered`];
+//! reaching the deadline first ends it with [`SenderEvent::Failed`], and no retransmission is
+//! made at or after the deadline. Either way the message leaves the in-flight table, so each
+//! `send` ends in exactly one event. Only the inputs (`send`, `handle_datagram`,
+//! `handle_timeout`) move a message; the machine never reads a clock or touches a socket: the
+//! shell sends what `poll_transmit` gives to the forward address it was configured with.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::codec::{self, Datagram, MessageId, MAX_DATAGRAM_SIZE, MAX_ID_LEN};
+use super::stats::SenderStats;
+use crate::message::Message;
+
+/// Settings of a [`DatagramSender`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// How long after `send` a message without an ack counts as failed (`--ack-timeout`).
+    pub ack_timeout: Duration,
+    /// The wait before the first retransmission.
+    pub first_retransmit: Duration,
+    /// The longest wait between two retransmissions; the wait doubles until it reaches this.
+    pub max_retransmit_interval: Duration,
+    /// How many messages may be in flight at once; `send` answers [`SendError::Busy`] beyond.
+    pub max_in_flight: usize,
+    /// Start of every id, unique per process start (the shell chooses it); ids are
+    /// `<id_prefix>-<counter>`. Characters other than printable ASCII become `_`, and it is cut
+    /// to leave room for the counter within [`MAX_ID_LEN`].
+    pub id_prefix: String,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
+            first_retransmit: DEFAULT_FIRST_RETRANSMIT,
+            max_retransmit_interval: DEFAULT_MAX_RETRANSMIT_INTERVAL,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            id_prefix: "web".to_string(),
+        }
+    }
+}
+
+/// Why [`DatagramSender::send`] did not take a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The message's datagram would exceed [`MAX_DATAGRAM_SIZE`]; the web app answers 413.
+    TooLarge,
+    /// [`SenderConfig::max_in_flight`] messages already await their ack (or the poll of their
+    /// event); the web app answers 503.
+    Busy,
+}
+
+/// How a sent message ended. Every successful `send` produces exactly one, with its `tag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderEvent {
+    /// The socket server acknowledged that it stored the message.
+    Delivered { tag: u64 },
+    /// The ack deadline passed without an ack; the message may or may not have been stored.
+    Failed { tag: u64 },
+}
+
+/// The sending state machine of the datagram protocol; see the module documentation.
+#[derive(Debug)]
+pub struct DatagramSender {
+    config: SenderConfig,
+    /// `<prefix>-`, fixed at creation.
+    id_start: String,
+    next_counter: u64,
+    /// Messages awaiting their ack, by the counter in their id.
+    in_flight: HashMap<u64, InFlight>,
+    /// One entry `(wake, counter)` per in-flight message, ordered so the earliest is first.
+    timers: BTreeSet<(Instant, u64)>,
+    /// Counters of messages to transmit; each at most once (see `InFlight::queued`).
+    transmits: VecDeque<u64>,
+    events: VecDeque<SenderEvent>,
+    stats: SenderStats,
+}
+
+impl DatagramSender {
+    /// Creates a sender with nothing in flight. `now` is the time of creation; the sender keeps
+    /// no timer until the first `send`.
+    pub fn new(config: SenderConfig, now: Instant) -> Self {
+        let _ = now;
+        let mut id_start: String = config
+            .id_prefix
+            .chars()
+            .map(|c| if (' '..='~').contains(&c) { c } else { '_' })
+            .take(MAX_PREFIX_LEN)
+            .collect();
+        id_start.push('-');
+        DatagramSender {
+            config,
+            id_start,
+            next_counter: 1,
+            in_flight: HashMap::new(),
+            timers: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: SenderStats::default(),
+        }
+    }
+
+    /// Sends `message`: gives it the next id, queues its first transmission and arms its
+    /// timers. `tag` is the caller's handle for it and comes back in the one [`SenderEvent`]
+    /// that ends it. Afterwards call `poll_transmit`, `poll_timeout` and `poll_event`.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        message: Message,
+        tag: u64,
+    ) -> Result<MessageId, SendError> {
+        // Ended messages whose event is not yet polled count too, so the event queue shares
+        // the bound even with a shell that is slow to drain it.
+        if self.in_flight.len() + self.events.len() >= self.config.max_in_flight {
+            return Err(SendError::Busy);
+        }
+        let counter = self.next_counter;
+        // The prefix is printable ASCII and at most MAX_PREFIX_LEN characters, and a u64 has at
+        // most 20 digits, so the id always satisfies the MessageId rules.
+        let id = MessageId::new(format!("{}{counter}", self.id_start)).map_err(|_| {
+            debug_assert!(false, "sender built an invalid id");
+            SendError::TooLarge
+        })?;
+        let datagram = Datagram::Message {
+            id: Some(id.clone()),
+            message,
+        };
+        if codec::encoded_len(&datagram) > MAX_DATAGRAM_SIZE {
+            return Err(SendError::TooLarge);
+        }
+        let mut bytes = Vec::new();
+        codec::encode(&datagram, &mut bytes);
+        // Wrapping after 2^64 sends cannot meet a message still in flight.
+        self.next_counter = counter.wrapping_add(1);
+
+        let deadline = now + self.config.ack_timeout;
+        let interval = self.config.first_retransmit;
+        let next_retransmit = now + interval;
+        let wake = next_retransmit.min(deadline);
+        self.in_flight.insert(
+            counter,
+            InFlight {
+                tag,
+                bytes,
+                deadline,
+                interval,
+                wake,
+                queued: true,
+            },
+        );
+        self.timers.insert((wake, counter));
+        self.transmits.push_back(counter);
+        self.stats.sent += 1;
+        Ok(id)
+    }
+
+    /// Takes a datagram that arrived from the socket server. An ack of a message in flight ends
+    /// it with [`SenderEvent::Delivered`]; anything else is counted in [`SenderStats`] and
+    /// otherwise ignored.
+    pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8]) {
+        let _ = now;
+        let id = match codec::decode(bytes) {
+            Ok(Datagram::Ack(id)) => id,
+            _ => {
+                self.stats.ignored_datagrams += 1;
+                return;
+            }
+        };
+        let Some(counter) = self.counter_of(&id) else {
+            self.stats.unknown_acks += 1;
+            return;
+        };
+        let Some(entry) = self.in_flight.remove(&counter) else {
+            self.stats.unknown_acks += 1;
+            return;
+        };
+        self.timers.remove(&(entry.wake, counter));
+        self.events
+            .push_back(SenderEvent::Delivered { tag: entry.tag });
+        self.stats.delivered += 1;
+    }
+
+    /// Advances time to `now`: queues the retransmissions that are due and fails the messages
+    /// whose deadline has come. Call it when `now` reaches [`DatagramSender::poll_timeout`];
+    /// calling it earlier does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(wake, counter)) = self.timers.first() {
+            if wake > now {
+                break;
+            }
+            self.timers.remove(&(wake, counter));
+            // Every timer entry belongs to an in-flight message: both are removed together.
+            let Some(entry) = self.in_flight.get_mut(&counter) else {
+                debug_assert!(false, "timer without a message in flight");
+                continue;
+            };
+            if now >= entry.deadline {
+                let tag = entry.tag;
+                self.in_flight.remove(&counter);
+                self.events.push_back(SenderEvent::Failed { tag });
+                self.stats.failed += 1;
+                continue;
+            }
+            if !entry.queued {
+                entry.queued = true;
+                self.transmits.push_back(counter);
+            }
+            self.stats.retransmits += 1;
+            entry.interval = (entry.interval * 2).min(self.config.max_retransmit_interval);
+            entry.wake = (now + entry.interval).min(entry.deadline);
+            self.timers.insert((entry.wake, counter));
+        }
+    }
+
+    /// Appends the bytes of the next datagram to send to `out` and returns its length, or
+    /// `None` when nothing is waiting. Its destination is the socket server's address, which
+    /// only the shell knows. New transmissions appear after `send` and `handle_timeout`.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<usize> {
+        while let Some(counter) = self.transmits.pop_front() {
+            // A message acked or failed while queued has left the table: skip it.
+            if let Some(entry) = self.in_flight.get_mut(&counter) {
+                entry.queued = false;
+                out.extend_from_slice(&entry.bytes);
+                return Some(entry.bytes.len());
+            }
+        }
+        None
+    }
+
+    /// The next time `handle_timeout` has work, or `None` when nothing is in flight. Changes
+    /// after `send`, `handle_datagram` and `handle_timeout`.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|&(wake, _)| wake)
+    }
+
+    /// The next message that ended, if any. New events appear after `handle_datagram` and
+    /// `handle_timeout`.
+    pub fn poll_event(&mut self) -> Option<SenderEvent> {
+        self.events.pop_front()
+    }
+
+    /// How many messages await their ack.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// What the sender has done so far.
+    pub fn stats(&self) -> SenderStats {
+        self.stats
+    }
+
+    /// The counter in `id` if it is exactly an id this sender gives (`<prefix>-<counter>`).
+    fn counter_of(&self, id: &MessageId) -> Option<u64> {
+        let digits = id.as_str().strip_prefix(&self.id_start)?;
+        let counter: u64 = digits.parse().ok()?;
+        // `parse` also takes `+7` and `007`; an id of ours is written exactly one way.
+        (counter.to_string() == digits).then_some(counter)
+    }
+}
+
+/// A message awaiting its ack.
+#[derive(Debug)]
+struct InFlight {
+    tag: u64,
+    /// The encoded datagram, sent again as it is on each retransmission.
+    bytes: Vec<u8>,
+    deadline: Instant,
+    /// The wait before the next retransmission after the one now scheduled.
+    interval: Duration,
+    /// When `handle_timeout` next looks at it: the next retransmission, or the deadline.
+    wake: Instant,
+    /// Whether its counter is in `transmits`, so a slow shell never queues it twice.
+    queued: bool,
+}
+
+/// `--ack-timeout` default from the SPEC: long enough for a busy store to sync a write,
+/// short enough that a user waiting on the web form is told to retry within a few seconds.
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// On loopback a datagram and its ack take tens of microseconds, and storing a record (one
+/// appended write and an fsync) takes about a millisecond on an SSD, so an ack missing after 20 ms
+/// almost surely means a lost datagram. A copy sent too early costs only a duplicate, which the
+/// receiver folds into the store already under way.
+pub const DEFAULT_FIRST_RETRANSMIT: Duration = Duration::from_millis(20);
+
+/// Doubling from 20 ms reaches 320 ms after four retransmissions; capping at 500 ms keeps the
+/// last tries before the 2 s deadline frequent (eight transmissions in all with the defaults)
+/// without flooding a socket server that is briefly stalled.
+pub const DEFAULT_MAX_RETRANSMIT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Each message in flight holds its encoded datagram (at most 64 KiB, the web form's body
+/// limit), so 1,024 bound the sender to about 64 MiB even under a flood, while far exceeding
+/// the concurrent form posts a web app of this size sees.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+
+/// Room left in an id for `-` and a u64 counter (up to 20 digits).
+const MAX_PREFIX_LEN: usize = MAX_ID_LEN - 21;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datagram::simulation::epoch;
+
+    fn message(text: &str) -> Message {
+        Message::new("ann".into(), text.into()).unwrap()
+    }
+
+    fn drain(sender: &mut DatagramSender) -> Vec<Vec<u8>> {
+        let mut sent = Vec::new();
+        loop {
+            let mut out = Vec::new();
+            match sender.poll_transmit(&mut out) {
+                Some(len) => {
+                    assert_eq!(len, out.len());
+                    sent.push(out);
+                }
+                None => return sent,
+            }
+        }
+    }
+
+    fn ack(id: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        codec::encode(&Datagram::Ack(MessageId::new(id.into()).unwrap()), &mut out);
+        out
+    }
+
+    #[test]
+    fn numbers_ids_after_the_prefix() {
+        let now = epoch();
+        let config = SenderConfig {
+            id_prefix: "p42".into(),
+            ..SenderConfig::default()
+        };
+        let mut sender = DatagramSender::new(config, now);
+        assert_eq!(sender.send(now, message("a"), 0).unwrap().as_str(), "p42-1");
+        assert_eq!(sender.send(now, message("b"), 0).unwrap().as_str(), "p42-2");
+        let sent = drain(&mut sender);
+        assert_eq!(sent.len(), 2);
+        let first = codec::decode(&sent[0]).unwrap();
+        let expected = MessageId::new("p42-1".into()).unwrap();
+        assert_eq!(
+            first,
+            Datagram::Message {
+                id: Some(expected),
+                message: message("a")
+            }
+        );
+    }
+
+    #[test]
+    fn cleans_an_unusable_prefix() {
+        let now = epoch();
+        let config = SenderConfig {
+            id_prefix: format!("é{}", "x".repeat(100)),
+            ..Default::default()
+        };
+        let mut sender = DatagramSender::new(config, now);
+        let id = sender.send(now, message("a"), 0).unwrap();
+        assert!(id.as_str().starts_with("_xx"));
+        let mut counter_max = DatagramSender::new(SenderConfig::default(), now);
+        counter_max.id_start = format!("{}-", "x".repeat(MAX_PREFIX_LEN));
+        counter_max.next_counter = u64::MAX;
+        assert_eq!(
+            counter_max
+                .send(now, message("a"), 0)
+                .unwrap()
+                .as_str()
+                .len(),
+            MAX_ID_LEN
+        );
+    }
+
+    #[test]
+    fn retransmits_with_backoff_until_the_deadline() {
+        let start = epoch();
+        let mut sender = DatagramSender::new(SenderConfig::default(), start);
+        sender.send(start, message("hi"), 7).unwrap();
+        let mut sent_at = Vec::new();
+        let mut now = start;
+        loop {
+            for _ in drain(&mut sender) {
+                sent_at.push((now - start).as_millis());
+            }
+            assert_eq!(sender.poll_event(), None);
+            let Some(deadline) = sender.poll_timeout() else {
+                break;
+            };
+            now = deadline;
+            sender.handle_timeout(now);
+            if let Some(event) = sender.poll_event() {
+                assert_eq!(event, SenderEvent::Failed { tag: 7 });
+                assert_eq!(now - start, DEFAULT_ACK_TIMEOUT);
+                break;
+            }
+        }
+        assert_eq!(sent_at, [0, 20, 60, 140, 300, 620, 1120, 1620]);
+        assert_eq!(sender.poll_timeout(), None);
+        assert!(drain(&mut sender).is_empty());
+        assert_eq!(sender.stats().retransmits, 7);
+    }
+
+    #[test]
+    fn an_ack_delivers_once_and_stops_retransmitting() {
+        let now = epoch();
+        let mut sender = DatagramSender::new(SenderConfig::default(), now);
+        let id = sender.send(now, message("hi"), 3).unwrap();
+        drain(&mut sender);
+        sender.handle_datagram(now, &ack(id.as_str()));
+        assert_eq!(sender.poll_event(), Some(SenderEvent::Delivered { tag: 3 }));
+        assert_eq!(sender.poll_timeout(), None);
+        sender.handle_datagram(now, &ack(id.as_str()));
+        assert_eq!(sender.poll_event(), None);
+        assert_eq!(sender.stats().unknown_acks, 1);
+        sender.handle_timeout(now + Duration::from_secs(10));
+        assert_eq!(sender.poll_event(), None);
+    }
+
+    #[test]
+    fn an_ack_while_a_retransmit_is_queued_cancels_it() {
+        let now = epoch();
+        let mut sender = DatagramSender::new(SenderConfig::default(), now);
+        let id = sender.send(now, message("hi"), 1).unwrap();
+        sender.handle_datagram(now, &ack(id.as_str()));
+        assert!(drain(&mut sender).is_empty());
+    }
+
+    #[test]
+    fn a_slow_shell_never_gets_the_same_message_queued_twice() {
+        let start = epoch();
+        let mut sender = DatagramSender::new(SenderConfig::default(), start);
+        sender.send(start, message("hi"), 1).unwrap();
+        sender.handle_timeout(start + Duration::from_millis(20));
+        sender.handle_timeout(start + Duration::from_millis(60));
+        assert_eq!(drain(&mut sender).len(), 1);
+    }
+
+    #[test]
+    fn ignores_foreign_acks_and_other_datagrams() {
+        let now = epoch();
+        let config = SenderConfig {
+            id_prefix: "p".into(),
+            ..Default::default()
+        };
+        let mut sender = DatagramSender::new(config, now);
+        sender.send(now, message("hi"), 1).unwrap();
+        for id in ["q-1", "p-01", "p-+1", "p-2", "p-1x", "p1"] {
+            sender.handle_datagram(now, &ack(id));
+        }
+        sender.handle_datagram(now, b"username=a&message=b");
+        sender.handle_datagram(now, b"\xff");
+        assert_eq!(sender.poll_event(), None);
+        assert_eq!(sender.in_flight(), 1);
+        assert_eq!(sender.stats().unknown_acks, 6);
+        assert_eq!(sender.stats().ignored_datagrams, 2);
+    }
+
+    #[test]
+    fn refuses_when_full_and_when_too_large() {
+        let now = epoch();
+        let config = SenderConfig {
+            max_in_flight: 1,
+            ..Default::default()
+        };
+        let mut sender = DatagramSender::new(config, now);
+        let huge = message(&"x".repeat(MAX_DATAGRAM_SIZE));
+        assert_eq!(sender.send(now, huge, 1), Err(SendError::TooLarge));
+        let id = sender.send(now, message("a"), 2).unwrap();
+        assert_eq!(id.as_str(), "web-1");
+        assert_eq!(sender.send(now, message("b"), 3), Err(SendError::Busy));
+        sender.handle_datagram(now, &ack("web-1"));
+        assert_eq!(
+            sender.send(now, message("b"), 3),
+            Err(SendError::Busy),
+            "event not polled"
+        );
+        assert_eq!(sender.poll_event(), Some(SenderEvent::Delivered { tag: 2 }));
+        assert_eq!(sender.send(now, message("b"), 3).unwrap().as_str(), "web-2");
+    }
+
+    #[test]
+    fn poll_timeout_is_the_earliest_of_many() {
+        let start = epoch();
+        let mut sender = DatagramSender::new(SenderConfig::default(), start);
+        for index in 0..1000u64 {
+            let now = start + Duration::from_millis(index % 17);
+            sender.send(now, message("m"), index).unwrap();
+        }
+        assert_eq!(
+            sender.poll_timeout(),
+            Some(start + DEFAULT_FIRST_RETRANSMIT)
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! [`HttpConn`]: the server side of one HTTP/1.1 connection as a sans-io state machine.
+//!
+//! # Theory of operation
+//!
+//! A connection handles one request at a time, in order, which is all HTTP/1.1 pipelining
+//! allows. It moves through these states:
+//!
+//! - `Idle`: waiting for the first byte of the next request (idle timeout: close quietly).
+//! - `Head`: part of a head has arrived (header timeout: answer 408 and close).
+//! - `Body`: the head was accepted; body bytes are decoded until the framing says it is done
+//!   (body timeout between reads: 408 and close). `100 Continue` is sent on entry when asked.
+//! - `Waiting`: the whole request was reported as [`HttpEvent::Request`]; pipelined bytes stay
+//!   buffered until the application calls [`HttpConn::respond`], which returns to `Idle` (or
+//!   `Lingering` when the connection is not kept alive).
+//! - `Lingering`: the last response is queued; whatever the peer still sends is discarded until it
+//!   closes or a short deadline passes, so closing never resets the connection before the peer
+//!   has read the answer (RFC 9112 §9.6).
+//! - `Closed`: nothing more will happen; the shell closes the socket once output is written.
+//!
+//! Peer errors queue their own answer with `Connection: close`, are reported as
+//! [`HttpEvent::Rejected`], and end in `Lingering`; input after that is ignored.
+//!
+//! Only the peer's bytes, EOF, time and the application's responses move the machine.
+
+use std::collections::VecDeque;
+use std::mem;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::body::BodyDecoder;
+use super::parse::{parse_head, BodyFraming, HeadLimits, HeadScanner, Method, RequestHead, Scan};
+use super::write::{encode_response, reason_phrase, ConnectionHeader, HttpDate};
+use super::{Body, HttpError, Response, UsageError, Version};
+use crate::page::{Page, PageKind, HTML};
+
+/// Limits and timeouts of an HTTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub limits: HeadLimits,
+    /// Largest request body accepted; a larger one is answered 413.
+    pub max_body: u64,
+    /// How long a client may take to send a whole head once it started one.
+    pub header_timeout: Duration,
+    /// How long a body may stall between two reads.
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may stay quiet between requests.
+    pub idle_timeout: Duration,
+    /// How long a closing connection waits for the peer to stop sending.
+    pub linger_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            limits: HeadLimits::default(),
+            max_body: DEFAULT_MAX_BODY,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            linger_timeout: LINGER_TIMEOUT,
+        }
+    }
+}
+
+/// A complete request: head and the whole decoded body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub head: RequestHead,
+    pub body: Vec<u8>,
+}
+
+/// What happened on a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpEvent {
+    /// A whole request arrived; answer it with [`HttpConn::respond`].
+    Request(Request),
+    /// The peer sent something refused; the error answer is already queued. For logging only.
+    Rejected(HttpError),
+}
+
+/// The server side of one HTTP/1.1 connection.
+#[derive(Debug)]
+pub struct HttpConn {
+    config: HttpConfig,
+    state: State,
+    /// Peer bytes not yet consumed by a head or body.
+    input: Vec<u8>,
+    /// Bytes to send, handed over by `poll_transmit`.
+    output: Vec<u8>,
+    events: VecDeque<HttpEvent>,
+    /// The peer sent EOF: nothing more will arrive.
+    peer_closed: bool,
+    clock: WallClock,
+}
+
+#[derive(Debug)]
+enum State {
+    Idle {
+        since: Instant,
+    },
+    Head {
+        scanner: HeadScanner,
+        started: Instant,
+    },
+    Body {
+        head: RequestHead,
+        decoder: BodyDecoder,
+        body: Vec<u8>,
+        last_read: Instant,
+    },
+    Waiting {
+        head_only: bool,
+        keep_alive: bool,
+        version: Version,
+    },
+    Lingering {
+        until: Instant,
+        discarded: usize,
+    },
+    Closed,
+}
+
+impl HttpConn {
+    /// A connection that was just accepted at `now`.
+    ///
+    /// `wall` is the wall-clock time at `now`; `Date` headers are derived from it and the
+    /// monotonic clock, so no later call needs a wall-clock value.
+    pub fn new(config: HttpConfig, now: Instant, wall: OffsetDateTime) -> Self {
+        HttpConn {
+            config,
+            state: State::Idle { since: now },
+            input: Vec::new(),
+            output: Vec::new(),
+            events: VecDeque::new(),
+            peer_closed: false,
+            clock: WallClock::new(now, wall),
+        }
+    }
+
+    /// Takes bytes read from the peer. An empty slice is an empty read, not EOF.
+    pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        match &mut self.state {
+            State::Closed => {}
+            State::Lingering { discarded, .. } => {
+                *discarded += bytes.len();
+                if *discarded > MAX_LINGER_DISCARD {
+                    self.state = State::Closed;
+                }
+            }
+            _ if self.peer_closed => {}
+            _ => {
+                self.input.extend_from_slice(bytes);
+                self.advance(now);
+            }
+        }
+    }
+
+    /// The peer closed its sending side.
+    pub fn receive_eof(&mut self, now: Instant) {
+        self.peer_closed = true;
+        match self.state {
+            // The answer to a complete request is still owed; it is sent, then the connection
+            // closes.
+            State::Waiting { .. } => {}
+            // A request cut short: nobody is left to read an answer.
+            _ => {
+                self.input.clear();
+                self.state = State::Closed;
+            }
+        }
+        let _ = now;
+    }
+
+    /// Handles the deadline returned by [`HttpConn::poll_timeout`], if it has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(deadline) = self.poll_timeout() else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        match self.state {
+            State::Idle { .. } | State::Lingering { .. } => self.state = State::Closed,
+            State::Head { .. } => self.fail(now, HttpError::HeadTimeout),
+            State::Body { .. } => self.fail(now, HttpError::BodyTimeout),
+            State::Waiting { .. } | State::Closed => {}
+        }
+    }
+
+    /// Answers the request reported by the last [`HttpEvent::Request`].
+    ///
+    /// Afterwards the next pipelined request, if buffered, is parsed at once.
+    pub fn respond(&mut self, now: Instant, response: Response) -> Result<(), UsageError> {
+        let State::Waiting {
+            head_only,
+            keep_alive,
+            version,
+        } = self.state
+        else {
+            return Err(UsageError::NoRequestPending);
+        };
+        let keep_alive = keep_alive && !self.peer_closed;
+        let connection = match (keep_alive, version) {
+            (false, _) => ConnectionHeader::Close,
+            (true, Version::Http11) => ConnectionHeader::None,
+            (true, Version::Http10) => ConnectionHeader::KeepAlive,
+        };
+        let date = self.clock.date(now);
+        encode_response(&response, &date, connection, !head_only, &mut self.output);
+        if keep_alive {
+            self.state = State::Idle { since: now };
+            self.advance(now);
+        } else {
+            self.start_closing(now);
+        }
+        Ok(())
+    }
+
+    /// Appends the bytes to send to `out` and returns how many there were.
+    ///
+    /// Can change after every input. Bytes handed over here are the shell's to write; keep
+    /// whatever the socket did not take and write it first next time.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.output.len();
+        if out.is_empty() {
+            mem::swap(out, &mut self.output);
+        } else {
+            out.append(&mut self.output);
+        }
+        n
+    }
+
+    /// The next deadline, if any; call [`HttpConn::handle_timeout`] once it has passed.
+    ///
+    /// Can change after every input.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Idle { since } => Some(*since + self.config.idle_timeout),
+            State::Head { started, .. } => Some(*started + self.config.header_timeout),
+            State::Body { last_read, .. } => Some(*last_read + self.config.body_timeout),
+            State::Lingering { until, .. } => Some(*until),
+            State::Waiting { .. } | State::Closed => None,
+        }
+    }
+
+    /// The next thing that happened, if any.
+    ///
+    /// Can change after `receive`, `receive_eof`, `handle_timeout` and `respond`.
+    pub fn poll_event(&mut self) -> Option<HttpEvent> {
+        self.events.pop_front()
+    }
+
+    /// Whether the shell should read from the peer now. False while a request waits for its
+    /// answer and enough pipelined bytes are buffered, so a client cannot make the server buffer
+    /// without bound.
+    pub fn wants_read(&self) -> bool {
+        match self.state {
+            State::Closed => false,
+            State::Lingering { .. } => true,
+            State::Waiting { .. } => !self.peer_closed && self.input.len() < PIPELINE_BUFFER,
+            _ => !self.peer_closed,
+        }
+    }
+
+    /// Whether no bytes will follow what `poll_transmit` has handed over: once they are written,
+    /// the shell shuts down the sending side and keeps reading until [`HttpConn::is_closed`].
+    pub fn is_write_closed(&self) -> bool {
+        matches!(self.state, State::Lingering { .. } | State::Closed)
+    }
+
+    /// Whether the connection is finished: once its output is written, close the socket.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Parses as far as the buffered input allows.
+    fn advance(&mut self, now: Instant) {
+        loop {
+            match &mut self.state {
+                State::Idle { .. } => {
+                    // RFC 9112 §2.2: ignore empty lines before a request line.
+                    let mut skip = 0;
+                    while self.input[skip..].starts_with(b"\r\n") {
+                        skip += 2;
+                    }
+                    self.input.drain(..skip);
+                    if self.input.is_empty() || self.input == b"\r" {
+                        return;
+                    }
+                    self.state = State::Head {
+                        scanner: HeadScanner::default(),
+                        started: now,
+                    };
+                }
+                State::Head { scanner, .. } => {
+                    let end = match scanner.scan(&self.input, &self.config.limits) {
+                        Ok(Scan::Partial) => return,
+                        Ok(Scan::Complete(end)) => end,
+                        Err(error) => return self.fail(now, error),
+                    };
+                    let head = match parse_head(&self.input[..end], &self.config.limits) {
+                        Ok(head) => head,
+                        Err(error) => return self.fail(now, error),
+                    };
+                    self.input.drain(..end);
+                    if let BodyFraming::Length(n) = head.framing {
+                        // Refused before reading the body, so a client that waits for
+                        // 100 Continue never sends it.
+                        if n > self.config.max_body {
+                            return self.fail(now, HttpError::BodyTooLarge);
+                        }
+                    }
+                    if head.expects_continue
+                        && head.framing != BodyFraming::Empty
+                        && self.input.is_empty()
+                    {
+                        self.output
+                            .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+                    let decoder = BodyDecoder::new(head.framing, self.config.max_body);
+                    self.state = State::Body {
+                        head,
+                        decoder,
+                        body: Vec::new(),
+                        last_read: now,
+                    };
+                }
+                State::Body {
+                    decoder,
+                    body,
+                    last_read,
+                    ..
+                } => {
+                    let decoded = match decoder.decode(&self.input, body) {
+                        Ok(decoded) => decoded,
+                        Err(error) => return self.fail(now, error),
+                    };
+                    self.input.drain(..decoded.consumed);
+                    if decoded.consumed > 0 {
+                        *last_read = now;
+                    }
+                    if !decoded.done {
+                        return;
+                    }
+                    let State::Body { head, body, .. } =
+                        mem::replace(&mut self.state, State::Closed)
+                    else {
+                        unreachable!("matched State::Body above")
+                    };
+                    self.state = State::Waiting {
+                        head_only: head.method == Method::Head,
+                        keep_alive: head.keep_alive,
+                        version: head.version,
+                    };
+                    self.events
+                        .push_back(HttpEvent::Request(Request { head, body }));
+                    return;
+                }
+                State::Waiting { .. } | State::Lingering { .. } | State::Closed => return,
+            }
+        }
+    }
+
+    /// Answers a peer error with its status and closes.
+    fn fail(&mut self, now: Instant, error: HttpError) {
+        self.events.push_back(HttpEvent::Rejected(error));
+        let status = error.status();
+        let detail = error.to_string();
+        let page = Page {
+            kind: PageKind::Problem,
+            title: reason_phrase(status),
+            lead: "The server could not read this request.",
+            detail: Some(&detail),
+            action: ("/", "Home"),
+        };
+        let response = Response::new(status).with_body(HTML, Body::Owned(page.render()));
+        let date = self.clock.date(now);
+        encode_response(
+            &response,
+            &date,
+            ConnectionHeader::Close,
+            true,
+            &mut self.output,
+        );
+        self.input = Vec::new();
+        match error {
+            // A client too slow to finish its request is not worth waiting for any longer.
+            HttpError::HeadTimeout | HttpError::BodyTimeout => self.state = State::Closed,
+            _ => self.start_closing(now),
+        }
+    }
+
+    fn start_closing(&mut self, now: Instant) {
+        self.input = Vec::new();
+        self.state = if self.peer_closed {
+            State::Closed
+        } else {
+            State::Lingering {
+                until: now + self.config.linger_timeout,
+                discarded: 0,
+            }
+        };
+    }
+}
+
+/// Wall-clock time derived from the monotonic clock and one reading taken when the connection
+/// opened, with the formatted `Date` cached per second.
+#[derive(Debug)]
+struct WallClock {
+    anchor: Instant,
+    wall: OffsetDateTime,
+    cached: Option<(i64, HttpDate)>,
+}
+
+impl WallClock {
+    fn new(anchor: Instant, wall: OffsetDateTime) -> Self {
+        WallClock {
+            anchor,
+            wall,
+            cached: None,
+        }
+    }
+
+    fn date(&mut self, now: Instant) -> HttpDate {
+        let wall = self.wall + now.saturating_duration_since(self.anchor);
+        let second = wall.unix_timestamp();
+        match self.cached {
+            Some((cached_second, date)) if cached_second == second => date,
+            _ => {
+                let date = HttpDate::new(wall);
+                self.cached = Some((second, date));
+                date
+            }
+        }
+    }
+}
+
+/// 64 KiB, the SPEC's default for the message form: far above any message a person types.
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024;
+/// 10 s for a head, the SPEC's default (nginx uses 60 s; a slow mobile link sends a head in far
+/// less than a second).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// 15 s of keep-alive idleness, the SPEC's default (browsers keep idle connections ~60-300 s
+/// but reconnect cheaply).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// 2 s to let a closing peer finish sending, long enough for a round trip on slow links.
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// A closing peer that keeps sending past this is cut off without waiting for the deadline.
+const MAX_LINGER_DISCARD: usize = 256 * 1024;
+/// Pipelined bytes buffered while a request waits for its answer: one full head's worth.
+const PIPELINE_BUFFER: usize = super::parse::DEFAULT_MAX_HEAD;
+
+#[cfg(test)]
+mod tests;

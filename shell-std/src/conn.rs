@@ -1,0 +1,91 @@
+//! One HTTP connection, driven on its own thread with blocking reads bounded by the core's
+//! deadlines. Every decision (parsing, status, keep-alive, timeouts) is the core's.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as SocketShutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use ferry_core::app::{AppAction, MessageApp};
+use ferry_core::http::{HttpConfig, HttpConn, HttpEvent};
+use time::OffsetDateTime;
+
+use crate::udp::Forwarder;
+
+/// What every connection of the web app shares.
+pub struct WebContext {
+    pub app: MessageApp,
+    pub http: HttpConfig,
+    pub forwarder: Forwarder,
+}
+
+/// Serves one connection until the core says it is closed or the socket fails.
+pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
+    // Each response goes out in one write; without this, a response written after a partial
+    // write would wait for the peer's delayed ACK (Nagle's algorithm).
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(context.http.idle_timeout))?;
+    let mut conn = HttpConn::new(context.http, Instant::now(), OffsetDateTime::now_utc());
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut write_shut = false;
+    loop {
+        while let Some(event) = conn.poll_event() {
+            if let HttpEvent::Request(request) = event {
+                let response = match context.app.handle(&request) {
+                    AppAction::Respond(response) => response,
+                    AppAction::Forward(message) => {
+                        context.app.forwarded(context.forwarder.forward(message))
+                    }
+                };
+                // A request event always leaves one request pending.
+                let _ = conn.respond(Instant::now(), response);
+            }
+        }
+        conn.poll_transmit(&mut out);
+        if !out.is_empty() {
+            stream.write_all(&out)?;
+            out.clear();
+        }
+        if conn.is_closed() {
+            return Ok(());
+        }
+        if conn.is_write_closed() && !write_shut {
+            stream.shutdown(SocketShutdown::Write)?;
+            write_shut = true;
+        }
+        let now = Instant::now();
+        if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
+            conn.handle_timeout(now);
+            continue;
+        }
+        if !conn.wants_read() {
+            // This thread answers each request before reading again, so a connection that
+            // wants no input has nothing left to do.
+            return Ok(());
+        }
+        let wait = conn.poll_timeout().map(|deadline| {
+            // std refuses a zero read timeout.
+            deadline
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1))
+        });
+        stream.set_read_timeout(wait)?;
+        match stream.read(&mut buf) {
+            Ok(0) => conn.receive_eof(Instant::now()),
+            Ok(n) => conn.receive(Instant::now(), &buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                conn.handle_timeout(Instant::now())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Bytes read per call: a typical request head fits with room for a small form.
+const READ_BUFFER: usize = 16 * 1024;

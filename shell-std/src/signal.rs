@@ -1,0 +1,103 @@
+//! SIGINT/SIGTERM: turned into one shutdown request that the servers wait on.
+
+use std::io;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// A flag every thread can check and the main thread can wait on.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    state: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Shutdown {
+    /// Starts a thread that requests shutdown on the first SIGINT or SIGTERM.
+    pub fn on_signals() -> io::Result<Shutdown> {
+        let shutdown = Shutdown::default();
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let trigger = shutdown.clone();
+        thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    trigger.request();
+                }
+            })?;
+        Ok(shutdown)
+    }
+
+    /// Asks every server to stop.
+    pub fn request(&self) {
+        let (lock, condvar) = &*self.state;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        condvar.notify_all();
+    }
+
+    /// Whether shutdown was requested.
+    pub fn is_requested(&self) -> bool {
+        *self.state.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks until shutdown is requested.
+    pub fn wait(&self) {
+        let (lock, condvar) = &*self.state;
+        let mut requested = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !*requested {
+            requested = condvar.wait(requested).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Counts live workers so shutdown can wait for them, up to a deadline.
+#[derive(Clone, Default)]
+pub struct WorkerCount {
+    state: Arc<(Mutex<usize>, Condvar)>,
+}
+
+impl WorkerCount {
+    /// Waits until fewer than `limit` workers run, then counts one more; false on shutdown.
+    pub fn acquire(&self, limit: usize, shutdown: &Shutdown) -> bool {
+        let (lock, condvar) = &*self.state;
+        let mut count = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while *count >= limit {
+            if shutdown.is_requested() {
+                return false;
+            }
+            count = condvar
+                .wait_timeout(count, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *count += 1;
+        true
+    }
+
+    /// One worker ended.
+    pub fn release(&self) {
+        let (lock, condvar) = &*self.state;
+        let mut count = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *count = count.saturating_sub(1);
+        condvar.notify_all();
+    }
+
+    /// Waits until no worker runs or `deadline` passes; returns how many still run.
+    pub fn wait_idle(&self, deadline: Instant) -> usize {
+        let (lock, condvar) = &*self.state;
+        let mut count = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while *count > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            count = condvar
+                .wait_timeout(count, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *count
+    }
+}
