@@ -433,9 +433,11 @@ mod tests {
 
     #[test]
     fn start_finds_addresses_and_stop_signals() {
-        let script = "echo 'web app listening on http://127.0.0.1:1'; \
+        // The trap comes first: SIGTERM may arrive as soon as the second line is out.
+        let script = "trap 'exit 0' TERM; \
+                      echo 'web app listening on http://127.0.0.1:1'; \
                       echo 'socket server listening on udp://127.0.0.1:2'; \
-                      trap 'exit 0' TERM; while :; do sleep 0.01; done";
+                      while :; do sleep 0.01; done";
         let server = Launch::bare("sh", TempDir::new("start_sh"))
             .arg("-c")
             .arg(script)
