@@ -1,0 +1,120 @@
+//! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
+//!
+//! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`],
+//! [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour of the SPEC. A shell runs
+//! them all with one line in its `tests/` folder:
+//!
+//! ```ignore
+//! ferry_testkit::suite!(env!("CARGO_BIN_EXE_ferry-std"));
+//! ```
+//!
+//! Every test starts its own server from that binary on `127.0.0.1:0` in a scratch folder of
+//! its own ([`server`], [`temp`], [`fixture`]), learns the addresses from the listening lines,
+//! and talks over real sockets with read timeouts ([`client`]), so a hang fails instead of
+//! blocking. Nothing here sleeps to wait for something it could wait on; the only polls (a
+//! child's exit, a store written without an acknowledgement) have deadlines.
+//!
+//! This crate never links the server's code: it knows the binary only by its command line,
+//! its sockets and its files, as a user would.
+
+pub mod check;
+mod child;
+pub mod client;
+pub mod connection;
+pub mod datagram;
+pub mod fixture;
+pub mod form;
+pub mod malformed;
+pub mod pages;
+pub mod post;
+pub mod process;
+pub mod server;
+pub mod store;
+pub mod temp;
+
+/// Expands to one `#[test]` per suite function, each running it against the binary `$bin`.
+///
+/// The tests sit in one module per suite module (`pages::head_matches_get_without_a_body`), so
+/// `cargo test -p <shell> pages::` runs one group.
+#[macro_export]
+macro_rules! suite {
+    ($bin:expr) => {
+        const FERRY_SUITE_BIN: &str = $bin;
+        $crate::suite_tests! {
+            pages: [
+                pages_are_served_as_utf8_html,
+                static_files_have_their_content_types,
+                unknown_paths_are_404_with_the_error_page,
+                head_matches_get_without_a_body,
+                known_method_on_a_known_path_is_405_with_allow,
+                unknown_method_is_501,
+                shipped_pages_have_the_form_and_assets,
+            ],
+            connection: [
+                keep_alive_serves_several_requests_on_one_connection,
+                pipelined_requests_are_answered_in_order,
+                pipelined_post_keeps_its_place,
+                http10_connection_is_closed_after_the_response,
+                http10_keep_alive_is_kept_open,
+                connection_close_is_honoured,
+                header_timeout_answers_408_and_closes,
+                idle_keep_alive_connection_is_closed,
+            ],
+            malformed: [
+                malformed_requests_are_answered_and_closed,
+                head_sent_byte_by_byte_is_parsed,
+            ],
+            post: [
+                post_stores_the_message_then_redirects,
+                awkward_characters_round_trip_urlencoded,
+                multipart_form_is_accepted,
+                chunked_post_is_stored,
+                expect_continue_gets_100_before_the_body,
+                bad_forms_are_400_and_store_nothing,
+                body_over_max_body_is_413,
+                message_too_big_for_a_datagram_is_413,
+                concurrent_posts_are_each_stored_once,
+                existing_store_file_is_kept_and_appended,
+                empty_or_missing_store_file_is_created,
+            ],
+            datagram: [
+                http_and_socket_run_as_separate_processes,
+                absent_socket_server_gives_503,
+                web_app_retransmits_until_acknowledged,
+                socket_server_acknowledges_stored_messages_once_per_id,
+                socket_server_stores_messages_without_id_unacknowledged,
+                socket_server_ignores_malformed_datagrams,
+            ],
+            process: [
+                startup_errors_are_one_line_and_nonzero,
+                help_documents_every_flag_and_exits_zero,
+                wrong_arguments_are_one_line_and_nonzero,
+                sigterm_exits_zero_and_keeps_the_data,
+                sigint_exits_zero_and_keeps_the_data,
+                restart_keeps_the_data_and_appends,
+                no_subcommand_means_serve,
+                flags_fall_back_to_environment_variables,
+                curl_posts_a_message,
+            ],
+        }
+    };
+}
+
+/// The body of [`suite!`]: one module per group, one `#[test]` per name, each calling
+/// `$crate::<group>::<name>(FERRY_SUITE_BIN)`. Not meant to be called directly.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! suite_tests {
+    ($($group:ident: [$($test:ident),* $(,)?]),* $(,)?) => {
+        $(
+            mod $group {
+                $(
+                    #[test]
+                    fn $test() {
+                        $crate::$group::$test(super::FERRY_SUITE_BIN);
+                    }
+                )*
+            }
+        )*
+    };
+}
