@@ -57,7 +57,10 @@ impl Page<'_> {
         escape_into(&mut html, self.action.0);
         html.push_str("\">");
         escape_into(&mut html, self.action.1);
-        html.push_str("</a> <a href=\"/\">Home</a></p>\n</main>\n</body>\n</html>\n");
+        html.push_str(
+            "</a> <a href=\"/\">Home</a></p>\n</main>\n\
+             <footer class=\"site\"><p>ferry · a tiny message board</p></footer>\n</body>\n</html>\n",
+        );
         html.into_bytes()
     }
 }
@@ -98,5 +101,6 @@ mod tests {
         assert!(html.contains("&quot;x&quot; &#39;y&#39;"));
         assert!(html.contains("href=\"/m?a=1&amp;b=2\""));
         assert!(html.contains("class=\"card problem\""));
+        assert!(html.contains("<footer class=\"site\">"));
     }
 }
