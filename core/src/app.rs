@@ -99,20 +99,12 @@ impl MessageApp {
             ForwardOutcome::Stored => Response::new(303)
                 .with_header("Location", SENT_PAGE)
                 .with_body(HTML, Body::Owned(SEE_SENT_PAGE.to_vec())),
-            ForwardOutcome::NotAcknowledged => problem(
-                503,
-                "Message not stored",
-                "Message not stored, try again.",
-                "The message store did not confirm in time; nothing was saved.",
-            )
-            .with_header("Retry-After", "1"),
-            ForwardOutcome::Busy => problem(
-                503,
-                "Message not stored",
-                "Message not stored, try again.",
-                "The server is handling too many messages at once; nothing was saved.",
-            )
-            .with_header("Retry-After", "1"),
+            ForwardOutcome::NotAcknowledged => {
+                not_stored("The message store did not confirm in time; nothing was saved.")
+            }
+            ForwardOutcome::Busy => {
+                not_stored("The server is handling too many messages at once; nothing was saved.")
+            }
             ForwardOutcome::TooLarge => problem(
                 413,
                 "Message too long",
@@ -135,6 +127,17 @@ impl MessageApp {
             ),
         }
     }
+}
+
+/// 503: the message may be sent again, since nothing of it was kept.
+fn not_stored(detail: &str) -> Response {
+    problem(
+        503,
+        "Message not stored",
+        "Message not stored, try again.",
+        detail,
+    )
+    .with_header("Retry-After", "1")
 }
 
 fn problem(status: u16, title: &str, lead: &str, detail: &str) -> Response {

@@ -7,7 +7,6 @@ mod socket;
 mod timers;
 mod web;
 
-use std::env;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -25,34 +24,17 @@ use web::{Forward, Web};
 const PROGRAM: &str = "ferry";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    let command = match cli::parse(PROGRAM, &args, &|name| env::var(name).ok()) {
+    let command = match ferry_storage::command_line(PROGRAM) {
         Ok(command) => command,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(error.exit_code() as u8);
-        }
+        Err(code) => return code,
     };
     let result = match command {
-        Command::Help(text) => {
-            print!("{text}");
-            return ExitCode::SUCCESS;
-        }
-        Command::Version(text) => {
-            println!("{text}");
-            return ExitCode::SUCCESS;
-        }
         Command::Serve(options) => run(Some(options.web), Some(options.socket)),
         Command::Http(options) => run(Some(options), None),
         Command::Socket(options) => run(None, Some(options)),
+        Command::Help(_) | Command::Version(_) => Ok(()),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("{PROGRAM}: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    ferry_storage::exit_code(PROGRAM, result)
 }
 
 /// Runs the web app, the socket server, or both (serve), on one event loop.

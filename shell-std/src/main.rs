@@ -6,7 +6,6 @@ mod conn;
 mod signal;
 mod udp;
 
-use std::env;
 use std::fmt::Display;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::ExitCode;
@@ -27,34 +26,17 @@ use udp::Forwarder;
 const PROGRAM: &str = "ferry-std";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    let command = match cli::parse(PROGRAM, &args, &|name| env::var(name).ok()) {
+    let command = match ferry_storage::command_line(PROGRAM) {
         Ok(command) => command,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(error.exit_code() as u8);
-        }
+        Err(code) => return code,
     };
     let result = match command {
-        Command::Help(text) => {
-            print!("{text}");
-            Ok(())
-        }
-        Command::Version(text) => {
-            println!("{text}");
-            Ok(())
-        }
         Command::Serve(options) => serve(options.web, options.socket),
         Command::Http(options) => http(options),
         Command::Socket(options) => socket(options),
+        Command::Help(_) | Command::Version(_) => Ok(()),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("{PROGRAM}: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    ferry_storage::exit_code(PROGRAM, result)
 }
 
 /// The web app and the socket server in one process.

@@ -2,14 +2,50 @@
 //! on the command line, resolving and binding the listening sockets. Each fails with one line
 //! that names the cause, so both binaries report the same errors the same way.
 
+use std::env;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
 use std::path::Path;
 
-use ferry_core::cli::{FsyncMode, SocketOptions, StoreLocation};
+use std::process::ExitCode;
+
+use ferry_core::cli::{self, Command, FsyncMode, SocketOptions, StoreLocation};
 use ferry_core::site::Site;
 
 use crate::{read_static_folder, FileStore, FsyncPolicy, StoreOptions};
+
+/// Parses this process's arguments and `FERRY_*` environment into the command to run. Help and
+/// version are printed here and end the process successfully; a command line that cannot be
+/// used is reported in one line on stderr with exit code 2.
+pub fn command_line(program: &str) -> Result<Command, ExitCode> {
+    let args: Vec<String> = env::args().skip(1).collect();
+    match cli::parse(program, &args, &|name| env::var(name).ok()) {
+        Ok(Command::Help(text)) => {
+            print!("{text}");
+            Err(ExitCode::SUCCESS)
+        }
+        Ok(Command::Version(text)) => {
+            println!("{text}");
+            Err(ExitCode::SUCCESS)
+        }
+        Ok(command) => Ok(command),
+        Err(error) => {
+            eprintln!("{error}");
+            Err(ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2)))
+        }
+    }
+}
+
+/// Ends a server run: success, or one line naming the cause on stderr and exit code 1.
+pub fn exit_code(program: &str, result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{program}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Reads the static folder and checks it holds the pages the web app needs.
 pub fn load_site(folder: &Path) -> Result<Site, String> {
