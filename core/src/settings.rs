@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::cli::WebOptions;
+use crate::cli::{Transport, WebOptions};
 use crate::datagram::SenderConfig;
 use crate::http::HttpConfig;
 
@@ -27,6 +27,14 @@ pub fn sender_config(options: &WebOptions, process_id: u32, start_nanos: u128) -
         ack_timeout: options.ack_timeout,
         id_prefix: format!("{start_nanos:x}.{process_id:x}"),
         ..SenderConfig::default()
+    }
+}
+
+/// Refuses a transport this version does not carry.
+pub fn check_transport(transport: Transport) -> Result<(), String> {
+    match transport {
+        Transport::Udp => Ok(()),
+        Transport::Tcp => Err("--transport tcp is not available in this version; use udp".into()),
     }
 }
 

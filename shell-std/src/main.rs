@@ -8,17 +8,16 @@ mod udp;
 
 use std::env;
 use std::fmt::Display;
-use std::io;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::ExitCode;
 use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_core::app::MessageApp;
-use ferry_core::cli::{self, Command, SocketOptions, StoreLocation, Transport, WebOptions};
+use ferry_core::cli::{self, Command, SocketOptions, WebOptions};
 use ferry_core::settings;
 use ferry_core::site::Site;
-use ferry_storage::{FileStore, FsyncPolicy, StoreOptions};
+use ferry_storage::FileStore;
 
 use accept::WebServer;
 use conn::WebContext;
@@ -60,8 +59,8 @@ fn main() -> ExitCode {
 
 /// The web app and the socket server in one process.
 fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
-    check_transport(web.transport)?;
-    check_transport(socket.transport)?;
+    settings::check_transport(web.transport)?;
+    settings::check_transport(socket.transport)?;
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let site = load_site(&web)?;
     let store = open_store(&socket)?;
@@ -85,10 +84,10 @@ fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
 
 /// The web app alone, forwarding to a socket server elsewhere.
 fn http(web: WebOptions) -> Result<(), String> {
-    check_transport(web.transport)?;
+    settings::check_transport(web.transport)?;
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let site = load_site(&web)?;
-    let target = resolve(&web.forward)?;
+    let target = ferry_storage::resolve(&web.forward)?;
     let listener = bind_tcp(&web.http)?;
     let (forwarder, forward_thread) = start_forwarder(&web, target)?;
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
@@ -102,7 +101,7 @@ fn http(web: WebOptions) -> Result<(), String> {
 
 /// The socket server alone.
 fn socket(socket: SocketOptions) -> Result<(), String> {
-    check_transport(socket.transport)?;
+    settings::check_transport(socket.transport)?;
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let store = open_store(&socket)?;
     let udp = bind_udp(&socket.socket)?;
@@ -155,65 +154,24 @@ fn spawn_socket_server(
         .map_err(context("cannot start the socket server"))
 }
 
-fn check_transport(transport: Transport) -> Result<(), String> {
-    match transport {
-        Transport::Udp => Ok(()),
-        Transport::Tcp => Err("--transport tcp is not available in this version; use udp".into()),
-    }
-}
-
 fn load_site(web: &WebOptions) -> Result<Site, String> {
-    let files = ferry_storage::read_static_folder(&web.static_dir).map_err(|e| e.to_string())?;
-    Site::new(files).map_err(|e| format!("static folder '{}': {e}", web.static_dir.display()))
+    ferry_storage::load_site(&web.static_dir)
 }
 
 fn open_store(socket: &SocketOptions) -> Result<FileStore, String> {
-    let path = match &socket.store {
-        StoreLocation::File(path) => path,
-        StoreLocation::MongoDb(url) => {
-            return Err(format!(
-                "cannot use store '{url}': MongoDB is not available in this version"
-            ))
-        }
-    };
-    let fsync = match socket.fsync {
-        cli::FsyncMode::Always => FsyncPolicy::Always,
-        cli::FsyncMode::Batch => FsyncPolicy::Batch,
-        cli::FsyncMode::Never => FsyncPolicy::Never,
-    };
-    let (store, repaired) =
-        FileStore::open(path, StoreOptions { fsync }).map_err(|e| e.to_string())?;
+    let (store, repaired) = ferry_storage::open_store(socket)?;
     if let Some(note) = repaired {
         eprintln!("{PROGRAM}: {note}");
     }
     Ok(store)
 }
 
-fn resolve(address: &str) -> Result<SocketAddr, String> {
-    address
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve '{address}': {e}"))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve '{address}': no address found"))
-}
-
 fn bind_tcp(address: &str) -> Result<TcpListener, String> {
-    let resolved = resolve(address)?;
-    TcpListener::bind(resolved).map_err(|e| bind_error("web app", address, e))
+    ferry_storage::bind_tcp("web app", address)
 }
 
 fn bind_udp(address: &str) -> Result<UdpSocket, String> {
-    let resolved = resolve(address)?;
-    UdpSocket::bind(resolved).map_err(|e| bind_error("socket server", address, e))
-}
-
-fn bind_error(server: &str, address: &str, error: io::Error) -> String {
-    let cause = match error.kind() {
-        io::ErrorKind::AddrInUse => "address already in use".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => error.to_string(),
-    };
-    format!("{server} cannot listen on {address}: {cause}")
+    ferry_storage::bind_udp("socket server", address)
 }
 
 fn announce(line: &str) {

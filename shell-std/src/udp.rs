@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use ferry_core::app::ForwardOutcome;
 use ferry_core::datagram::{
-    DatagramReceiver, DatagramSender, ReceiverConfig, ReceiverEvent, SenderConfig, SenderEvent,
-    MAX_DATAGRAM_SIZE,
+    DatagramReceiver, DatagramSender, DropReporter, ReceiverConfig, ReceiverEvent, SenderConfig,
+    SenderEvent, MAX_DATAGRAM_SIZE,
 };
 use ferry_core::Message;
 use ferry_storage::FileStore;
@@ -169,7 +169,7 @@ pub fn run_socket_server(socket: UdpSocket, mut store: FileStore, shutdown: Shut
     let mut out = Vec::with_capacity(MAX_DATAGRAM_SIZE);
     let mut batch = Vec::new();
     let mut messages = Vec::new();
-    let mut drop_log = DropLog::default();
+    let mut drops = DropReporter::default();
     let _ = socket.set_read_timeout(Some(POLL_INTERVAL));
     while !shutdown.is_requested() {
         // Block for the first datagram, then take whatever else is already queued, so one
@@ -188,7 +188,11 @@ pub fn run_socket_server(socket: UdpSocket, mut store: FileStore, shutdown: Shut
                     batch.push(token);
                     messages.push(message);
                 }
-                ReceiverEvent::Dropped { from, error } => drop_log.note(from, &error.to_string()),
+                ReceiverEvent::Dropped { from, error } => {
+                    if let Some(line) = drops.note(Instant::now(), from, &error) {
+                        eprintln!("{line}");
+                    }
+                }
             }
         }
         if !batch.is_empty() {
@@ -221,33 +225,6 @@ fn receive(socket: &UdpSocket, buf: &mut [u8], receiver: &mut DatagramReceiver) 
             true
         }
         Err(_) => false,
-    }
-}
-
-/// Logs dropped datagrams at most once a second, with how many were dropped meanwhile.
-#[derive(Default)]
-struct DropLog {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl DropLog {
-    fn note(&mut self, from: SocketAddr, reason: &str) {
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
-        {
-            self.suppressed += 1;
-            return;
-        }
-        let more = match self.suppressed {
-            0 => String::new(),
-            n => format!(" ({n} more dropped since the last report)"),
-        };
-        eprintln!("socket server: dropped a datagram from {from}: {reason}{more}");
-        self.last = Some(now);
-        self.suppressed = 0;
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, BufReader};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use ferry_core::Message;
@@ -69,7 +69,7 @@ impl FileStore {
             .truncate(false)
             .open(&path)
             .map_err(|error| StoreError::open(&path, &error))?;
-        let report = scan(BufReader::new(&file)).map_err(|error| StoreError::InvalidStore {
+        let report = scan(&file).map_err(|error| StoreError::InvalidStore {
             path: path.clone(),
             error,
         })?;

@@ -255,7 +255,8 @@ const STORE: FlagSpec = FlagSpec {
     env: "FERRY_STORE",
     placeholder: "FILE|URL",
     default: "storage/data.json",
-    summary: "A JSON file to append messages to, created with its folder if missing. MongoDB \
+    summary:
+        "A JSON file to append messages to, created with its folder if missing. MongoDB \
               URLs (mongodb://HOST:PORT/DB) are parsed but refused until that backend is available.",
     apply: set_store,
 };

@@ -6,6 +6,7 @@
 //! move the bytes, pass `now` in and store the records the receiver asks for.
 
 pub mod codec;
+pub mod drops;
 pub mod error;
 pub mod receiver;
 pub mod sender;
@@ -18,6 +19,7 @@ pub use codec::{
     decode, encode, encoded_len, max_message_datagram_len, Datagram, DatagramError, MessageId,
     MAX_DATAGRAM_SIZE, MAX_ID_LEN,
 };
+pub use drops::DropReporter;
 pub use receiver::{DatagramReceiver, ReceiverConfig, ReceiverEvent, StoreToken, Transmit};
 pub use sender::{DatagramSender, SendError, SenderConfig, SenderEvent};
 pub use stats::{DropCounts, ReceiverStats, SenderStats};

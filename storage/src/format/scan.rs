@@ -7,18 +7,19 @@
 //!
 //! Theory of operation: serde_json validates the syntax while a visitor counts records and keeps
 //! the latest key. Between the reader and serde_json sits the byte tracker of
-//! [`lexer`](super::lexer), which sees every byte serde_json consumes and knows the positions
-//! serde_json does not report (the opening brace, where each record ends). When the parse fails,
-//! the failure is a torn tail only if it is an incomplete last entry followed by nothing but
-//! padding; then the report keeps the records before it.
+//! [`lexer`](super::lexer), which sees every byte before serde_json does and knows the positions
+//! serde_json does not report (the opening brace, where each record ends, where a line starts).
+//! When the parse fails, the failure is a torn tail only if it is an incomplete last entry
+//! followed by nothing but padding; then the report keeps the records before it.
 
 use std::fmt;
 use std::io::{BufReader, Read};
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::error::Category;
 
 use crate::format::encode::closing;
-use crate::format::lexer::{is_padding, Lexer, Refusal, Tracker};
+use crate::format::lexer::{Refusal, Tracker, SCAN_BUFFER_LEN};
 use crate::key::{RecordKey, KEY_LEN};
 
 /// What a scan found out about a store file.
@@ -110,69 +111,74 @@ impl std::error::Error for ScanError {}
 /// [`TailFix`](crate::format::TailFix) for the repair. Damage anywhere else is an error, so no
 /// complete record is ever given up.
 pub fn scan<R: Read>(reader: R) -> Result<ScanReport, ScanError> {
-    let mut tracker = Tracker {
-        inner: BufReader::with_capacity(SCAN_BUFFER_LEN, reader),
-        lexer: Lexer::default(),
-    };
+    let mut tracker = Tracker::new(reader);
     let mut found = Found::default();
     let outcome = {
-        let mut de = serde_json::Deserializer::from_reader(&mut tracker);
+        let buffered = BufReader::with_capacity(SCAN_BUFFER_LEN, &mut tracker);
+        let mut de = serde_json::Deserializer::from_reader(buffered);
         let parsed = (&mut de).deserialize_map(TopVisitor { found: &mut found });
         parsed.and_then(|()| de.end())
     };
-    let lexer = &tracker.lexer;
     let error = match outcome {
         Ok(()) => {
+            // The parser read to the end, so the tracker has lexed every byte.
+            let lexer = &tracker.lexer;
             let append_offset = lexer.append_offset(found.records)?;
-            let tail = if lexer.pos - append_offset == CLOSING_LEN
+            let tail = if tracker.len - append_offset == CLOSING_LEN
                 && lexer.last_bytes == closing(found.records == 0)
             {
                 Tail::Canonical
             } else {
                 Tail::Untidy
             };
-            return Ok(found.report(append_offset, lexer.pos, tail));
+            return Ok(found.report(append_offset, tracker.len, tail));
         }
         Err(error) => error,
     };
-    // The offending byte is the last one handed to serde_json (it reads one byte at a time and
-    // fails on the byte it just read), unless the tracker refused a byte, which is then unread.
-    let offset = lexer.pos.saturating_sub(1);
-    let refusal = lexer.refusal;
-    let torn_candidate = match (refusal, error.classify()) {
-        (Some(Refusal::Nested { offset }), _) => return Err(ScanError::NestedValue { offset }),
-        (Some(Refusal::LongName { offset }), _) => return Err(ScanError::NameTooLong { offset }),
-        (Some(Refusal::NotUtf8 { .. }), _) => true,
-        (None, serde_json::error::Category::Io) => {
+    tracker.drain()?;
+    let lexer = &tracker.lexer;
+    // Where the parser stopped: the last byte it read, or the byte the tracker refused. `None`
+    // only if the lexer lost track of the line, which then rules out a repair.
+    let stop = match lexer.refusal {
+        Some(Refusal::Nested { offset }) => return Err(ScanError::NestedValue { offset }),
+        Some(Refusal::LongName { offset }) => return Err(ScanError::NameTooLong { offset }),
+        Some(Refusal::NotUtf8 { offset }) => Some(offset),
+        // At the end of the input, nothing follows the stop.
+        None if error.classify() == Category::Eof => Some(tracker.len),
+        None => lexer.offset_of(error.line(), error.column()),
+    };
+    let torn_candidate = match error.classify() {
+        _ if lexer.refusal.is_some() => true,
+        Category::Io => {
             return Err(ScanError::Read {
                 detail: error.to_string(),
             })
         }
-        (None, serde_json::error::Category::Eof) if !lexer.seen_token => {
-            // Nothing but whitespace: the empty store, whose closing is still to be written.
-            return Ok(found.report(0, lexer.pos, Tail::Untidy));
-        }
-        (None, serde_json::error::Category::Eof) => true,
-        (None, serde_json::error::Category::Syntax) => is_padding(lexer.last_bytes[2]),
-        (None, serde_json::error::Category::Data) => {
+        Category::Data => {
+            let offset = stop.unwrap_or(tracker.len);
             return Err(ScanError::NotRecords {
                 offset,
                 detail: error.to_string(),
-            })
+            });
         }
+        // Nothing but whitespace: the empty store, whose closing is still to be written.
+        Category::Eof if !lexer.seen_token => {
+            return Ok(found.report(0, tracker.len, Tail::Untidy));
+        }
+        Category::Eof | Category::Syntax => true,
     };
-    if torn_candidate {
-        let (rest_is_padding, rest_len) = tracker.drain_padding()?;
-        if rest_is_padding {
-            let append_offset = tracker.lexer.append_offset(found.records)?;
-            let len = tracker.lexer.pos + rest_len;
-            return Ok(found.report(append_offset, len, Tail::Torn));
-        }
+    // A torn tail: the parser stopped in an incomplete last entry and no byte from there on
+    // holds data. Any data after the stop could be records, which are never given up.
+    let nothing_after = |stop: u64| tracker.last_data.is_none_or(|last| last < stop);
+    if torn_candidate && stop.is_some_and(nothing_after) {
+        let append_offset = lexer.append_offset(found.records)?;
+        return Ok(found.report(append_offset, tracker.len, Tail::Torn));
     }
-    Err(match refusal {
-        Some(Refusal::NotUtf8 { offset }) => ScanError::NotUtf8 { offset },
+    let stop = stop.unwrap_or(tracker.len);
+    Err(match lexer.refusal {
+        Some(Refusal::NotUtf8 { .. }) => ScanError::NotUtf8 { offset: stop },
         _ => ScanError::Syntax {
-            offset,
+            offset: stop,
             detail: error.to_string(),
         },
     })
@@ -289,6 +295,3 @@ impl<'de> Visitor<'de> for RecordProbe {
 
 /// Length of the closing ferry keeps after the append offset, in both its forms.
 const CLOSING_LEN: u64 = 3;
-
-/// Read buffer of the scan. 64 KiB keeps system calls few on a large file at a fixed cost.
-const SCAN_BUFFER_LEN: usize = 64 * 1024;

@@ -154,7 +154,7 @@ fn rejects_files_that_are_not_stores() {
         (b"\"x\"", not_records(2)),
         (b"null", not_records(3)),
         (br#"{"k": 1}"#, not_records(7)),
-        (br#"{"k": "s"}"#, not_records(9)),
+        (br#"{"k": "s"}"#, not_records(8)),
         (br#"{"k": [1]}"#, not_records(6)),
         (
             br#"{"k": {"u": {"x": 1}}}"#,
@@ -428,6 +428,60 @@ fn never_repairs_damage_before_the_tail() {
         let shown = String::from_utf8_lossy(&case).into_owned();
         assert!(scan(&case[..]).is_err(), "{shown:?}");
     }
+}
+
+#[test]
+fn positions_stay_exact_in_files_larger_than_the_scan_buffer() {
+    // Far more records and lines than one scan buffer holds, so the lexer's windows of record
+    // ends and line starts have long dropped their first entries.
+    let mut file = Vec::new();
+    let mut appender = open_bytes(&mut file);
+    let batch: Vec<Message> = (0..100)
+        .map(|i| message(&format!("u{i}"), "some text"))
+        .collect();
+    for _ in 0..200 {
+        append(&mut file, &mut appender, T, &batch);
+    }
+    let report = scan(&file[..]).unwrap();
+    assert_eq!((report.records, report.tail), (20_000, Tail::Canonical));
+    assert_eq!(report.append_offset, file.len() as u64 - 3);
+
+    let torn = &file[..file.len() - 20];
+    let report = scan(torn).unwrap();
+    assert_eq!((report.records, report.tail), (19_999, Tail::Torn));
+    let last_end = file[..file.len() - 20]
+        .iter()
+        .rposition(|&b| b == b'}')
+        .unwrap() as u64;
+    assert_eq!(report.append_offset, last_end + 1);
+
+    let comma = file.len() - 200
+        + file[file.len() - 200..]
+            .iter()
+            .position(|&b| b == b',')
+            .unwrap();
+    let mut damaged = file.clone();
+    damaged[comma] = b';';
+    let error = scan(&damaged[..]).unwrap_err();
+    assert!(matches!(error, ScanError::Syntax { offset, .. } if offset == comma as u64));
+    // The same in the middle, with much of the file still ahead of the parser.
+    let middle = file.len() / 2;
+    let comma = middle + file[middle..].iter().position(|&b| b == b',').unwrap();
+    let mut damaged = file.clone();
+    damaged[comma] = b';';
+    let error = scan(&damaged[..]).unwrap_err();
+    assert!(matches!(error, ScanError::Syntax { offset, .. } if offset == comma as u64));
+
+    // One long line: a compact file whose error sits far beyond the first buffer.
+    let mut compact = b"{".to_vec();
+    for i in 0..5000 {
+        compact.extend_from_slice(format!("\"k{i}\":{{\"m\":\"x\"}},").as_bytes());
+    }
+    let bad = compact.len();
+    compact.extend_from_slice(b"x}");
+    assert!(
+        matches!(scan(&compact[..]), Err(ScanError::Syntax { offset, .. }) if offset == bad as u64)
+    );
 }
 
 #[test]

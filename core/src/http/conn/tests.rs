@@ -390,3 +390,11 @@ fn checker_accepts_continue_depending_on_the_split() {
           HEAD /x HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
     );
 }
+
+/// Found by fuzzing: a body that never comes, with the head split before `Expect`.
+#[test]
+fn checker_accepts_continue_before_a_body_timeout() {
+    crate::check::check_http_conn(
+        b"POST /m HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    );
+}

@@ -1,0 +1,141 @@
+//! `ferry`: the production shell. One mio event loop serves every HTTP connection, the forwarder
+//! and the socket server; a writer thread does the store's appends. The protocol logic is all in
+//! `ferry-core`, shared with `ferry-std`.
+
+mod event_loop;
+mod socket;
+mod timers;
+mod web;
+
+use std::env;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ferry_core::app::MessageApp;
+use ferry_core::cli::{self, Command, SocketOptions, WebOptions};
+use ferry_core::datagram::DatagramSender;
+use ferry_core::settings;
+use mio::net::{TcpListener, UdpSocket};
+
+use event_loop::{EventLoop, FORWARD, LISTENER, SOCKET, STORE_DONE};
+use socket::SocketServer;
+use web::{Forward, Web};
+
+const PROGRAM: &str = "ferry";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let command = match cli::parse(PROGRAM, &args, &|name| env::var(name).ok()) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(error.exit_code() as u8);
+        }
+    };
+    let result = match command {
+        Command::Help(text) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Version(text) => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Serve(options) => run(Some(options.web), Some(options.socket)),
+        Command::Http(options) => run(Some(options), None),
+        Command::Socket(options) => run(None, Some(options)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{PROGRAM}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the web app, the socket server, or both (serve), on one event loop.
+fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), String> {
+    let mut event_loop =
+        EventLoop::new().map_err(|e| format!("cannot start the event loop: {e}"))?;
+    let mut lines = Vec::new();
+    let mut socket_address = None;
+    if let Some(options) = &socket {
+        settings::check_transport(options.transport)?;
+        let (store, repaired) = ferry_storage::open_store(options)?;
+        if let Some(note) = repaired {
+            eprintln!("{PROGRAM}: {note}");
+        }
+        let udp = ferry_storage::bind_udp("socket server", &options.socket)?;
+        let address = udp
+            .local_addr()
+            .map_err(|e| format!("socket server: {e}"))?;
+        udp.set_nonblocking(true)
+            .map_err(|e| format!("socket server: {e}"))?;
+        let server = SocketServer::start(
+            UdpSocket::from_std(udp),
+            store,
+            event_loop.poll.registry(),
+            SOCKET,
+            STORE_DONE,
+        )
+        .map_err(|e| format!("cannot start the socket server: {e}"))?;
+        event_loop.socket = Some(server);
+        socket_address = Some(address);
+        lines.push(settings::socket_listening(address));
+    }
+    if let Some(options) = &web {
+        settings::check_transport(options.transport)?;
+        let site = ferry_storage::load_site(&options.static_dir)?;
+        let target = match socket_address {
+            Some(bound) => cli::forward_target(bound),
+            None => ferry_storage::resolve(&options.forward)?,
+        };
+        let listener = ferry_storage::bind_tcp("web app", &options.http)?;
+        let address = listener.local_addr().map_err(|e| format!("web app: {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("web app: {e}"))?;
+        let forward = open_forward(options, target)?;
+        let mut web = Web::new(
+            TcpListener::from_std(listener),
+            LISTENER,
+            MessageApp::new(site),
+            settings::http_config(options),
+            forward,
+        );
+        web.register(event_loop.poll.registry(), FORWARD)
+            .map_err(|e| format!("web app: {e}"))?;
+        event_loop.web = Some(web);
+        lines.insert(0, settings::web_listening(address));
+        if socket_address.is_none() {
+            lines.push(settings::forwarding_to(target));
+        }
+    }
+    for line in lines {
+        println!("{line}");
+    }
+    event_loop
+        .run()
+        .map_err(|e| format!("event loop failed: {e}"))
+}
+
+fn open_forward(options: &WebOptions, target: SocketAddr) -> Result<Forward, String> {
+    let local: SocketAddr = if target.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let context = |e: std::io::Error| format!("cannot open the forwarding socket: {e}");
+    let socket = UdpSocket::bind(local).map_err(context)?;
+    socket.connect(target).map_err(context)?;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let config = settings::sender_config(options, std::process::id(), nanos);
+    Ok(Forward::new(
+        socket,
+        DatagramSender::new(config, Instant::now()),
+    ))
+}

@@ -1,0 +1,166 @@
+//! The socket server on the event loop: datagrams in, the core's `DatagramReceiver` deciding
+//! what to store and what to acknowledge, and a writer thread doing the appends so a slow disk
+//! never stalls the loop. While one batch is being written (and synced), the next one gathers:
+//! group commit without a timer.
+
+use std::io;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use ferry_core::datagram::{
+    DatagramReceiver, DropReporter, ReceiverConfig, ReceiverEvent, StoreToken, MAX_DATAGRAM_SIZE,
+};
+use ferry_core::Message;
+use ferry_storage::FileStore;
+use mio::net::UdpSocket;
+use mio::{Interest, Registry, Token, Waker};
+use time::OffsetDateTime;
+
+pub struct SocketServer {
+    socket: UdpSocket,
+    receiver: DatagramReceiver,
+    drops: DropReporter,
+    writer: Option<Writer>,
+    /// Messages waiting for the writer to finish the batch it holds.
+    queued: Vec<(StoreToken, Message)>,
+    buf: Vec<u8>,
+    out: Vec<u8>,
+}
+
+struct Writer {
+    jobs: SyncSender<Vec<(StoreToken, Message)>>,
+    results: Receiver<(Vec<StoreToken>, bool)>,
+    thread: JoinHandle<()>,
+    busy: bool,
+}
+
+impl SocketServer {
+    /// Starts the writer thread, which wakes the loop through `waker_token` after each batch.
+    pub fn start(
+        socket: UdpSocket,
+        store: FileStore,
+        registry: &Registry,
+        socket_token: Token,
+        waker_token: Token,
+    ) -> io::Result<SocketServer> {
+        let mut socket = socket;
+        registry.register(&mut socket, socket_token, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(registry, waker_token)?);
+        // One batch at a time is in the writer; the queue bound only guards against misuse.
+        let (jobs, job_queue) = mpsc::sync_channel(1);
+        let (result_sender, results) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || write_batches(store, job_queue, result_sender, waker))?;
+        Ok(SocketServer {
+            socket,
+            receiver: DatagramReceiver::new(ReceiverConfig::default()),
+            drops: DropReporter::default(),
+            writer: Some(Writer {
+                jobs,
+                results,
+                thread,
+                busy: false,
+            }),
+            queued: Vec::new(),
+            buf: vec![0; MAX_DATAGRAM_SIZE + 1],
+            out: Vec::with_capacity(MAX_DATAGRAM_SIZE),
+        })
+    }
+
+    /// Reads every waiting datagram.
+    pub fn readable(&mut self, now: Instant) {
+        loop {
+            match self.socket.recv_from(&mut self.buf) {
+                Ok((n, from)) => self.receiver.handle_datagram(now, from, &self.buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // An ICMP error from an earlier ack's destination: nothing to do.
+                Err(_) => {}
+            }
+        }
+        self.after_input(now);
+    }
+
+    /// The writer finished a batch.
+    pub fn store_done(&mut self, now: Instant) {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        while let Ok((tokens, stored)) = writer.results.try_recv() {
+            writer.busy = false;
+            for token in tokens {
+                if stored {
+                    self.receiver.handle_stored(now, token);
+                } else {
+                    self.receiver.handle_store_failed(token);
+                }
+            }
+        }
+        self.after_input(now);
+    }
+
+    /// Whether no message is being or waiting to be stored.
+    pub fn is_idle(&self) -> bool {
+        self.queued.is_empty() && self.writer.as_ref().is_none_or(|w| !w.busy)
+    }
+
+    /// Lets the writer finish and sync what it holds, then joins it.
+    pub fn finish(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            drop(writer.jobs);
+            let _ = writer.thread.join();
+        }
+    }
+
+    fn after_input(&mut self, now: Instant) {
+        while let Some(event) = self.receiver.poll_event() {
+            match event {
+                ReceiverEvent::Store { token, message } => self.queued.push((token, message)),
+                ReceiverEvent::Dropped { from, error } => {
+                    if let Some(line) = self.drops.note(now, from, &error) {
+                        eprintln!("{line}");
+                    }
+                }
+            }
+        }
+        if let Some(writer) = self.writer.as_mut() {
+            if !writer.busy && !self.queued.is_empty() {
+                let batch = std::mem::take(&mut self.queued);
+                writer.busy = writer.jobs.send(batch).is_ok();
+            }
+        }
+        while let Some(transmit) = self.receiver.poll_transmit(&mut self.out) {
+            // A lost ack is retransmitted for: the sender sends the message again and the
+            // receiver acknowledges the copy.
+            let _ = self
+                .socket
+                .send_to(&self.out[..transmit.size], transmit.destination);
+            self.out.clear();
+        }
+    }
+}
+
+fn write_batches(
+    mut store: FileStore,
+    jobs: Receiver<Vec<(StoreToken, Message)>>,
+    results: mpsc::Sender<(Vec<StoreToken>, bool)>,
+    waker: Arc<Waker>,
+) {
+    for batch in jobs {
+        let (tokens, messages): (Vec<StoreToken>, Vec<Message>) = batch.into_iter().unzip();
+        let stored = match store.append(OffsetDateTime::now_utc(), &messages) {
+            Ok(_) => true,
+            Err(error) => {
+                eprintln!("socket server: not stored, not acknowledged: {error}");
+                false
+            }
+        };
+        if results.send((tokens, stored)).is_err() {
+            return;
+        }
+        let _ = waker.wake();
+    }
+}
