@@ -56,6 +56,17 @@ def memory_kib(pid):
     return values["VmRSS"], values["VmHWM"]
 
 
+def core_ticks(core):
+    """(busy, total) clock ticks core `core` has spent since boot, from /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        words = line.split()
+        if words[0] == f"cpu{core}":
+            ticks = [int(word) for word in words[1:]]
+            idle = ticks[3] + ticks[4]  # idle and iowait
+            return sum(ticks) - idle, sum(ticks)
+    raise RuntimeError(f"no cpu{core} line in /proc/stat")
+
+
 def proc_stat_fields(pid):
     stat = Path(f"/proc/{pid}/stat").read_text()
     # The command name (field 2) may hold spaces and parentheses; nothing after the last ")" does.

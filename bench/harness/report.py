@@ -16,6 +16,11 @@ from dataclasses import asdict
 from harness.common import CLIENT_CORE, REPO, RESULTS, SERVER_CORE
 
 REFERENCE = "nginx"
+RATIO_NOTE = (
+    "× nginx: the median over rounds of this server's value / nginx's in the same round (it "
+    "can differ from the ratio of the medians). others: share of each core busy with processes "
+    "other than the server (core 0) and wrk (core 1)."
+)
 NO_POST_EQUIVALENT = "n/a: nginx has no equivalent of POST /message (forward to a store, wait)"
 
 
@@ -41,7 +46,7 @@ def describe(run):
     text = (
         f"{run.rps:>10.0f} req/s  p50 {latency(run.p50_us):>9}  p99 {latency(run.p99_us):>9}  "
         f"cpu {run.cpu_us_per_req:6.2f} us/req  wrk cpu {run.wrk_cpu_share:4.0%}  "
-        f"errors {run.errors}"
+        f"errors {run.errors}  others {run.others_share[0]:.0%}/{run.others_share[1]:.0%}"
     )
     if run.answers_303 or run.stored:
         text += f"  303s {run.answers_303}  stored {run.stored}"
@@ -54,13 +59,13 @@ def render_case(case, runs):
     columns = ["server", "req/s", "× nginx", "p50", "p99", "CPU µs/req", "CPU × nginx"]
     if case.post:
         columns += ["stored/s", "303s", "stored", "lost"]
-    columns += ["errors", "wrk CPU"]
+    columns += ["errors", "wrk CPU", "others on cores 0/1"]
     rows = []
     if case.post:
         rows.append([REFERENCE, NO_POST_EQUIVALENT] + [""] * (len(columns) - 2))
     for name, server_runs in runs.items():
         rows.append(case_row(case, name, server_runs, reference))
-    lines = [f"## {case.name}: {case.title}", "", *table(columns, rows)]
+    lines = [f"## {case.name}: {case.title}", "", *table(columns, rows), "", RATIO_NOTE]
     if case.post:
         lines += [
             "",
@@ -95,6 +100,8 @@ def case_row(case, name, server_runs, reference):
     row += [
         f"{sum(r.errors for r in server_runs):,}",
         f"{median(r.wrk_cpu_share for r in server_runs):.0%}",
+        f"{median(r.others_share[0] for r in server_runs):.0%} / "
+        f"{median(r.others_share[1] for r in server_runs):.0%}",
     ]
     return row
 
