@@ -86,6 +86,7 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
             MessageApp::new(site),
             settings::http_config(options),
             forward,
+            settings::connection_limit(ferry_storage::raise_fd_limit(), false),
         );
         web.register(event_loop.poll.registry(), FORWARD)
             .map_err(|e| format!("web app: {e}"))?;

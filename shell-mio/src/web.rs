@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use ferry_core::app::{AppAction, ForwardOutcome, MessageApp};
 use ferry_core::datagram::{DatagramSender, SenderEvent, MAX_DATAGRAM_SIZE};
 use ferry_core::http::{HttpConfig, HttpConn, HttpEvent};
-use ferry_core::settings::MAX_CONNECTIONS;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use time::OffsetDateTime;
@@ -26,6 +25,8 @@ pub struct Web {
     listener_token: Token,
     accept_ready: bool,
     accept_paused_until: Option<Instant>,
+    /// Beyond this many open connections, new ones wait in the listen backlog.
+    max_connections: usize,
     app: MessageApp,
     http: HttpConfig,
     slots: Vec<Option<Connection>>,
@@ -68,12 +69,14 @@ impl Web {
         app: MessageApp,
         http: HttpConfig,
         forward: Forward,
+        max_connections: usize,
     ) -> Web {
         Web {
             listener: Some(listener),
             listener_token,
             accept_ready: true,
             accept_paused_until: None,
+            max_connections,
             app,
             http,
             slots: Vec::new(),
@@ -116,7 +119,7 @@ impl Web {
             return;
         }
         self.accept_paused_until = None;
-        while self.accept_ready && self.open < MAX_CONNECTIONS {
+        while self.accept_ready && self.open < self.max_connections {
             let Some(listener) = self.listener.as_ref() else {
                 return;
             };

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use ferry_core::settings::{MAX_CONNECTIONS, SHUTDOWN_GRACE};
+use ferry_core::settings::SHUTDOWN_GRACE;
 
 use crate::conn::{self, WebContext};
 use crate::signal::{Shutdown, WorkerCount};
@@ -27,6 +27,7 @@ impl WebServer {
         listener: TcpListener,
         context: WebContext,
         shutdown: Shutdown,
+        max_connections: usize,
     ) -> io::Result<WebServer> {
         let address = listener.local_addr()?;
         let live: Arc<Mutex<HashMap<u64, TcpStream>>> = Arc::default();
@@ -37,7 +38,9 @@ impl WebServer {
             let workers = workers.clone();
             thread::Builder::new()
                 .name("accept".into())
-                .spawn(move || accept_loop(listener, context, live, workers, shutdown))?
+                .spawn(move || {
+                    accept_loop(listener, context, live, workers, shutdown, max_connections)
+                })?
         };
         Ok(WebServer {
             address,
@@ -69,10 +72,11 @@ fn accept_loop(
     live: Arc<Mutex<HashMap<u64, TcpStream>>>,
     workers: WorkerCount,
     shutdown: Shutdown,
+    max_connections: usize,
 ) {
     let mut next_id: u64 = 0;
     loop {
-        if !workers.acquire(MAX_CONNECTIONS, &shutdown) {
+        if !workers.acquire(max_connections, &shutdown) {
             return;
         }
         let stream = match listener.accept() {

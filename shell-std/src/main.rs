@@ -108,8 +108,9 @@ fn start_web(
         http: settings::http_config(web),
         forwarder,
     };
-    let server =
-        WebServer::start(listener, context_value, shutdown).map_err(context("cannot start"))?;
+    let limit = settings::connection_limit(ferry_storage::raise_fd_limit(), true);
+    let server = WebServer::start(listener, context_value, shutdown, limit)
+        .map_err(context("cannot start"))?;
     announce(&settings::web_listening(address));
     Ok(server)
 }

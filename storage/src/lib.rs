@@ -23,5 +23,7 @@ pub use file::{FileStore, FsyncPolicy, StoreError, StoreOptions};
 pub use format::{ScanError, ScanReport, TailFix};
 pub use key::{KeyClock, RecordKey};
 pub use record::{RecordError, StoredRecord};
-pub use startup::{bind_tcp, bind_udp, command_line, exit_code, load_site, open_store, resolve};
+pub use startup::{
+    bind_tcp, bind_udp, command_line, exit_code, load_site, open_store, raise_fd_limit, resolve,
+};
 pub use static_folder::{read_static_folder, StaticFolderError};

@@ -99,6 +99,31 @@ fn bind_error(server: &str, address: &str, error: &io::Error) -> String {
     format!("{server} cannot listen on {address}: {cause}")
 }
 
+/// Raises this process's soft limit on open files to its hard limit, where allowed, and returns
+/// the limit in force afterwards (`None` if it cannot be read). Each connection costs a file
+/// descriptor, so this bounds how many connections a server can hold.
+pub fn raise_fd_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own and reads nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct; failure leaves the old limit in force.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    Some(limit.rlim_cur)
+}
+
 impl From<FsyncMode> for FsyncPolicy {
     fn from(mode: FsyncMode) -> Self {
         match mode {
