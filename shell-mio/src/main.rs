@@ -24,7 +24,7 @@ use web::{Forward, Web};
 const PROGRAM: &str = "ferry";
 
 fn main() -> ExitCode {
-    let command = match ferry_storage::command_line(PROGRAM) {
+    let command = match ferry_shell::command_line(PROGRAM) {
         Ok(command) => command,
         Err(code) => return code,
     };
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Command::Socket(options) => run(None, Some(options)),
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
-    ferry_storage::exit_code(PROGRAM, result)
+    ferry_shell::exit_code(PROGRAM, result)
 }
 
 /// Runs the web app, the socket server, or both (serve), on one event loop.
@@ -45,11 +45,11 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
     let mut socket_address = None;
     if let Some(options) = &socket {
         settings::check_transport(options.transport)?;
-        let (store, repaired) = ferry_storage::open_store(options)?;
+        let (store, repaired) = ferry_shell::open_store(options)?;
         if let Some(note) = repaired {
             eprintln!("{PROGRAM}: {note}");
         }
-        let udp = ferry_storage::bind_udp("socket server", &options.socket)?;
+        let udp = ferry_shell::bind_udp("socket server", &options.socket)?;
         let address = udp
             .local_addr()
             .map_err(|e| format!("socket server: {e}"))?;
@@ -69,12 +69,12 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
     }
     if let Some(options) = &web {
         settings::check_transport(options.transport)?;
-        let site = ferry_storage::load_site(&options.static_dir)?;
+        let site = ferry_shell::load_site(&options.static_dir)?;
         let target = match socket_address {
             Some(bound) => cli::forward_target(bound),
-            None => ferry_storage::resolve(&options.forward)?,
+            None => ferry_shell::resolve(&options.forward)?,
         };
-        let listener = ferry_storage::bind_tcp("web app", &options.http)?;
+        let listener = ferry_shell::bind_tcp("web app", &options.http)?;
         let address = listener.local_addr().map_err(|e| format!("web app: {e}"))?;
         listener
             .set_nonblocking(true)
@@ -86,7 +86,7 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
             MessageApp::new(site),
             settings::http_config(options),
             forward,
-            settings::connection_limit(ferry_storage::raise_fd_limit(), false),
+            settings::connection_limit(ferry_shell::raise_fd_limit(), false),
         );
         web.register(event_loop.poll.registry(), FORWARD)
             .map_err(|e| format!("web app: {e}"))?;

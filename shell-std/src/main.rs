@@ -26,7 +26,7 @@ use udp::Forwarder;
 const PROGRAM: &str = "ferry-std";
 
 fn main() -> ExitCode {
-    let command = match ferry_storage::command_line(PROGRAM) {
+    let command = match ferry_shell::command_line(PROGRAM) {
         Ok(command) => command,
         Err(code) => return code,
     };
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Command::Socket(options) => socket(options),
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
-    ferry_storage::exit_code(PROGRAM, result)
+    ferry_shell::exit_code(PROGRAM, result)
 }
 
 /// The web app and the socket server in one process.
@@ -69,7 +69,7 @@ fn http(web: WebOptions) -> Result<(), String> {
     settings::check_transport(web.transport)?;
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let site = load_site(&web)?;
-    let target = ferry_storage::resolve(&web.forward)?;
+    let target = ferry_shell::resolve(&web.forward)?;
     let listener = bind_tcp(&web.http)?;
     let (forwarder, forward_thread) = start_forwarder(&web, target)?;
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
@@ -108,7 +108,7 @@ fn start_web(
         http: settings::http_config(web),
         forwarder,
     };
-    let limit = settings::connection_limit(ferry_storage::raise_fd_limit(), true);
+    let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
     let server = WebServer::start(listener, context_value, shutdown, limit)
         .map_err(context("cannot start"))?;
     announce(&settings::web_listening(address));
@@ -138,11 +138,11 @@ fn spawn_socket_server(
 }
 
 fn load_site(web: &WebOptions) -> Result<Site, String> {
-    ferry_storage::load_site(&web.static_dir)
+    ferry_shell::load_site(&web.static_dir)
 }
 
 fn open_store(socket: &SocketOptions) -> Result<FileStore, String> {
-    let (store, repaired) = ferry_storage::open_store(socket)?;
+    let (store, repaired) = ferry_shell::open_store(socket)?;
     if let Some(note) = repaired {
         eprintln!("{PROGRAM}: {note}");
     }
@@ -150,11 +150,11 @@ fn open_store(socket: &SocketOptions) -> Result<FileStore, String> {
 }
 
 fn bind_tcp(address: &str) -> Result<TcpListener, String> {
-    ferry_storage::bind_tcp("web app", address)
+    ferry_shell::bind_tcp("web app", address)
 }
 
 fn bind_udp(address: &str) -> Result<UdpSocket, String> {
-    ferry_storage::bind_udp("socket server", address)
+    ferry_shell::bind_udp("socket server", address)
 }
 
 fn announce(line: &str) {

@@ -10,6 +10,7 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use ferry_core::cli::FsyncMode;
 use ferry_core::Message;
 use time::OffsetDateTime;
 
@@ -193,6 +194,17 @@ pub enum FsyncPolicy {
     Batch,
     /// No sync: data survives a crash of ferry but not of the machine.
     Never,
+}
+
+/// The `--fsync` choice of the command line.
+impl From<FsyncMode> for FsyncPolicy {
+    fn from(mode: FsyncMode) -> Self {
+        match mode {
+            FsyncMode::Always => FsyncPolicy::Always,
+            FsyncMode::Batch => FsyncPolicy::Batch,
+            FsyncMode::Never => FsyncPolicy::Never,
+        }
+    }
 }
 
 /// Why the store could not be opened or appended to. Each names the cause and the path.

@@ -1,9 +1,7 @@
 //! `ferry-storage`: the message store of ferry.
 //!
 //! Owns the record key and its clock ([`key`]), the `data.json` format ([`format`]), reading
-//! records back ([`record`]) and the file store that puts them together ([`FileStore`]). It also holds the other OS steps both shells
-//! share: reading the web app's static folder ([`static_folder`]) and the start-up steps
-//! ([`startup`]: open the store, bind the sockets, with one-line errors).
+//! records back ([`record`]) and the file store that puts them together ([`FileStore`]).
 //!
 //! The split follows ferry's sans-io rule: everything about the file's content (where to append,
 //! how records are laid out, what a torn tail is and how to repair it, how key collisions are
@@ -16,14 +14,8 @@ pub mod file;
 pub mod format;
 pub mod key;
 pub mod record;
-pub mod startup;
-pub mod static_folder;
 
 pub use file::{FileStore, FsyncPolicy, StoreError, StoreOptions};
 pub use format::{ScanError, ScanReport, TailFix};
 pub use key::{KeyClock, RecordKey};
 pub use record::{RecordError, StoredRecord};
-pub use startup::{
-    bind_tcp, bind_udp, command_line, exit_code, load_site, open_store, raise_fd_limit, resolve,
-};
-pub use static_folder::{read_static_folder, StaticFolderError};

@@ -9,10 +9,12 @@ use std::path::Path;
 
 use std::process::ExitCode;
 
-use ferry_core::cli::{self, Command, FsyncMode, SocketOptions, StoreLocation};
+use ferry_core::cli::{self, Command, SocketOptions, StoreLocation};
 use ferry_core::site::Site;
 
-use crate::{read_static_folder, FileStore, FsyncPolicy, StoreOptions};
+use ferry_storage::{FileStore, StoreOptions};
+
+use crate::read_static_folder;
 
 /// Parses this process's arguments and `FERRY_*` environment into the command to run. Help and
 /// version are printed here and end the process successfully; a command line that cannot be
@@ -122,14 +124,4 @@ pub fn raise_fd_limit() -> Option<u64> {
         }
     }
     Some(limit.rlim_cur)
-}
-
-impl From<FsyncMode> for FsyncPolicy {
-    fn from(mode: FsyncMode) -> Self {
-        match mode {
-            FsyncMode::Always => FsyncPolicy::Always,
-            FsyncMode::Batch => FsyncPolicy::Batch,
-            FsyncMode::Never => FsyncPolicy::Never,
-        }
-    }
 }
