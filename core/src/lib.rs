@@ -11,6 +11,7 @@
 //! these machines, so both run the same tested logic.
 
 pub mod app;
+pub mod chat;
 #[doc(hidden)]
 pub mod check;
 pub mod cli;

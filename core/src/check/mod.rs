@@ -6,8 +6,10 @@
 //! so the same checks run on stable Rust. Not part of ferry's public API: nothing else calls
 //! them and they may change at any time.
 
+mod chat;
 mod http;
 
+pub use self::chat::check_chat_line;
 pub use self::http::{assert_http_responses_match_events, check_http_conn};
 
 use crate::datagram::{self, Datagram};

@@ -7,7 +7,8 @@
 use std::fmt;
 
 use super::flags::SubcommandSpec;
-use super::values::MAX_TIMEOUT;
+use super::values::{MAX_HISTORY, MAX_TIMEOUT};
+use crate::chat::ChatError;
 use crate::size::{DurationError, SizeError};
 
 /// A command line that cannot run; its `Display` is one line for stderr.
@@ -84,12 +85,23 @@ impl fmt::Display for CliError {
                     "unexpected argument {} for '{subcommand}'",
                     Quoted(argument)
                 )?;
+                let positionals = SubcommandSpec::find(subcommand)
+                    .map(|spec| spec.positionals)
+                    .unwrap_or_default();
                 if SubcommandSpec::find(argument).is_some() {
                     f.write_str(" (a subcommand must come first)")?;
-                } else {
+                } else if positionals.is_empty() {
                     f.write_str(" (it takes flags only)")?;
+                } else {
+                    let names: Vec<&str> = positionals.iter().map(|spec| spec.name).collect();
+                    write!(f, " (it takes {} and flags only)", names.join(" "))?;
                 }
             }
+            CliErrorKind::InvalidArgument {
+                name,
+                value,
+                reason,
+            } => write!(f, "invalid value {} for {name}: {reason}", Quoted(value))?,
             CliErrorKind::InvalidValue {
                 flag,
                 value,
@@ -156,6 +168,15 @@ pub enum CliErrorKind {
         /// The argument as written.
         argument: String,
     },
+    /// A value an argument that is not a flag (`HOST`, `PORT`) cannot use.
+    InvalidArgument {
+        /// The argument's name as help shows it.
+        name: &'static str,
+        /// The value as given.
+        value: String,
+        /// Why it cannot be used.
+        reason: ValueError,
+    },
     /// A value the flag cannot use.
     InvalidValue {
         /// The flag's name.
@@ -208,6 +229,14 @@ pub enum ValueError {
     Transport,
     /// `--fsync` other than `always`, `batch` or `never`.
     Fsync,
+    /// A host to connect to that is neither a name nor an IP address.
+    Host,
+    /// A port to connect to that is not a number from 1 to 65535.
+    Port,
+    /// `--history` that is not a whole number from 0 to 1000.
+    History,
+    /// A username the chat server would refuse.
+    Username(ChatError),
 }
 
 impl fmt::Display for ValueError {
@@ -244,6 +273,12 @@ impl fmt::Display for ValueError {
             }
             ValueError::Transport => f.write_str("expected udp or tcp"),
             ValueError::Fsync => f.write_str("expected always, batch or never"),
+            ValueError::Host => f.write_str("expected a host name or an IP address"),
+            ValueError::Port => f.write_str("the port must be a number from 1 to 65535"),
+            ValueError::History => {
+                write!(f, "expected a whole number from 0 to {MAX_HISTORY}")
+            }
+            ValueError::Username(error) => write!(f, "{error}"),
         }
     }
 }

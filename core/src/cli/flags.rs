@@ -7,11 +7,14 @@
 
 use std::path::PathBuf;
 
+mod chat;
+
+use self::chat::{CHAT, CHAT_CLIENT};
 use super::suggest::closest;
 use super::values::{
     check_address, parse_fsync, parse_limit, parse_store, parse_timeout, parse_transport,
 };
-use super::{Command, ServeOptions, ValueError};
+use super::{Command, Options, ValueError};
 
 /// One flag: its names, its help line and how its value lands in the options.
 pub(super) struct FlagSpec {
@@ -24,10 +27,28 @@ pub(super) struct FlagSpec {
     pub placeholder: &'static str,
     /// The default as help prints it; a test checks it against the `Default` options.
     pub default: &'static str,
+    /// False when `default` describes what happens without the flag rather than being a value
+    /// the flag could take (`--username`: asked at start). Only the test that checks help's
+    /// defaults against the `Default` options reads it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub default_is_value: bool,
     /// What the flag controls, a sentence or two, wrapped by the help writer.
     pub summary: &'static str,
     /// Checks a non-empty value and stores it in the options.
-    pub apply: fn(&mut ServeOptions, &str) -> Result<(), ValueError>,
+    pub apply: fn(&mut Options, &str) -> Result<(), ValueError>,
+}
+
+/// One argument that is not a flag (`HOST`, `PORT` of `chat-client`); it may be left out, from
+/// the last one back.
+pub(super) struct PositionalSpec {
+    /// How help and errors name it.
+    pub name: &'static str,
+    /// The default as help prints it.
+    pub default: &'static str,
+    /// What it is, for help.
+    pub summary: &'static str,
+    /// Checks the value and stores it in the options.
+    pub apply: fn(&mut Options, &str) -> Result<(), ValueError>,
 }
 
 /// One subcommand: its name, its help texts and the flags it takes, in help order.
@@ -40,6 +61,8 @@ pub(super) struct SubcommandSpec {
     pub about: &'static str,
     /// The flags it takes, in the order its help lists them.
     pub flags: &'static [&'static FlagSpec],
+    /// The arguments it takes besides flags, in order, each optional; most take none.
+    pub positionals: &'static [&'static PositionalSpec],
     /// Example argument lists (after the program name), each with what it does.
     pub examples: &'static [(&'static str, &'static str)],
     kind: SubcommandKind,
@@ -89,11 +112,13 @@ impl SubcommandSpec {
     }
 
     /// Wraps parsed options into the command this subcommand stands for.
-    pub fn command(&self, options: ServeOptions) -> Command {
+    pub fn command(&self, options: Options) -> Command {
         match self.kind {
-            SubcommandKind::Serve => Command::Serve(options),
-            SubcommandKind::Http => Command::Http(options.web),
-            SubcommandKind::Socket => Command::Socket(options.socket),
+            SubcommandKind::Serve => Command::Serve(options.serve),
+            SubcommandKind::Http => Command::Http(options.serve.web),
+            SubcommandKind::Socket => Command::Socket(options.serve.socket),
+            SubcommandKind::Chat => Command::Chat(options.chat),
+            SubcommandKind::ChatClient => Command::ChatClient(options.client),
         }
     }
 }
@@ -104,66 +129,68 @@ enum SubcommandKind {
     Serve,
     Http,
     Socket,
+    Chat,
+    ChatClient,
 }
 
-fn set_http(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
+fn set_http(options: &mut Options, value: &str) -> Result<(), ValueError> {
     check_address(value)?;
-    options.web.http = value.to_string();
+    options.serve.web.http = value.to_string();
     Ok(())
 }
 
-fn set_forward(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
+fn set_forward(options: &mut Options, value: &str) -> Result<(), ValueError> {
     check_address(value)?;
-    options.web.forward = value.to_string();
+    options.serve.web.forward = value.to_string();
     Ok(())
 }
 
-fn set_static(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
-    options.web.static_dir = PathBuf::from(value);
+fn set_static(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.web.static_dir = PathBuf::from(value);
     Ok(())
 }
 
-fn set_max_body(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
-    options.web.max_body = parse_limit(value)?;
+fn set_max_body(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.web.max_body = parse_limit(value)?;
     Ok(())
 }
 
-fn set_ack_timeout(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
-    options.web.ack_timeout = parse_timeout(value)?;
+fn set_ack_timeout(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.web.ack_timeout = parse_timeout(value)?;
     Ok(())
 }
 
-fn set_header_timeout(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
-    options.web.header_timeout = parse_timeout(value)?;
+fn set_header_timeout(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.web.header_timeout = parse_timeout(value)?;
     Ok(())
 }
 
-fn set_idle_timeout(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
-    options.web.idle_timeout = parse_timeout(value)?;
+fn set_idle_timeout(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.web.idle_timeout = parse_timeout(value)?;
     Ok(())
 }
 
 /// `--transport` sets both halves, so in `serve` the web app and the socket server agree.
-fn set_transport(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
+fn set_transport(options: &mut Options, value: &str) -> Result<(), ValueError> {
     let transport = parse_transport(value)?;
-    options.web.transport = transport;
-    options.socket.transport = transport;
+    options.serve.web.transport = transport;
+    options.serve.socket.transport = transport;
     Ok(())
 }
 
-fn set_socket(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
+fn set_socket(options: &mut Options, value: &str) -> Result<(), ValueError> {
     check_address(value)?;
-    options.socket.socket = value.to_string();
+    options.serve.socket.socket = value.to_string();
     Ok(())
 }
 
-fn set_store(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
-    options.socket.store = parse_store(value)?;
+fn set_store(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.socket.store = parse_store(value)?;
     Ok(())
 }
 
-fn set_fsync(options: &mut ServeOptions, value: &str) -> Result<(), ValueError> {
-    options.socket.fsync = parse_fsync(value)?;
+fn set_fsync(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.socket.fsync = parse_fsync(value)?;
     Ok(())
 }
 
@@ -172,6 +199,7 @@ const HTTP: FlagSpec = FlagSpec {
     env: "FERRY_HTTP",
     placeholder: "ADDR",
     default: "0.0.0.0:3000",
+    default_is_value: true,
     summary: "Where the web app listens.",
     apply: set_http,
 };
@@ -181,6 +209,7 @@ const FORWARD: FlagSpec = FlagSpec {
     env: "FERRY_FORWARD",
     placeholder: "ADDR",
     default: "127.0.0.1:5000",
+    default_is_value: true,
     summary: "The socket server that stores the messages.",
     apply: set_forward,
 };
@@ -190,6 +219,7 @@ const STATIC: FlagSpec = FlagSpec {
     env: "FERRY_STATIC",
     placeholder: "DIR",
     default: "static",
+    default_is_value: true,
     summary: "The folder holding the pages and assets.",
     apply: set_static,
 };
@@ -199,6 +229,7 @@ const MAX_BODY: FlagSpec = FlagSpec {
     env: "FERRY_MAX_BODY",
     placeholder: "SIZE",
     default: "64K",
+    default_is_value: true,
     summary: "The largest form body; a larger one gets 413.",
     apply: set_max_body,
 };
@@ -208,6 +239,7 @@ const ACK_TIMEOUT: FlagSpec = FlagSpec {
     env: "FERRY_ACK_TIMEOUT",
     placeholder: "DURATION",
     default: "2s",
+    default_is_value: true,
     summary: "How long to keep resending a message until the socket server acknowledges it; \
               then the form answers 503.",
     apply: set_ack_timeout,
@@ -218,6 +250,7 @@ const HEADER_TIMEOUT: FlagSpec = FlagSpec {
     env: "FERRY_HEADER_TIMEOUT",
     placeholder: "DURATION",
     default: "10s",
+    default_is_value: true,
     summary: "How long a client may take to send a whole request head; then it gets 408.",
     apply: set_header_timeout,
 };
@@ -227,6 +260,7 @@ const IDLE_TIMEOUT: FlagSpec = FlagSpec {
     env: "FERRY_IDLE_TIMEOUT",
     placeholder: "DURATION",
     default: "15s",
+    default_is_value: true,
     summary: "How long an idle keep-alive connection stays open.",
     apply: set_idle_timeout,
 };
@@ -236,6 +270,7 @@ const TRANSPORT: FlagSpec = FlagSpec {
     env: "FERRY_TRANSPORT",
     placeholder: "udp|tcp",
     default: "udp",
+    default_is_value: true,
     summary: "How messages travel from the web app to the socket server. This version carries \
               them as UDP datagrams; tcp is parsed but refused until it is available.",
     apply: set_transport,
@@ -246,6 +281,7 @@ const SOCKET: FlagSpec = FlagSpec {
     env: "FERRY_SOCKET",
     placeholder: "ADDR",
     default: "0.0.0.0:5000",
+    default_is_value: true,
     summary: "Where the socket server listens.",
     apply: set_socket,
 };
@@ -255,6 +291,7 @@ const STORE: FlagSpec = FlagSpec {
     env: "FERRY_STORE",
     placeholder: "FILE|URL",
     default: "storage/data.json",
+    default_is_value: true,
     summary:
         "A JSON file to append messages to, created with its folder if missing. MongoDB \
               URLs (mongodb://HOST:PORT/DB) are parsed but refused until that backend is available.",
@@ -266,6 +303,7 @@ const FSYNC: FlagSpec = FlagSpec {
     env: "FERRY_FSYNC",
     placeholder: "always|batch|never",
     default: "batch",
+    default_is_value: true,
     summary: "When stored messages are forced to disk: after each message, once per group of \
               messages that arrive together, or never (left to the system).",
     apply: set_fsync,
@@ -299,6 +337,7 @@ const SERVE: SubcommandSpec = SubcommandSpec {
             "keep messages in another file",
         ),
     ],
+    positionals: &[],
     kind: SubcommandKind::Serve,
 };
 
@@ -327,6 +366,7 @@ const HTTP_SUBCOMMAND: SubcommandSpec = SubcommandSpec {
             "listen on IPv6, pages from /srv",
         ),
     ],
+    positionals: &[],
     kind: SubcommandKind::Http,
 };
 
@@ -346,10 +386,17 @@ const SOCKET_SUBCOMMAND: SubcommandSpec = SubcommandSpec {
             "sync every message",
         ),
     ],
+    positionals: &[],
     kind: SubcommandKind::Socket,
 };
 
-static SUBCOMMANDS: &[&SubcommandSpec] = &[&SERVE, &HTTP_SUBCOMMAND, &SOCKET_SUBCOMMAND];
+static SUBCOMMANDS: &[&SubcommandSpec] = &[
+    &SERVE,
+    &HTTP_SUBCOMMAND,
+    &SOCKET_SUBCOMMAND,
+    &CHAT,
+    &CHAT_CLIENT,
+];
 
 #[cfg(test)]
 mod tests {

@@ -67,12 +67,33 @@ pub(super) fn subcommand_help(program: &str, spec: &SubcommandSpec) -> String {
     let mut out = String::new();
     push_paragraph(&mut out, &format!("{program} {name}: {}", spec.summary));
     out.push('\n');
-    out.push_str(&format!("Usage: {program} {name} [FLAGS]\n"));
+    let positionals: String = spec
+        .positionals
+        .iter()
+        .map(|positional| format!(" [{}]", positional.name))
+        .collect();
+    out.push_str(&format!("Usage: {program} {name} [FLAGS]{positionals}\n"));
     if spec.is_default() {
         out.push_str(&format!("       {program} [FLAGS]\n"));
     }
     out.push('\n');
     push_paragraph(&mut out, spec.about);
+
+    if !spec.positionals.is_empty() {
+        out.push_str("\nArguments:\n");
+        let column = INDENT
+            + spec
+                .positionals
+                .iter()
+                .map(|positional| positional.name.len())
+                .max()
+                .unwrap_or(0)
+            + GAP;
+        for positional in spec.positionals {
+            let text = format!("{} [default: {}]", positional.summary, positional.default);
+            push_item(&mut out, positional.name, column, &text);
+        }
+    }
 
     out.push_str("\nFlags:\n");
     let labels: Vec<String> = spec.flags.iter().map(|flag| flag_label(flag)).collect();
@@ -173,7 +194,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// The one-line description of the program in the general help.
-const ABOUT: &str = "a message web app and the socket server that stores its messages";
+const ABOUT: &str =
+    "a message web app, the socket server that stores its messages, and a chat server";
 
 /// How flags and environment variables combine, said in both kinds of help.
 const ENVIRONMENT_RULE: &str =
@@ -201,6 +223,11 @@ const GENERAL_EXAMPLES: &[(&str, &str)] = &[
     (
         "socket --socket 127.0.0.1:5000 --store /var/lib/ferry/data.json",
         "socket server alone, on this machine only, into another file",
+    ),
+    ("chat", "chat server on port 7072"),
+    (
+        "chat-client --username ann",
+        "chat as ann with the chat server on this machine",
     ),
 ];
 

@@ -35,6 +35,10 @@ pub enum Command {
     Http(WebOptions),
     /// Run the socket server alone.
     Socket(SocketOptions),
+    /// Run the chat server.
+    Chat(ChatOptions),
+    /// Chat from this terminal with a chat server.
+    ChatClient(ChatClientOptions),
     /// Print this text on stdout and exit successfully (`-h`/`--help` anywhere).
     Help(String),
     /// Print this text on stdout and exit successfully (`-V`/`--version` anywhere).
@@ -111,6 +115,50 @@ impl Default for SocketOptions {
             store: StoreLocation::File(PathBuf::from("storage/data.json")),
             transport: Transport::Udp,
             fsync: FsyncMode::Batch,
+        }
+    }
+}
+
+/// Settings of the chat server (`ferry chat`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatOptions {
+    /// `--bind`: where the chat server listens, `HOST:PORT`; the shell resolves and binds it.
+    pub bind: String,
+    /// `--history`: how many recent messages a newcomer is sent.
+    pub history: usize,
+    /// `--idle-timeout`: how long a client may send nothing before it is disconnected.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ChatOptions {
+    /// The documented defaults; `ferry chat --help` prints the same values.
+    fn default() -> Self {
+        ChatOptions {
+            bind: "0.0.0.0:7072".to_string(),
+            history: crate::chat::DEFAULT_HISTORY,
+            idle_timeout: crate::chat::DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+/// Settings of the terminal chat client (`ferry chat-client`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatClientOptions {
+    /// `HOST`: the chat server's host, a name or an IP address (IPv6 without brackets).
+    pub host: String,
+    /// `PORT`: the chat server's port.
+    pub port: u16,
+    /// `--username`: the name to chat under; `None` asks for one.
+    pub username: Option<String>,
+}
+
+impl Default for ChatClientOptions {
+    /// The documented defaults: the chat server on this machine, a name asked at start.
+    fn default() -> Self {
+        ChatClientOptions {
+            host: "127.0.0.1".to_string(),
+            port: 7072,
+            username: None,
         }
     }
 }
@@ -192,8 +240,8 @@ pub fn parse(
     };
     let fail = |kind| CliError::new(program, Some(spec.name), kind);
 
-    let given = collect_flags(spec, flag_args).map_err(fail)?;
-    let mut options = ServeOptions::default();
+    let (given, positionals) = collect_flags(spec, flag_args).map_err(fail)?;
+    let mut options = Options::default();
     for (flag, from_command_line) in given {
         let (value, source) = match from_command_line {
             Some(value) => (value, ValueSource::CommandLine),
@@ -207,6 +255,15 @@ pub fn parse(
                 flag: flag.name,
                 value,
                 source,
+                reason,
+            }));
+        }
+    }
+    for (positional, value) in spec.positionals.iter().zip(positionals) {
+        if let Err(reason) = (positional.apply)(&mut options, &value) {
+            return Err(fail(CliErrorKind::InvalidArgument {
+                name: positional.name,
+                value,
                 reason,
             }));
         }
@@ -231,21 +288,39 @@ pub fn forward_target(socket_bound: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Every subcommand's options while a command line is read; the chosen subcommand's part
+/// becomes the [`Command`]. Flags store into it through the tables in `flags.rs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Options {
+    pub serve: ServeOptions,
+    pub chat: ChatOptions,
+    pub client: ChatClientOptions,
+}
+
 /// The `--version` text: the program name and the crate version.
 fn version(program: &str) -> String {
     format!("{program} {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Scans the flags after the subcommand; pairs each of `spec.flags` with the value given for it.
+/// The flags of a subcommand, each with the value given for it, and the other arguments.
+type Collected = (Vec<(&'static FlagSpec, Option<String>)>, Vec<String>);
+
+/// Scans the arguments after the subcommand; pairs each of `spec.flags` with the value given for
+/// it and keeps up to as many other arguments as the subcommand takes.
 fn collect_flags(
     spec: &'static SubcommandSpec,
     args: &[String],
-) -> Result<Vec<(&'static FlagSpec, Option<String>)>, CliErrorKind> {
+) -> Result<Collected, CliErrorKind> {
     let mut given: Vec<(&'static FlagSpec, Option<String>)> =
         spec.flags.iter().map(|&flag| (flag, None)).collect();
+    let mut positionals = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let Some(body) = arg.strip_prefix("--").filter(|body| !body.is_empty()) else {
+            if !arg.starts_with('-') && positionals.len() < spec.positionals.len() {
+                positionals.push(arg.clone());
+                continue;
+            }
             return Err(not_a_flag(spec, arg));
         };
         let (name, inline) = match body.split_once('=') {
@@ -272,7 +347,7 @@ fn collect_flags(
             }
         }
     }
-    Ok(given)
+    Ok((given, positionals))
 }
 
 /// The error for an argument that does not start with `--` (or is `--` alone).

@@ -4,11 +4,12 @@
 //! knows which flag a value belongs to or where the value came from; `flags.rs` and
 //! [`super::parse`] do.
 
-use std::net::{Ipv4Addr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV6};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{FsyncMode, StoreLocation, Transport, ValueError};
+use crate::chat::check_username;
 use crate::size::{parse_duration, parse_size};
 
 /// Checks `HOST:PORT`: a port from 0 to 65535 and a host that is a name, an IPv4 address or an
@@ -47,6 +48,46 @@ pub(super) fn check_address(text: &str) -> Result<(), ValueError> {
         return Err(ValueError::AddressHost);
     }
     Ok(())
+}
+
+/// Checks a host to connect to (`chat-client HOST`): a name, an IPv4 address, or an IPv6
+/// address with or without brackets. Returns it without brackets, as a resolver takes it.
+pub(super) fn check_host(text: &str) -> Result<String, ValueError> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    if bare.parse::<IpAddr>().is_ok() {
+        return Ok(bare.to_string());
+    }
+    // A name is checked as an address would be, with any port.
+    match check_address(&format!("{bare}:1")) {
+        Ok(()) => Ok(bare.to_string()),
+        Err(_) => Err(ValueError::Host),
+    }
+}
+
+/// Reads a port to connect to: a number from 1 to 65535.
+pub(super) fn parse_port(text: &str) -> Result<u16, ValueError> {
+    match text.parse::<u16>() {
+        Ok(port) if port > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
+        _ => Err(ValueError::Port),
+    }
+}
+
+/// Reads `--history`: a whole number up to [`MAX_HISTORY`].
+pub(super) fn parse_history(text: &str) -> Result<usize, ValueError> {
+    match text.parse::<usize>() {
+        Ok(count) if count <= MAX_HISTORY && text.bytes().all(|b| b.is_ascii_digit()) => Ok(count),
+        _ => Err(ValueError::History),
+    }
+}
+
+/// Reads `--username` by the chat room's rules, so a name the server would refuse is refused
+/// before connecting.
+pub(super) fn parse_username(text: &str) -> Result<String, ValueError> {
+    check_username(text).map_err(ValueError::Username)?;
+    Ok(text.to_string())
 }
 
 /// Checks the port of an address: decimal digits, at most 65535.
@@ -123,6 +164,10 @@ pub(super) fn parse_fsync(text: &str) -> Result<FsyncMode, ValueError> {
 /// keeps `now + timeout` far from the end of `Instant`'s range, where adding would panic.
 pub(super) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The most messages `--history` keeps: each may be up to 16 KiB, so 1,000 bound the history at
+/// 16 MiB, and no newcomer wants to read more before the conversation starts.
+pub(super) const MAX_HISTORY: usize = 1000;
+
 /// The scheme that makes `--store` a MongoDB URL rather than a file path.
 const MONGODB_SCHEME: &str = "mongodb://";
 
@@ -198,6 +243,38 @@ mod tests {
         assert_eq!(parse_timeout("1440m"), Ok(MAX_TIMEOUT));
         assert_eq!(parse_timeout("1441m"), Err(ValueError::TooLong));
         assert_eq!(parse_timeout("86400001ms"), Err(ValueError::TooLong));
+    }
+
+    #[test]
+    fn reads_chat_client_hosts_ports_and_names() {
+        assert_eq!(check_host("localhost"), Ok("localhost".into()));
+        assert_eq!(check_host("10.0.0.7"), Ok("10.0.0.7".into()));
+        assert_eq!(check_host("::1"), Ok("::1".into()));
+        assert_eq!(check_host("[::1]"), Ok("::1".into()));
+        assert_eq!(
+            check_host("chat.example.org"),
+            Ok("chat.example.org".into())
+        );
+        assert_eq!(check_host("300.1.1.1"), Err(ValueError::Host));
+        assert_eq!(check_host("a b"), Err(ValueError::Host));
+        assert_eq!(check_host(""), Err(ValueError::Host));
+        assert_eq!(check_host("host:7072"), Err(ValueError::Host));
+        assert_eq!(parse_port("7072"), Ok(7072));
+        assert_eq!(parse_port("65535"), Ok(65535));
+        assert_eq!(parse_port("0"), Err(ValueError::Port));
+        assert_eq!(parse_port("+1"), Err(ValueError::Port));
+        assert_eq!(parse_port("65536"), Err(ValueError::Port));
+        assert_eq!(parse_history("0"), Ok(0));
+        assert_eq!(parse_history("1000"), Ok(1000));
+        assert_eq!(parse_history("1001"), Err(ValueError::History));
+        assert_eq!(parse_history("-1"), Err(ValueError::History));
+        assert_eq!(parse_username("ann"), Ok("ann".into()));
+        assert_eq!(
+            parse_username(" ann"),
+            Err(ValueError::Username(
+                crate::chat::ChatError::UsernameEdgeWhitespace
+            ))
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ fn errors_name_the_problem_in_one_line() {
                 suggestion: Some("serve"),
             },
             "ferry: unknown subcommand 'serv' (did you mean serve?); the subcommands are serve, \
-             http, socket; see 'ferry --help'"
+             http, socket, chat, chat-client; see 'ferry --help'"
                 .into(),
         ),
         (
@@ -34,8 +34,8 @@ fn errors_name_the_problem_in_one_line() {
                 name: "files".into(),
                 suggestion: None,
             },
-            "ferry: unknown subcommand 'files'; the subcommands are serve, http, socket; see \
-             'ferry --help'"
+            "ferry: unknown subcommand 'files'; the subcommands are serve, http, socket, chat, \
+             chat-client; see 'ferry --help'"
                 .into(),
         ),
         (

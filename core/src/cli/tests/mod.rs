@@ -13,6 +13,7 @@ use super::flags::SubcommandSpec;
 use super::help::{general_help, subcommand_help};
 use super::*;
 
+mod chat;
 mod errors;
 
 /// Parses `args` as `ferry` would, with the environment holding `env`.
@@ -73,8 +74,8 @@ fn each_subcommand_defaults_to_the_documented_values() {
 #[test]
 fn help_prints_the_defaults_the_options_use() {
     for spec in SubcommandSpec::all() {
-        for flag in spec.flags {
-            let mut options = ServeOptions::default();
+        for flag in spec.flags.iter().filter(|flag| flag.default_is_value) {
+            let mut options = Options::default();
             assert_eq!(
                 (flag.apply)(&mut options, flag.default),
                 Ok(()),
@@ -83,7 +84,7 @@ fn help_prints_the_defaults_the_options_use() {
             );
             assert_eq!(
                 options,
-                ServeOptions::default(),
+                Options::default(),
                 "--{} {}",
                 flag.name,
                 flag.default

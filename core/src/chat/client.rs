@@ -1,0 +1,470 @@
+//! [`ChatClient`]: the logic of `ferry chat-client`, as a sans-io machine.
+//!
+//! Owns everything the terminal client decides: asking for a username, turning typed lines into
+//! JSON objects, turning the server's lines into text to print, keeping an idle connection alive,
+//! and when the session ends. It never reads the terminal or the socket; the shell's loop feeds
+//! it typed lines, server bytes and time, sends what it gives to send, and prints what it gives
+//! to print.
+//!
+//! # Theory of operation
+//!
+//! - `AskingName`: no username yet; each typed line is a candidate, checked with the room's rules
+//!   before it is sent. A name given on the command line skips this state.
+//! - `Joining`: the name was sent; lines typed now wait (up to a bound) until the server confirms
+//!   with the join announcement of this name. An error line instead (the name is taken) goes
+//!   back to `AskingName`.
+//! - `Joined`: each typed line becomes a message; empty lines are not sent.
+//! - `Ended`: the user left (end of input, Ctrl-C) or the server closed the connection.
+//!
+//! Server lines are printed as `username: message`, history as `(earlier) username: message`,
+//! announcements as `* ann joined` / `* ann left`, errors as `! reason`. Control characters in
+//! what others sent are escaped, so nobody can move the cursor or clear the screen of a reader.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::framing::LineFramer;
+use super::wire::{self, ServerLine};
+use super::{check_username, ChatError, MAX_LINE};
+
+/// The terminal client's state machine.
+#[derive(Debug)]
+pub struct ChatClient {
+    state: State,
+    framer: LineFramer,
+    /// Bytes for the server not yet taken by `poll_transmit`.
+    output: Vec<u8>,
+    events: VecDeque<ClientEvent>,
+    /// Lines typed while joining, sent once the name is confirmed.
+    pending: VecDeque<String>,
+    last_sent: Instant,
+}
+
+/// What the shell shows or does for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// Print this line (the shell adds the newline).
+    Print(String),
+    /// Print this without a newline and flush: the client waits for the user to type.
+    Prompt(String),
+    /// The session is over; close the connection and exit with [`ClientEnd::exit_code`].
+    Ended(ClientEnd),
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEnd {
+    /// The user left: end of input (Ctrl-D) or an interrupt (Ctrl-C).
+    Left,
+    /// The server closed the connection.
+    ServerClosed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    AskingName,
+    Joining { username: String },
+    Joined { username: String },
+    Ended(ClientEnd),
+}
+
+impl ChatClient {
+    /// A client that just connected; with `username` it joins at once, else it asks for one.
+    pub fn new(now: Instant, username: Option<&str>) -> Self {
+        let mut client = ChatClient {
+            state: State::AskingName,
+            framer: LineFramer::new(MAX_LINE),
+            output: Vec::new(),
+            events: VecDeque::new(),
+            pending: VecDeque::new(),
+            last_sent: now,
+        };
+        match username {
+            Some(name) => client.try_name(now, name),
+            None => client.ask(),
+        }
+        client
+    }
+
+    /// A line the user typed (with or without its line ending).
+    pub fn handle_line(&mut self, now: Instant, line: &str) {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        match &self.state {
+            State::AskingName => self.try_name(now, line.trim()),
+            State::Joining { .. } => {
+                if line.trim().is_empty() {
+                    return;
+                }
+                if self.pending.len() < MAX_PENDING_LINES {
+                    self.pending.push_back(line.to_string());
+                } else {
+                    self.print("! still joining; that line was not sent".to_string());
+                }
+            }
+            State::Joined { username } => {
+                let username = username.clone();
+                self.send_message(now, &username, line);
+            }
+            State::Ended(_) => {}
+        }
+    }
+
+    /// The user's input ended (Ctrl-D) or was interrupted (Ctrl-C): leave.
+    pub fn handle_end_of_input(&mut self, _now: Instant) {
+        self.end(ClientEnd::Left, "* you left the chat");
+    }
+
+    /// Bytes from the server.
+    pub fn receive(&mut self, _now: Instant, bytes: &[u8]) {
+        if matches!(self.state, State::Ended(_)) {
+            return;
+        }
+        let mut lines = Vec::new();
+        self.framer.receive(bytes, |frame| {
+            lines.push(frame.and_then(wire::decode_server_line));
+        });
+        for line in lines {
+            self.show(line);
+        }
+    }
+
+    /// The server closed the connection.
+    pub fn receive_eof(&mut self, _now: Instant) {
+        self.end(
+            ClientEnd::ServerClosed,
+            "* the server closed the connection",
+        );
+    }
+
+    /// Sends an empty line when nothing was sent for a while, so the server does not take a
+    /// client that only reads for a dead one.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(self.state, State::Ended(_)) {
+            return;
+        }
+        if now >= self.last_sent + KEEPALIVE_INTERVAL {
+            self.output.push(b'\n');
+            self.last_sent = now;
+        }
+    }
+
+    /// Appends the bytes to send to the server; returns how many. Changes after any input.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+        let len = self.output.len();
+        out.append(&mut self.output);
+        len
+    }
+
+    /// When [`ChatClient::handle_timeout`] should run next; `None` once the session ended.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Ended(_) => None,
+            _ => Some(self.last_sent + KEEPALIVE_INTERVAL),
+        }
+    }
+
+    /// The next thing to print or do. Drain after every input.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// True once the session ended; no input changes anything after that.
+    pub fn is_ended(&self) -> bool {
+        matches!(self.state, State::Ended(_))
+    }
+
+    fn ask(&mut self) {
+        self.events
+            .push_back(ClientEvent::Prompt("username: ".to_string()));
+    }
+
+    fn try_name(&mut self, now: Instant, name: &str) {
+        match check_username(name) {
+            Ok(()) => {
+                wire::encode_client_object(name, None, &mut self.output);
+                self.last_sent = now;
+                self.state = State::Joining {
+                    username: name.to_string(),
+                };
+            }
+            Err(error) => {
+                self.print(format!("! {error}"));
+                self.ask();
+            }
+        }
+    }
+
+    fn send_message(&mut self, now: Instant, username: &str, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        let start = self.output.len();
+        wire::encode_client_object(username, Some(text), &mut self.output);
+        // The object without its newline must fit the server's line limit.
+        if self.output.len() - start - 1 > MAX_LINE {
+            self.output.truncate(start);
+            self.print(format!("! not sent: {}", ChatError::LineTooLong));
+            return;
+        }
+        self.last_sent = now;
+    }
+
+    fn show(&mut self, line: Result<ServerLine, ChatError>) {
+        let text = match line {
+            Ok(ServerLine::Message {
+                username,
+                message,
+                history,
+            }) => {
+                let earlier = if history { "(earlier) " } else { "" };
+                format!("{earlier}{}: {}", escaped(&username), escaped(&message))
+            }
+            Ok(ServerLine::Join { username }) => {
+                if let State::Joining { username: mine } = &self.state {
+                    if *mine == username {
+                        self.joined(username);
+                        return;
+                    }
+                }
+                format!("* {} joined", escaped(&username))
+            }
+            Ok(ServerLine::Leave { username }) => format!("* {} left", escaped(&username)),
+            Ok(ServerLine::Error { error }) => {
+                if matches!(self.state, State::Joining { .. }) {
+                    // The server answers a join with its announcement or an error, in order,
+                    // so an error now refuses the name.
+                    self.state = State::AskingName;
+                    self.print(format!("! {}", escaped(&error)));
+                    self.ask();
+                    return;
+                }
+                format!("! {}", escaped(&error))
+            }
+            Err(error) => format!("! {error}"),
+        };
+        self.print(text);
+    }
+
+    fn joined(&mut self, username: String) {
+        self.print(format!("* you joined as {}", escaped(&username)));
+        self.state = State::Joined {
+            username: username.clone(),
+        };
+        let now = self.last_sent;
+        while let Some(line) = self.pending.pop_front() {
+            self.send_message(now, &username, &line);
+        }
+    }
+
+    fn end(&mut self, end: ClientEnd, text: &str) {
+        if matches!(self.state, State::Ended(_)) {
+            return;
+        }
+        self.state = State::Ended(end);
+        self.print(text.to_string());
+        self.events.push_back(ClientEvent::Ended(end));
+    }
+
+    fn print(&mut self, text: String) {
+        self.events.push_back(ClientEvent::Print(text));
+    }
+}
+
+impl ClientEnd {
+    /// The process exit code for this end: 0 when the user left, 1 when the server went away.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientEnd::Left => 0,
+            ClientEnd::ServerClosed => 1,
+        }
+    }
+}
+
+/// `text` with control characters escaped, so it prints on one line and moves no cursor.
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An empty line goes out after this long without sending, far inside the server's 10-minute
+/// idle timeout, so a client that only reads stays connected.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+/// Lines typed before the server confirmed the name; more than a screenful is a mistake.
+const MAX_PENDING_LINES: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(client: &mut ChatClient) -> (String, Vec<ClientEvent>) {
+        let mut out = Vec::new();
+        client.poll_transmit(&mut out);
+        let events = std::iter::from_fn(|| client.poll_event()).collect();
+        (String::from_utf8(out).unwrap(), events)
+    }
+
+    fn print(text: &str) -> ClientEvent {
+        ClientEvent::Print(text.to_string())
+    }
+
+    fn prompt() -> ClientEvent {
+        ClientEvent::Prompt("username: ".to_string())
+    }
+
+    #[test]
+    fn asks_for_a_name_then_joins_then_sends_typed_lines() {
+        let now = Instant::now();
+        let mut client = ChatClient::new(now, None);
+        assert_eq!(drain(&mut client), (String::new(), vec![prompt()]));
+        client.handle_line(now, " \n");
+        assert_eq!(
+            drain(&mut client),
+            (
+                String::new(),
+                vec![print("! the username is empty"), prompt()]
+            )
+        );
+        client.handle_line(now, "ann\n");
+        assert_eq!(drain(&mut client).0, "{\"username\":\"ann\"}\n");
+        client.handle_line(now, "typed early\n");
+        assert_eq!(drain(&mut client), (String::new(), vec![]));
+        client.receive(now, b"{\"type\":\"join\",\"username\":\"ann\"}\n");
+        assert_eq!(
+            drain(&mut client),
+            (
+                "{\"username\":\"ann\",\"message\":\"typed early\"}\n".to_string(),
+                vec![print("* you joined as ann")]
+            )
+        );
+        client.handle_line(now, "hello \"world\"\r\n");
+        client.handle_line(now, "\n");
+        assert_eq!(
+            drain(&mut client).0,
+            "{\"username\":\"ann\",\"message\":\"hello \\\"world\\\"\"}\n"
+        );
+    }
+
+    #[test]
+    fn a_refused_name_asks_again() {
+        let now = Instant::now();
+        let mut client = ChatClient::new(now, Some("ann"));
+        assert_eq!(
+            drain(&mut client),
+            ("{\"username\":\"ann\"}\n".to_string(), vec![])
+        );
+        client.receive(
+            now,
+            b"{\"type\":\"error\",\"error\":\"that username is taken\"}\n",
+        );
+        assert_eq!(
+            drain(&mut client).1,
+            [print("! that username is taken"), prompt()]
+        );
+        client.handle_line(now, "ann2");
+        assert_eq!(drain(&mut client).0, "{\"username\":\"ann2\"}\n");
+    }
+
+    #[test]
+    fn server_lines_print_distinguishably() {
+        let now = Instant::now();
+        let mut client = ChatClient::new(now, Some("me"));
+        client.receive(now, b"{\"type\":\"join\",\"username\":\"me\"}\n");
+        drain(&mut client);
+        let cases: &[(&str, &str)] = &[
+            ("{\"username\":\"ann\",\"message\":\"hi\"}", "ann: hi"),
+            (
+                "{\"username\":\"ann\",\"message\":\"old\",\"history\":true}",
+                "(earlier) ann: old",
+            ),
+            ("{\"type\":\"join\",\"username\":\"bob\"}", "* bob joined"),
+            ("{\"type\":\"leave\",\"username\":\"bob\"}", "* bob left"),
+            ("{\"type\":\"error\",\"error\":\"no\"}", "! no"),
+            ("{\"error\":\"bare\"}", "! bare"),
+            (
+                "{\"username\":\"x\",\"message\":\"a\\nb\\u001b[2J\"}",
+                "x: a\\nb\\u{1b}[2J",
+            ),
+            (
+                "{\"type\":\"wave\"}",
+                "! the server sent a line this client cannot read",
+            ),
+            (
+                "nonsense",
+                "! expected one JSON object per line, like {\"username\": \"ann\", \"message\": \"hi\"}",
+            ),
+        ];
+        for (line, expected) in cases {
+            client.receive(now, format!("{line}\n").as_bytes());
+            assert_eq!(drain(&mut client).1, [print(expected)], "{line}");
+        }
+    }
+
+    #[test]
+    fn end_of_input_leaves_and_server_close_is_said() {
+        let now = Instant::now();
+        let mut client = ChatClient::new(now, Some("me"));
+        drain(&mut client);
+        client.handle_end_of_input(now);
+        assert_eq!(
+            drain(&mut client).1,
+            [
+                print("* you left the chat"),
+                ClientEvent::Ended(ClientEnd::Left)
+            ]
+        );
+        assert!(client.is_ended());
+        client.receive_eof(now);
+        assert_eq!(drain(&mut client).1, []);
+
+        let mut client = ChatClient::new(now, Some("me"));
+        drain(&mut client);
+        client.receive_eof(now);
+        assert_eq!(
+            drain(&mut client).1,
+            [
+                print("* the server closed the connection"),
+                ClientEvent::Ended(ClientEnd::ServerClosed)
+            ]
+        );
+        assert_eq!(ClientEnd::ServerClosed.exit_code(), 1);
+        assert_eq!(ClientEnd::Left.exit_code(), 0);
+    }
+
+    #[test]
+    fn a_quiet_client_sends_an_empty_line_to_stay_connected() {
+        let now = Instant::now();
+        let mut client = ChatClient::new(now, Some("me"));
+        drain(&mut client);
+        let deadline = client.poll_timeout().unwrap();
+        assert_eq!(deadline, now + KEEPALIVE_INTERVAL);
+        client.handle_timeout(deadline - Duration::from_millis(1));
+        assert_eq!(drain(&mut client).0, "");
+        client.handle_timeout(deadline);
+        assert_eq!(drain(&mut client).0, "\n");
+        assert_eq!(client.poll_timeout(), Some(deadline + KEEPALIVE_INTERVAL));
+    }
+
+    #[test]
+    fn a_line_too_long_for_the_server_is_not_sent() {
+        let now = Instant::now();
+        let mut client = ChatClient::new(now, Some("me"));
+        client.receive(now, b"{\"type\":\"join\",\"username\":\"me\"}\n");
+        drain(&mut client);
+        client.handle_line(now, &"x".repeat(MAX_LINE));
+        assert_eq!(
+            drain(&mut client),
+            (
+                String::new(),
+                vec![print("! not sent: the line is longer than 16 KiB")]
+            )
+        );
+    }
+}

@@ -1,0 +1,543 @@
+//! Tests of [`ChatHub`] with simulated clients and a simulated clock: no sockets, no sleeps.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::*;
+
+/// A room driven as a shell would drive it, with every client's received bytes kept.
+struct Room {
+    hub: ChatHub,
+    now: Instant,
+    inbox: HashMap<ClientId, Vec<u8>>,
+    closed: HashMap<ClientId, CloseReason>,
+    /// Clients that never read: what the hub hands out for them is never reported drained.
+    stalled: HashSet<ClientId>,
+    events: Vec<ChatEvent>,
+}
+
+impl Room {
+    fn new(config: ChatConfig) -> Room {
+        Room {
+            hub: ChatHub::new(config),
+            now: Instant::now(),
+            inbox: HashMap::new(),
+            closed: HashMap::new(),
+            stalled: HashSet::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn connect(&mut self) -> ClientId {
+        let id = self.hub.connect(self.now);
+        self.inbox.insert(id, Vec::new());
+        self.pump();
+        id
+    }
+
+    /// Connects a client and claims `name` for it, discarding what it was sent so far.
+    fn join(&mut self, name: &str) -> ClientId {
+        let id = self.connect();
+        self.send(id, &format!("{{\"username\":\"{name}\"}}\n"));
+        self.lines(id);
+        id
+    }
+
+    fn send(&mut self, client: ClientId, text: &str) {
+        self.hub.receive(self.now, client, text.as_bytes());
+        self.pump();
+    }
+
+    fn say(&mut self, client: ClientId, name: &str, message: &str) {
+        let line = json!({"username": name, "message": message}).to_string();
+        self.send(client, &format!("{line}\n"));
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        if self.hub.poll_timeout().is_some_and(|d| d <= self.now) {
+            self.hub.handle_timeout(self.now);
+        }
+        self.pump();
+    }
+
+    /// Drains transmits into the inboxes (reporting each drained unless stalled) and events.
+    fn pump(&mut self) {
+        let mut out = Vec::new();
+        while let Some(transmit) = self.hub.poll_transmit(&mut out) {
+            let inbox = self.inbox.entry(transmit.client).or_default();
+            inbox.extend_from_slice(&out);
+            out.clear();
+            match transmit.close {
+                Some(reason) => {
+                    assert!(self.closed.insert(transmit.client, reason).is_none());
+                }
+                None => {
+                    assert!(!self.closed.contains_key(&transmit.client));
+                    if !self.stalled.contains(&transmit.client) {
+                        self.hub.handle_drained(self.now, transmit.client);
+                    }
+                }
+            }
+        }
+        while let Some(event) = self.hub.poll_event() {
+            self.events.push(event);
+        }
+    }
+
+    /// Takes the lines `client` received so far, as JSON values.
+    fn lines(&mut self, client: ClientId) -> Vec<Value> {
+        let bytes = std::mem::take(self.inbox.entry(client).or_default());
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.is_empty() || text.ends_with('\n'), "{text:?}");
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+fn config() -> ChatConfig {
+    ChatConfig::default()
+}
+
+fn message(name: &str, text: &str) -> Value {
+    json!({"username": name, "message": text})
+}
+
+fn error(error: ChatError) -> Value {
+    json!({"type": "error", "error": error.to_string()})
+}
+
+#[test]
+fn a_message_goes_to_every_other_client_not_back_to_its_sender() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let bob = room.join("bob");
+    let cid = room.join("cid");
+    room.lines(ann);
+    room.lines(bob);
+    room.say(ann, "ann", "hello");
+    assert_eq!(room.lines(bob), [message("ann", "hello")]);
+    assert_eq!(room.lines(cid), [message("ann", "hello")]);
+    assert_eq!(room.lines(ann), Vec::<Value>::new());
+}
+
+#[test]
+fn a_client_without_a_name_reads_the_room() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let lurker = room.connect();
+    room.say(ann, "ann", "hi");
+    assert_eq!(room.lines(lurker), [message("ann", "hi")]);
+}
+
+#[test]
+fn join_is_announced_to_everyone_and_leave_to_the_rest() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let bob = room.connect();
+    room.send(bob, "{\"username\":\"bob\"}\n");
+    let joined = json!({"type": "join", "username": "bob"});
+    assert_eq!(room.lines(ann), std::slice::from_ref(&joined));
+    assert_eq!(room.lines(bob), [joined]);
+    room.hub.receive_eof(room.now, bob);
+    room.pump();
+    assert_eq!(room.closed.get(&bob), Some(&CloseReason::PeerClosed));
+    assert_eq!(
+        room.lines(ann),
+        [json!({"type": "leave", "username": "bob"})]
+    );
+    assert!(room.events.contains(&ChatEvent::Left {
+        client: bob,
+        username: "bob".into()
+    }));
+    let cid = room.join("cid");
+    room.lines(ann);
+    room.hub.disconnect(room.now, cid);
+    room.pump();
+    assert_eq!(
+        room.lines(ann),
+        [json!({"type": "leave", "username": "cid"})]
+    );
+    assert_eq!(room.hub.len(), 1);
+}
+
+#[test]
+fn first_object_may_join_and_speak_at_once() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let bob = room.connect();
+    room.say(bob, "bob", "hi all");
+    assert_eq!(
+        room.lines(ann),
+        [
+            json!({"type": "join", "username": "bob"}),
+            message("bob", "hi all")
+        ]
+    );
+    assert_eq!(room.hub.username(bob), Some("bob"));
+}
+
+#[test]
+fn a_newcomer_gets_the_recent_history_first_marked_as_history() {
+    let mut room = Room::new(ChatConfig {
+        history: 3,
+        ..config()
+    });
+    let ann = room.join("ann");
+    for n in 1..=5 {
+        room.say(ann, "ann", &format!("m{n}"));
+    }
+    let bob = room.connect();
+    let expected: Vec<Value> = (3..=5)
+        .map(|n| json!({"username": "ann", "message": format!("m{n}"), "history": true}))
+        .collect();
+    assert_eq!(room.lines(bob), expected);
+    let none = Room::new(ChatConfig {
+        history: 0,
+        ..config()
+    });
+    assert!(none.hub.history.is_empty());
+}
+
+#[test]
+fn a_name_held_by_another_client_is_refused_until_it_is_free() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let other = room.connect();
+    room.say(other, "ann", "I am ann");
+    assert_eq!(room.lines(other), [error(ChatError::UsernameTaken)]);
+    assert_eq!(room.lines(ann), Vec::<Value>::new(), "nobody spoke as ann");
+    room.hub.disconnect(room.now, ann);
+    room.pump();
+    room.lines(other);
+    room.send(other, "{\"username\":\"ann\"}\n");
+    assert_eq!(
+        room.lines(other),
+        [json!({"type": "join", "username": "ann"})]
+    );
+}
+
+#[test]
+fn a_client_cannot_change_its_name() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let bob = room.join("bob");
+    room.lines(ann);
+    room.say(bob, "ann", "I am ann now");
+    assert_eq!(room.lines(bob), [error(ChatError::UsernameChanged)]);
+    assert_eq!(room.lines(ann), Vec::<Value>::new());
+}
+
+#[test]
+fn bad_input_gets_an_error_line_for_its_sender_only_and_the_connection_stays() {
+    let long = format!(
+        "{{\"username\":\"bob\",\"message\":\"{}\"}}\n",
+        "x".repeat(MAX_LINE_FOR_TEST)
+    );
+    let cases: &[(&str, ChatError)] = &[
+        ("hello\n", ChatError::MalformedJson),
+        ("{\"username\":\"bob\",\n", ChatError::MalformedJson),
+        (
+            "{\"username\":\"bob\",\"message\":7}\n",
+            ChatError::InvalidFields,
+        ),
+        ("{\"message\":\"hi\"}\n", ChatError::MissingUsername),
+        ("{\"username\":\"bob\"}\n", ChatError::MissingMessage),
+        (
+            "{\"username\":\"bob\",\"message\":\" \"}\n",
+            ChatError::BlankMessage,
+        ),
+        (&long, ChatError::LineTooLong),
+    ];
+    for (input, expected) in cases {
+        let mut room = Room::new(ChatConfig {
+            max_line: MAX_LINE_FOR_TEST,
+            ..config()
+        });
+        let ann = room.join("ann");
+        let bob = room.join("bob");
+        room.lines(ann);
+        room.send(bob, input);
+        assert_eq!(room.lines(bob), [error(*expected)], "{input:?}");
+        assert_eq!(room.lines(ann), Vec::<Value>::new(), "{input:?}");
+        assert!(room.closed.is_empty());
+        room.say(bob, "bob", "still here");
+        assert_eq!(room.lines(ann), [message("bob", "still here")], "{input:?}");
+    }
+}
+
+#[test]
+fn bad_names_are_refused_before_joining() {
+    let cases: &[(&str, ChatError)] = &[
+        ("{\"username\":\"\"}\n", ChatError::BlankUsername),
+        (
+            "{\"username\":\" ann\"}\n",
+            ChatError::UsernameEdgeWhitespace,
+        ),
+        (
+            "{\"username\":\"a\\u001bb\"}\n",
+            ChatError::UsernameControlCharacter,
+        ),
+        ("{\"username\":1}\n", ChatError::InvalidFields),
+    ];
+    for (input, expected) in cases {
+        let mut room = Room::new(config());
+        let client = room.connect();
+        room.send(client, input);
+        assert_eq!(room.lines(client), [error(*expected)], "{input:?}");
+        assert_eq!(room.hub.username(client), None);
+    }
+}
+
+#[test]
+fn objects_back_to_back_and_split_anywhere_are_all_read() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let bob = room.connect();
+    let input =
+        "{\"username\":\"bob\",\"message\":\"one\"}{\"username\":\"bob\",\"message\":\"two\"}\n";
+    for chunk in input.as_bytes().chunks(7) {
+        room.hub.receive(room.now, bob, chunk);
+        room.pump();
+    }
+    assert_eq!(
+        room.lines(ann),
+        [
+            json!({"type": "join", "username": "bob"}),
+            message("bob", "one"),
+            message("bob", "two")
+        ]
+    );
+}
+
+#[test]
+fn a_client_that_stops_reading_is_disconnected_and_never_holds_up_the_others() {
+    let mut room = Room::new(ChatConfig {
+        max_queue: 4096,
+        ..config()
+    });
+    let ann = room.join("ann");
+    let bob = room.join("bob");
+    let stuck = room.join("stuck");
+    room.lines(ann);
+    room.lines(bob);
+    room.stalled.insert(stuck);
+    let mut sent = 0;
+    let mut bob_got = Vec::new();
+    while !room.closed.contains_key(&stuck) {
+        room.say(ann, "ann", &format!("message {sent}"));
+        sent += 1;
+        assert!(sent < 1000, "never disconnected");
+        // Every other client got every message so far, at once.
+        let lines = room.lines(bob);
+        assert_eq!(
+            lines.first(),
+            Some(&message("ann", &format!("message {}", sent - 1)))
+        );
+        bob_got.extend(lines);
+    }
+    assert_eq!(room.closed[&stuck], CloseReason::TooSlow);
+    let last = room.lines(stuck).pop().unwrap();
+    assert_eq!(
+        last,
+        json!({"type": "error", "error": CloseReason::TooSlow.to_string()})
+    );
+    // What was held in the hub for it stayed within the bound.
+    // The first message went to the shell; the rest waited in the hub until one more would
+    // have passed the bound.
+    let len = |n: usize| message("ann", &format!("message {n}")).to_string().len() + 1;
+    let waited: usize = (1..sent - 1).map(len).sum();
+    assert!(
+        waited <= 4096 && waited + len(sent - 1) > 4096,
+        "{sent} {waited}"
+    );
+    assert_eq!(bob_got.len(), sent + 1);
+    assert_eq!(
+        bob_got.last(),
+        Some(&json!({"type": "leave", "username": "stuck"}))
+    );
+    room.say(ann, "ann", "after");
+    assert_eq!(room.lines(bob), [message("ann", "after")]);
+}
+
+#[test]
+fn a_client_reading_slowly_gets_everything_in_batches() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let bob = room.join("bob");
+    room.stalled.insert(bob);
+    room.say(ann, "ann", "one");
+    // The shell holds "one"; the next messages wait in the hub, not handed out yet.
+    room.say(ann, "ann", "two");
+    room.say(ann, "ann", "three");
+    assert_eq!(room.lines(bob), [message("ann", "one")]);
+    room.stalled.remove(&bob);
+    room.hub.handle_drained(room.now, bob);
+    room.pump();
+    assert_eq!(
+        room.lines(bob),
+        [message("ann", "two"), message("ann", "three")]
+    );
+}
+
+#[test]
+fn an_idle_client_is_timed_out_and_an_empty_line_keeps_it() {
+    let idle = Duration::from_secs(600);
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let quiet = room.join("quiet");
+    room.lines(ann);
+    assert_eq!(room.hub.poll_timeout(), Some(room.now + idle));
+    room.advance(Duration::from_secs(400));
+    room.send(ann, "\n");
+    room.advance(Duration::from_secs(200));
+    assert_eq!(room.closed.get(&quiet), Some(&CloseReason::Idle));
+    assert_eq!(
+        room.lines(quiet),
+        [json!({"type": "error", "error": CloseReason::Idle.to_string()})]
+    );
+    assert_eq!(
+        room.lines(ann),
+        [json!({"type": "leave", "username": "quiet"})]
+    );
+    assert!(!room.closed.contains_key(&ann));
+    room.advance(Duration::from_secs(399));
+    assert!(!room.closed.contains_key(&ann));
+    room.advance(Duration::from_secs(1));
+    assert_eq!(room.closed.get(&ann), Some(&CloseReason::Idle));
+    assert!(room.hub.is_empty());
+}
+
+#[test]
+fn at_eof_the_rest_of_the_queue_is_the_last_transmit() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let bob = room.join("bob");
+    room.lines(ann);
+    room.stalled.insert(bob);
+    room.say(ann, "ann", "one");
+    room.say(ann, "ann", "two");
+    room.hub.receive_eof(room.now, bob);
+    room.pump();
+    assert_eq!(
+        room.lines(bob),
+        [message("ann", "one"), message("ann", "two")]
+    );
+    assert_eq!(room.closed.get(&bob), Some(&CloseReason::PeerClosed));
+}
+
+#[test]
+fn shutdown_tells_everyone_and_closes_all() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    let bob = room.join("bob");
+    room.lines(ann);
+    room.hub.shutdown(room.now);
+    room.pump();
+    let last = json!({"type": "error", "error": CloseReason::Shutdown.to_string()});
+    assert_eq!(room.lines(ann), std::slice::from_ref(&last));
+    assert_eq!(room.lines(bob), [last]);
+    assert!(room.hub.is_empty());
+    assert!(room.hub.names.is_empty());
+}
+
+#[test]
+fn unknown_clients_are_ignored() {
+    let mut room = Room::new(config());
+    let ann = room.join("ann");
+    room.hub.disconnect(room.now, ann);
+    room.hub.receive(room.now, ann, b"{\"username\":\"x\"}\n");
+    room.hub.receive_eof(room.now, ann);
+    room.hub.handle_drained(room.now, ann);
+    room.hub.disconnect(room.now, ann);
+    room.pump();
+    assert!(room.hub.is_empty());
+}
+
+const MAX_LINE_FOR_TEST: usize = 256;
+
+/// What one simulated client does next.
+#[derive(Debug, Clone)]
+enum Step {
+    Connect,
+    Say { who: usize, text: String },
+    Raw { who: usize, bytes: Vec<u8> },
+    Stall { who: usize },
+    Drain { who: usize },
+    Eof { who: usize },
+    Wait { seconds: u64 },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        Just(Step::Connect),
+        (0usize..6, "[a-z ]{0,30}").prop_map(|(who, text)| Step::Say { who, text }),
+        (0usize..6, prop::collection::vec(any::<u8>(), 0..40))
+            .prop_map(|(who, bytes)| Step::Raw { who, bytes }),
+        (0usize..6).prop_map(|who| Step::Stall { who }),
+        (0usize..6).prop_map(|who| Step::Drain { who }),
+        (0usize..6).prop_map(|who| Step::Eof { who }),
+        (0u64..400).prop_map(|seconds| Step::Wait { seconds }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_session_keeps_the_room_consistent(steps in prop::collection::vec(step(), 0..60)) {
+        let mut room = Room::new(ChatConfig { max_queue: 512, max_line: 128, ..config() });
+        let mut ids = Vec::new();
+        for step in steps {
+            match step {
+                Step::Connect => ids.push(room.connect()),
+                Step::Say { who, text } => if let Some(&id) = ids.get(who) {
+                    let name = format!("user{who}");
+                    room.say(id, &name, &text);
+                },
+                Step::Raw { who, bytes } => if let Some(&id) = ids.get(who) {
+                    room.hub.receive(room.now, id, &bytes);
+                    room.pump();
+                },
+                Step::Stall { who } => if let Some(&id) = ids.get(who) {
+                    room.stalled.insert(id);
+                },
+                Step::Drain { who } => if let Some(&id) = ids.get(who) {
+                    room.stalled.remove(&id);
+                    room.hub.handle_drained(room.now, id);
+                    room.pump();
+                },
+                Step::Eof { who } => if let Some(&id) = ids.get(who) {
+                    room.hub.receive_eof(room.now, id);
+                    room.pump();
+                },
+                Step::Wait { seconds } => room.advance(Duration::from_secs(seconds)),
+            }
+            // Names are unique and belong to connected clients.
+            for (name, id) in &room.hub.names {
+                prop_assert_eq!(room.hub.username(*id), Some(name.as_str()));
+            }
+            let named = room.hub.clients.values().filter(|c| c.username.is_some()).count();
+            prop_assert_eq!(named, room.hub.names.len());
+            for client in room.hub.clients.values() {
+                prop_assert!(client.queue.len() <= 512);
+            }
+            // Every byte handed out is whole JSON lines.
+            for bytes in room.inbox.values() {
+                if let Some(last) = bytes.last() {
+                    prop_assert_eq!(*last, b'\n');
+                }
+                for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    prop_assert!(serde_json::from_slice::<Value>(line).is_ok());
+                }
+            }
+            // A closed client is gone from the hub.
+            for id in room.closed.keys() {
+                prop_assert!(room.hub.username(*id).is_none());
+                prop_assert!(!room.hub.clients.contains_key(id));
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The chat system (SPEC "Chat server (port 7072) and client"), as sans-io machines.
+//!
+//! - [`framing`]: cuts a byte stream into JSON objects, one per line or back to back.
+//! - [`wire`]: the JSON lines both ways: what a client sends, what the server sends back.
+//! - [`hub`]: [`ChatHub`], the whole room on the server: clients connect, send and leave; it
+//!   says what bytes each client gets, when each is closed and why.
+//! - [`client`]: [`ChatClient`], the terminal client's logic: typed lines in, JSON out; server
+//!   lines in, text to print out.
+//!
+//! This module owns the rules both sides share: what a valid username is ([`check_username`]),
+//! the errors a peer can cause ([`ChatError`]) and the limits. It never touches a socket or a
+//! terminal; the shells move the bytes.
+
+pub mod client;
+pub mod framing;
+pub mod hub;
+pub mod wire;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use client::{ChatClient, ClientEvent};
+pub use framing::LineFramer;
+pub use hub::{ChatEvent, ChatHub, ClientId, CloseReason, Transmit};
+
+use crate::cli::ChatOptions;
+use crate::message::MAX_USERNAME_CHARS;
+
+/// Limits and timeouts of a chat room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatConfig {
+    /// How many recent messages a newcomer is sent; 0 sends none.
+    pub history: usize,
+    /// The longest JSON object a client may send, in bytes.
+    pub max_line: usize,
+    /// How many bytes may wait for one client before it is disconnected as too slow.
+    pub max_queue: usize,
+    /// A client that sends nothing (not even an empty line) for this long is disconnected.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            history: DEFAULT_HISTORY,
+            max_line: MAX_LINE,
+            max_queue: DEFAULT_MAX_QUEUE,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl From<&ChatOptions> for ChatConfig {
+    /// The room `ferry chat` runs with these command-line options.
+    fn from(options: &ChatOptions) -> Self {
+        ChatConfig {
+            history: options.history,
+            idle_timeout: options.idle_timeout,
+            ..ChatConfig::default()
+        }
+    }
+}
+
+/// Something a chat peer sent that cannot be used. The `Display` text is what the peer is told,
+/// in an error line; the connection stays open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatError {
+    /// A JSON object longer than the line limit.
+    LineTooLong,
+    /// Not a JSON object, or a line that ended inside one.
+    MalformedJson,
+    /// `username` or `message` is not a string, or is given twice.
+    InvalidFields,
+    /// No `username` field.
+    MissingUsername,
+    /// No `message` field, after the username was claimed.
+    MissingMessage,
+    /// An empty or all-blank username.
+    BlankUsername,
+    /// A username over [`MAX_USERNAME_CHARS`] characters.
+    UsernameTooLong,
+    /// A username with a control character (a newline, an escape sequence).
+    UsernameControlCharacter,
+    /// A username that starts or ends with whitespace, so it could pass for another.
+    UsernameEdgeWhitespace,
+    /// A username another connected client holds.
+    UsernameTaken,
+    /// A username other than the one this client claimed.
+    UsernameChanged,
+    /// An empty or all-blank message.
+    BlankMessage,
+    /// A line from the server the client cannot read.
+    UnreadableServerLine,
+}
+
+impl fmt::Display for ChatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChatError::LineTooLong => "the line is longer than 16 KiB",
+            ChatError::MalformedJson => {
+                "expected one JSON object per line, like {\"username\": \"ann\", \"message\": \"hi\"}"
+            }
+            ChatError::InvalidFields => "username and message must each be a string, given once",
+            ChatError::MissingUsername => "the username field is missing",
+            ChatError::MissingMessage => "the message field is missing",
+            ChatError::BlankUsername => "the username is empty",
+            ChatError::UsernameTooLong => "the username is longer than 100 characters",
+            ChatError::UsernameControlCharacter => "the username has a control character",
+            ChatError::UsernameEdgeWhitespace => "the username starts or ends with a space",
+            ChatError::UsernameTaken => "that username is taken by someone connected",
+            ChatError::UsernameChanged => "you cannot change your username while connected",
+            ChatError::BlankMessage => "the message is empty",
+            ChatError::UnreadableServerLine => "the server sent a line this client cannot read",
+        })
+    }
+}
+
+/// Checks a username against the rules of the room: not blank, at most
+/// [`MAX_USERNAME_CHARS`] characters, no control characters, no whitespace at either end.
+pub fn check_username(name: &str) -> Result<(), ChatError> {
+    if name.trim().is_empty() {
+        return Err(ChatError::BlankUsername);
+    }
+    if name.chars().count() > MAX_USERNAME_CHARS {
+        return Err(ChatError::UsernameTooLong);
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ChatError::UsernameControlCharacter);
+    }
+    if name.trim() != name {
+        return Err(ChatError::UsernameEdgeWhitespace);
+    }
+    Ok(())
+}
+
+/// The line `ferry chat` prints once it listens.
+pub fn listening_line(address: SocketAddr) -> String {
+    format!("chat server listening on tcp://{address}")
+}
+
+/// The longest JSON object either side accepts: 16 KiB, as the SPEC's other line-based limits
+/// (an HTTP head), is far more than anyone types, and bounds each connection's input buffer.
+pub const MAX_LINE: usize = 16 * 1024;
+/// Recent messages replayed to a newcomer (the SPEC's `--history` default).
+pub const DEFAULT_HISTORY: usize = 20;
+/// Bytes that may wait for one client: 256 KiB is some 2,500 ordinary messages, far more than
+/// a reading client ever falls behind, while 1,000 stuck clients still cost at most 256 MiB.
+pub const DEFAULT_MAX_QUEUE: usize = 256 * 1024;
+/// A client silent this long is gone in all but name (the issue sets 10 minutes).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        let cases: &[(&str, Result<(), ChatError>)] = &[
+            ("ann", Ok(())),
+            ("Ann Lee", Ok(())),
+            ("été", Ok(())),
+            ("", Err(ChatError::BlankUsername)),
+            ("  ", Err(ChatError::BlankUsername)),
+            (" ann", Err(ChatError::UsernameEdgeWhitespace)),
+            ("ann\t", Err(ChatError::UsernameControlCharacter)),
+            ("ann ", Err(ChatError::UsernameEdgeWhitespace)),
+            ("a\nb", Err(ChatError::UsernameControlCharacter)),
+            ("\u{1b}[31mred", Err(ChatError::UsernameControlCharacter)),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(check_username(name), *expected, "{name:?}");
+        }
+        assert_eq!(check_username(&"é".repeat(100)), Ok(()));
+        assert_eq!(
+            check_username(&"é".repeat(101)),
+            Err(ChatError::UsernameTooLong)
+        );
+    }
+
+    #[test]
+    fn error_texts_are_one_line() {
+        use ChatError::*;
+        for error in [
+            LineTooLong,
+            MalformedJson,
+            InvalidFields,
+            MissingUsername,
+            MissingMessage,
+            BlankUsername,
+            UsernameTooLong,
+            UsernameControlCharacter,
+            UsernameEdgeWhitespace,
+            UsernameTaken,
+            UsernameChanged,
+            BlankMessage,
+            UnreadableServerLine,
+        ] {
+            let text = error.to_string();
+            assert!(!text.is_empty() && !text.contains('\n'), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn the_line_limit_is_16_kib_as_the_error_says() {
+        assert_eq!(MAX_LINE, 16 * 1024);
+        assert!(ChatError::LineTooLong.to_string().contains("16 KiB"));
+    }
+}

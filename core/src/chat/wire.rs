@@ -1,0 +1,316 @@
+//! The JSON of the chat, both ways: the objects a client sends and the lines the server sends.
+//!
+//! Owns field names, which fields each line carries and how a JSON text maps to a value. Every
+//! encoder writes one compact JSON object and a `\n`; every decoder takes one object's text as
+//! [`super::LineFramer`] cuts it. It never decides whether a value is acceptable (the hub does)
+//! and never frames a stream.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
+
+use super::ChatError;
+
+/// One object a client sent, its fields not yet checked against the rules of the room.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ClientObject<'a> {
+    /// `username`, when present.
+    #[serde(borrow, default)]
+    pub username: Option<Cow<'a, str>>,
+    /// `message`, when present.
+    #[serde(borrow, default)]
+    pub message: Option<Cow<'a, str>>,
+}
+
+/// One line the server sends, as the client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerLine {
+    /// Somebody's message; `history` when it is replayed to a newcomer.
+    Message {
+        username: String,
+        message: String,
+        history: bool,
+    },
+    /// `username` joined the room (also sent to the one who joined, as confirmation).
+    Join { username: String },
+    /// `username` left the room.
+    Leave { username: String },
+    /// Something this client sent was refused, or it is being disconnected; says why.
+    Error { error: String },
+}
+
+/// Reads one object a client sent. Unknown fields are ignored.
+pub fn decode_client_object(text: &[u8]) -> Result<ClientObject<'_>, ChatError> {
+    serde_json::from_slice(text).map_err(|error| match error.classify() {
+        // Well-formed JSON whose fields have the wrong type or repeat.
+        Category::Data => ChatError::InvalidFields,
+        Category::Io | Category::Syntax | Category::Eof => ChatError::MalformedJson,
+    })
+}
+
+/// Appends a client's object: `{"username": ..}` to join, with `"message"` to speak.
+pub fn encode_client_object(username: &str, message: Option<&str>, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        username: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<&'a str>,
+    }
+    write_line(&Wire { username, message }, out);
+}
+
+/// Appends a message line; `history` marks it as replayed to a newcomer.
+pub fn encode_message(username: &str, message: &str, history: bool, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        username: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        history: bool,
+    }
+    write_line(
+        &Wire {
+            username,
+            message,
+            history,
+        },
+        out,
+    );
+}
+
+/// Appends a join announcement.
+pub fn encode_join(username: &str, out: &mut Vec<u8>) {
+    write_announcement("join", username, out);
+}
+
+/// Appends a leave announcement.
+pub fn encode_leave(username: &str, out: &mut Vec<u8>) {
+    write_announcement("leave", username, out);
+}
+
+/// Appends an error line with `text` as its reason.
+pub fn encode_error(text: &str, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        error: &'a str,
+    }
+    write_line(
+        &Wire {
+            kind: "error",
+            error: text,
+        },
+        out,
+    );
+}
+
+/// Appends any server line.
+pub fn encode_server_line(line: &ServerLine, out: &mut Vec<u8>) {
+    match line {
+        ServerLine::Message {
+            username,
+            message,
+            history,
+        } => encode_message(username, message, *history, out),
+        ServerLine::Join { username } => encode_join(username, out),
+        ServerLine::Leave { username } => encode_leave(username, out),
+        ServerLine::Error { error } => encode_error(error, out),
+    }
+}
+
+/// Reads one line the server sent. An error line without `"type"` (`{"error": ".."}`) is read
+/// as an error too; unknown fields are ignored.
+pub fn decode_server_line(text: &[u8]) -> Result<ServerLine, ChatError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+        #[serde(default)]
+        username: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        history: Option<bool>,
+        #[serde(default)]
+        error: Option<String>,
+    }
+    let wire: Wire = serde_json::from_slice(text).map_err(|_| ChatError::UnreadableServerLine)?;
+    match (
+        wire.kind.as_deref(),
+        wire.username,
+        wire.message,
+        wire.error,
+    ) {
+        (Some("join"), Some(username), _, _) => Ok(ServerLine::Join { username }),
+        (Some("leave"), Some(username), _, _) => Ok(ServerLine::Leave { username }),
+        (Some("error") | None, _, None, Some(error)) => Ok(ServerLine::Error { error }),
+        (None, Some(username), Some(message), None) => Ok(ServerLine::Message {
+            username,
+            message,
+            history: wire.history.unwrap_or(false),
+        }),
+        _ => Err(ChatError::UnreadableServerLine),
+    }
+}
+
+fn write_announcement(kind: &str, username: &str, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        username: &'a str,
+    }
+    write_line(&Wire { kind, username }, out);
+}
+
+fn write_line(value: &impl Serialize, out: &mut Vec<u8>) {
+    // Serializing structs of strings and bools into a Vec cannot fail: serde_json errs only on
+    // I/O errors (a Vec has none) and on non-string map keys (these are structs).
+    let _ = serde_json::to_writer(&mut *out, value);
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn server_lines_have_the_documented_shape() {
+        let cases: &[(String, &str)] = &[
+            (
+                line(|o| encode_message("ann", "hi", false, o)),
+                "{\"username\":\"ann\",\"message\":\"hi\"}\n",
+            ),
+            (
+                line(|o| encode_message("ann", "hi", true, o)),
+                "{\"username\":\"ann\",\"message\":\"hi\",\"history\":true}\n",
+            ),
+            (
+                line(|o| encode_join("ann", o)),
+                "{\"type\":\"join\",\"username\":\"ann\"}\n",
+            ),
+            (
+                line(|o| encode_leave("ann", o)),
+                "{\"type\":\"leave\",\"username\":\"ann\"}\n",
+            ),
+            (
+                line(|o| encode_error("no", o)),
+                "{\"type\":\"error\",\"error\":\"no\"}\n",
+            ),
+            (
+                line(|o| encode_client_object("a\"b", Some("x\ny"), o)),
+                "{\"username\":\"a\\\"b\",\"message\":\"x\\ny\"}\n",
+            ),
+            (
+                line(|o| encode_client_object("ann", None, o)),
+                "{\"username\":\"ann\"}\n",
+            ),
+        ];
+        for (got, expected) in cases {
+            assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn client_objects_decode_or_say_what_is_wrong() {
+        let object = |u: Option<&str>, m: Option<&str>| ClientObject {
+            username: u.map(|u| Cow::Owned(u.to_string())),
+            message: m.map(|m| Cow::Owned(m.to_string())),
+        };
+        let cases: &[(&str, Result<ClientObject, ChatError>)] = &[
+            (
+                r#"{"username":"ann","message":"hi"}"#,
+                Ok(object(Some("ann"), Some("hi"))),
+            ),
+            (r#"{"username":"ann"}"#, Ok(object(Some("ann"), None))),
+            (r#"{"message":"hi","x":[1]}"#, Ok(object(None, Some("hi")))),
+            (r#"{"username":"\u00e9"}"#, Ok(object(Some("é"), None))),
+            ("{}", Ok(object(None, None))),
+            (r#"{"username":1}"#, Err(ChatError::InvalidFields)),
+            (r#"{"username":null}"#, Ok(object(None, None))),
+            (
+                r#"{"message":"a","message":"b"}"#,
+                Err(ChatError::InvalidFields),
+            ),
+            (r#"{"username":"ann""#, Err(ChatError::MalformedJson)),
+            (r#"{"username" "ann"}"#, Err(ChatError::MalformedJson)),
+            ("[1]", Err(ChatError::InvalidFields)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&decode_client_object(text.as_bytes()), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn server_lines_decode_including_a_bare_error() {
+        let cases: &[(&str, Result<ServerLine, ChatError>)] = &[
+            (
+                r#"{"error":"no"}"#,
+                Ok(ServerLine::Error { error: "no".into() }),
+            ),
+            (
+                r#"{"username":"a","message":"b","history":false}"#,
+                Ok(ServerLine::Message {
+                    username: "a".into(),
+                    message: "b".into(),
+                    history: false,
+                }),
+            ),
+            (r#"{"type":"join"}"#, Err(ChatError::UnreadableServerLine)),
+            (
+                r#"{"type":"dance","username":"a"}"#,
+                Err(ChatError::UnreadableServerLine),
+            ),
+            (r#"{"username":"a"}"#, Err(ChatError::UnreadableServerLine)),
+            ("nonsense", Err(ChatError::UnreadableServerLine)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&decode_server_line(text.as_bytes()), expected, "{text}");
+        }
+    }
+
+    fn server_line() -> impl Strategy<Value = ServerLine> {
+        prop_oneof![
+            (".*", ".*", any::<bool>()).prop_map(|(username, message, history)| {
+                ServerLine::Message {
+                    username,
+                    message,
+                    history,
+                }
+            }),
+            ".*".prop_map(|username| ServerLine::Join { username }),
+            ".*".prop_map(|username| ServerLine::Leave { username }),
+            ".*".prop_map(|error| ServerLine::Error { error }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn server_lines_round_trip(line in server_line()) {
+            let mut out = Vec::new();
+            encode_server_line(&line, &mut out);
+            prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+            prop_assert_eq!(out.last(), Some(&b'\n'));
+            prop_assert_eq!(decode_server_line(&out[..out.len() - 1]), Ok(line));
+        }
+
+        #[test]
+        fn client_objects_round_trip(username in ".*", message in proptest::option::of(".*")) {
+            let mut out = Vec::new();
+            encode_client_object(&username, message.as_deref(), &mut out);
+            prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+            let decoded = decode_client_object(&out[..out.len() - 1]).unwrap();
+            prop_assert_eq!(decoded.username.as_deref(), Some(username.as_str()));
+            prop_assert_eq!(decoded.message.as_deref(), message.as_deref());
+        }
+    }
+}

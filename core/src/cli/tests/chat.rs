@@ -1,0 +1,214 @@
+//! Tests of the chat subcommands' command lines: `chat` and `chat-client`.
+
+use std::time::Duration;
+
+use super::{line, run};
+use crate::chat::ChatError;
+use crate::cli::{ChatClientOptions, ChatOptions, CliErrorKind, Command, ValueError, ValueSource};
+
+fn chat(change: impl FnOnce(&mut ChatOptions)) -> Result<Command, crate::cli::CliError> {
+    let mut options = ChatOptions::default();
+    change(&mut options);
+    Ok(Command::Chat(options))
+}
+
+fn client(change: impl FnOnce(&mut ChatClientOptions)) -> Result<Command, crate::cli::CliError> {
+    let mut options = ChatClientOptions::default();
+    change(&mut options);
+    Ok(Command::ChatClient(options))
+}
+
+#[test]
+fn chat_defaults_to_port_7072_history_20_and_ten_idle_minutes() {
+    let defaults = ChatOptions::default();
+    assert_eq!(defaults.bind, "0.0.0.0:7072");
+    assert_eq!(defaults.history, 20);
+    assert_eq!(defaults.idle_timeout, Duration::from_secs(600));
+    assert_eq!(line("chat"), chat(|_| {}));
+    let defaults = ChatClientOptions::default();
+    assert_eq!(
+        (defaults.host.as_str(), defaults.port, defaults.username),
+        ("127.0.0.1", 7072, None)
+    );
+    assert_eq!(line("chat-client"), client(|_| {}));
+}
+
+#[test]
+fn chat_flags_are_read_from_the_command_line_and_the_environment() {
+    let expected = chat(|o| {
+        o.bind = "127.0.0.1:0".into();
+        o.history = 5;
+        o.idle_timeout = Duration::from_secs(30);
+    });
+    assert_eq!(
+        line("chat --bind 127.0.0.1:0 --history 5 --idle-timeout 30s"),
+        expected
+    );
+    assert_eq!(
+        line("chat --bind=127.0.0.1:0 --history=5 --idle-timeout=30s"),
+        expected
+    );
+    let env = [
+        ("FERRY_BIND", "127.0.0.1:0"),
+        ("FERRY_HISTORY", "5"),
+        ("FERRY_IDLE_TIMEOUT", "30s"),
+    ];
+    assert_eq!(run(&["chat"], &env), expected);
+    assert_eq!(
+        run(&["chat", "--history", "7"], &[("FERRY_HISTORY", "5")]),
+        chat(|o| o.history = 7)
+    );
+}
+
+#[test]
+fn chat_client_takes_host_and_port_and_a_username() {
+    let cases: &[(&str, Result<Command, crate::cli::CliError>)] = &[
+        (
+            "chat-client example.org",
+            client(|o| o.host = "example.org".into()),
+        ),
+        (
+            "chat-client 10.0.0.2 7000",
+            client(|o| {
+                o.host = "10.0.0.2".into();
+                o.port = 7000;
+            }),
+        ),
+        (
+            "chat-client --username ann ::1 7000",
+            client(|o| {
+                o.host = "::1".into();
+                o.port = 7000;
+                o.username = Some("ann".into());
+            }),
+        ),
+        (
+            "chat-client [::1] --username=ann",
+            client(|o| {
+                o.host = "::1".into();
+                o.username = Some("ann".into());
+            }),
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(&line(args), expected, "{args}");
+    }
+    assert_eq!(
+        run(&["chat-client"], &[("FERRY_USERNAME", "bob")]),
+        client(|o| o.username = Some("bob".into()))
+    );
+}
+
+#[test]
+fn chat_errors_name_the_problem_in_one_line() {
+    let cases: &[(&[&str], CliErrorKind, &str)] = &[
+        (
+            &["chat-client", "a", "1", "extra"],
+            CliErrorKind::UnexpectedArgument {
+                argument: "extra".into(),
+            },
+            "ferry: unexpected argument 'extra' for 'chat-client' (it takes HOST PORT and flags \
+             only); see 'ferry chat-client --help'",
+        ),
+        (
+            &["chat-client", "localhost", "0"],
+            CliErrorKind::InvalidArgument {
+                name: "PORT",
+                value: "0".into(),
+                reason: ValueError::Port,
+            },
+            "ferry: invalid value '0' for PORT: the port must be a number from 1 to 65535; see \
+             'ferry chat-client --help'",
+        ),
+        (
+            &["chat-client", "no such host"],
+            CliErrorKind::InvalidArgument {
+                name: "HOST",
+                value: "no such host".into(),
+                reason: ValueError::Host,
+            },
+            "ferry: invalid value 'no such host' for HOST: expected a host name or an IP \
+             address; see 'ferry chat-client --help'",
+        ),
+        (
+            &["chat-client", "--username", " ann"],
+            CliErrorKind::InvalidValue {
+                flag: "username",
+                value: " ann".into(),
+                source: ValueSource::CommandLine,
+                reason: ValueError::Username(ChatError::UsernameEdgeWhitespace),
+            },
+            "ferry: invalid value ' ann' for --username: the username starts or ends with a \
+             space; see 'ferry chat-client --help'",
+        ),
+        (
+            &["chat", "--history", "many"],
+            CliErrorKind::InvalidValue {
+                flag: "history",
+                value: "many".into(),
+                source: ValueSource::CommandLine,
+                reason: ValueError::History,
+            },
+            "ferry: invalid value 'many' for --history: expected a whole number from 0 to 1000; \
+             see 'ferry chat --help'",
+        ),
+        (
+            &["chat", "extra"],
+            CliErrorKind::UnexpectedArgument {
+                argument: "extra".into(),
+            },
+            "ferry: unexpected argument 'extra' for 'chat' (it takes flags only); see 'ferry \
+             chat --help'",
+        ),
+        (
+            &["chat", "--store", "x"],
+            CliErrorKind::FlagNotTaken {
+                flag: "store".into(),
+                taken_by: vec!["serve", "socket"],
+            },
+            "ferry: 'chat' does not take --store (only 'serve' and 'socket'); see 'ferry chat \
+             --help'",
+        ),
+    ];
+    for (args, kind, message) in cases {
+        let error = run(args, &[]).expect_err(&format!("{args:?} parsed"));
+        assert_eq!(error.kind(), kind, "{args:?}");
+        assert_eq!(error.to_string(), *message, "{args:?}");
+    }
+}
+
+#[test]
+fn web_variables_do_not_reach_chat_and_chat_variables_do_not_reach_the_web() {
+    assert_eq!(
+        run(
+            &["chat"],
+            &[("FERRY_HTTP", "nonsense"), ("FERRY_USERNAME", " ")]
+        ),
+        chat(|_| {})
+    );
+    assert_eq!(
+        run(
+            &["http"],
+            &[("FERRY_HISTORY", "nonsense"), ("FERRY_BIND", "nonsense")]
+        ),
+        Ok(Command::Http(crate::cli::WebOptions::default()))
+    );
+}
+
+#[test]
+fn chat_client_help_shows_its_arguments() {
+    let Ok(Command::Help(text)) = line("chat-client --help") else {
+        panic!("no help");
+    };
+    assert!(
+        text.contains("Usage: ferry chat-client [FLAGS] [HOST] [PORT]"),
+        "{text}"
+    );
+    assert!(text.contains("\nArguments:\n  HOST  "), "{text}");
+    assert!(text.contains("[default: 127.0.0.1]"), "{text}");
+    assert!(text.contains("[default: 7072]"), "{text}");
+    let Ok(Command::Help(text)) = line("chat --help") else {
+        panic!("no help");
+    };
+    assert!(text.contains("[default: 10m]"), "{text}");
+}
