@@ -1,12 +1,15 @@
 //! `ferry-shell`: the OS-facing steps both binaries (`ferry` and `ferry-std`) take the same way,
 //! so neither shell writes them twice: reading the command line and the environment, loading the
 //! static folder, opening the store, binding sockets, raising the fd limit, and reporting
-//! failures as one line. Protocol decisions stay in `ferry-core`; the message store in
+//! failures as one line; and the chat client's terminal loop, which both run the same way.
+//! Protocol decisions stay in `ferry-core`; the message store in
 //! `ferry-storage`.
 
+pub mod chat_client;
 pub mod startup;
 pub mod static_folder;
 
+pub use chat_client::run_chat_client;
 pub use startup::{
     bind_tcp, bind_udp, command_line, exit_code, load_site, open_store, raise_fd_limit, resolve,
 };

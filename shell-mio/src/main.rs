@@ -2,6 +2,7 @@
 //! and the socket server; a writer thread does the store's appends. The protocol logic is all in
 //! `ferry-core`, shared with `ferry-std`.
 
+mod chat;
 mod event_loop;
 mod socket;
 mod timers;
@@ -32,6 +33,8 @@ fn main() -> ExitCode {
         Command::Serve(options) => run(Some(options.web), Some(options.socket)),
         Command::Http(options) => run(Some(options), None),
         Command::Socket(options) => run(None, Some(options)),
+        Command::Chat(options) => chat::run(&options),
+        Command::ChatClient(options) => return ferry_shell::run_chat_client(PROGRAM, &options),
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
     ferry_shell::exit_code(PROGRAM, result)

@@ -2,6 +2,7 @@
 //! connection, the same core as `ferry`, so both behave the same.
 
 mod accept;
+mod chat;
 mod conn;
 mod signal;
 mod udp;
@@ -34,6 +35,8 @@ fn main() -> ExitCode {
         Command::Serve(options) => serve(options.web, options.socket),
         Command::Http(options) => http(options),
         Command::Socket(options) => socket(options),
+        Command::Chat(options) => chat::run(&options),
+        Command::ChatClient(options) => return ferry_shell::run_chat_client(PROGRAM, &options),
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
     ferry_shell::exit_code(PROGRAM, result)

@@ -1,0 +1,178 @@
+//! `chat-client`'s I/O loop, the same for both binaries: std threads move typed lines, server
+//! bytes and Ctrl-C to one loop that drives the core's [`ChatClient`] and prints what it says.
+//!
+//! Owns the terminal, the socket and the threads. What to send, what to print, when to ask for a
+//! name and when the session ends are the core machine's decisions.
+
+use std::io::{self, BufRead, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ferry_core::chat::{ChatClient, ClientEvent};
+use ferry_core::cli::ChatClientOptions;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Connects to the chat server of `options` and chats until the user leaves or the server goes
+/// away. Returns the process's exit code: 0 when the user left, 1 otherwise.
+pub fn run_chat_client(program: &str, options: &ChatClientOptions) -> ExitCode {
+    match chat(options) {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("{program}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the loop is woken by.
+enum Input {
+    Line(String),
+    /// End of input (Ctrl-D) or an interrupt (Ctrl-C).
+    Leave,
+    Server(Vec<u8>),
+    ServerClosed,
+}
+
+fn chat(options: &ChatClientOptions) -> Result<u8, String> {
+    let target = format!("{}:{}", options.host, options.port);
+    let stream = connect(&options.host, options.port)
+        .map_err(|e| format!("cannot connect to the chat server at {target}: {e}"))?;
+    // Each typed line should leave at once.
+    let _ = stream.set_nodelay(true);
+    let (sender, inputs) = mpsc::channel();
+    let reader = stream
+        .try_clone()
+        .map_err(|e| format!("chat connection: {e}"))?;
+    spawn("chat-socket", read_server(reader, sender.clone()))?;
+    spawn("chat-stdin", read_stdin(sender.clone()))?;
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot watch signals: {e}"))?;
+    let interrupts = sender;
+    spawn("chat-signals", move || {
+        if signals.forever().next().is_some() {
+            let _ = interrupts.send(Input::Leave);
+        }
+    })?;
+    let client = ChatClient::new(Instant::now(), options.username.as_deref());
+    Ok(drive(client, stream, &inputs))
+}
+
+/// Feeds inputs to the machine, sends and prints what it says, until the session ends.
+fn drive(mut client: ChatClient, mut stream: TcpStream, inputs: &Receiver<Input>) -> u8 {
+    let mut out = Vec::new();
+    let stdout = io::stdout();
+    loop {
+        client.poll_transmit(&mut out);
+        if !out.is_empty() {
+            if stream.write_all(&out).is_err() {
+                client.receive_eof(Instant::now());
+            }
+            out.clear();
+        }
+        while let Some(event) = client.poll_event() {
+            let mut stdout = stdout.lock();
+            match event {
+                ClientEvent::Print(line) => {
+                    let _ = writeln!(stdout, "{line}");
+                }
+                ClientEvent::Prompt(text) => {
+                    let _ = write!(stdout, "{text}");
+                }
+                ClientEvent::Ended(end) => {
+                    let _ = stdout.flush();
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return end.exit_code();
+                }
+            }
+            let _ = stdout.flush();
+        }
+        let now = Instant::now();
+        let input = match client.poll_timeout() {
+            Some(deadline) if deadline <= now => {
+                client.handle_timeout(now);
+                continue;
+            }
+            Some(deadline) => match inputs.recv_timeout(deadline - now) {
+                Ok(input) => input,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => Input::Leave,
+            },
+            None => inputs.recv().unwrap_or(Input::Leave),
+        };
+        let now = Instant::now();
+        match input {
+            Input::Line(line) => client.handle_line(now, &line),
+            Input::Leave => client.handle_end_of_input(now),
+            Input::Server(bytes) => client.receive(now, &bytes),
+            Input::ServerClosed => client.receive_eof(now),
+        }
+    }
+}
+
+fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
+    for address in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last = error,
+        }
+    }
+    Err(last)
+}
+
+fn read_server(mut stream: TcpStream, inputs: Sender<Input>) -> impl FnOnce() {
+    move || {
+        let mut buf = vec![0; READ_BUFFER];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if inputs.send(Input::Server(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = inputs.send(Input::ServerClosed);
+    }
+}
+
+fn read_stdin(inputs: Sender<Input>) -> impl FnOnce() {
+    move || {
+        let stdin = io::stdin();
+        let mut stdin = stdin.lock();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match stdin.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&line).into_owned();
+                    if inputs.send(Input::Line(text)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = inputs.send(Input::Leave);
+    }
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(|_| ())
+        .map_err(|e| format!("cannot start a thread: {e}"))
+}
+
+/// A server that does not answer a connection attempt in this long is taken as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes read from the server per call: many chat lines, or one long one.
+const READ_BUFFER: usize = 16 * 1024;

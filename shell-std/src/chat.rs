@@ -1,0 +1,326 @@
+//! `ferry-std chat` on std threads: the core's [`ChatHub`] behind one mutex, a reader thread and
+//! a writer thread per client, and a timer thread for the hub's idle deadlines.
+//!
+//! Whoever feeds the hub (a reader with bytes, a writer that finished, the timer) hands every
+//! transmit the hub then has to the addressed client's outbox and wakes its writer. A writer
+//! writes outside the lock, so a client that stops reading blocks only its own writer; the hub
+//! gives that client no more until its writer reports the last batch written, and disconnects
+//! it once its backlog is too large. Which bytes go where and when to close are the hub's
+//! decisions; this module moves bytes.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId};
+use ferry_core::cli::ChatOptions;
+use ferry_core::settings;
+
+use crate::signal::{Shutdown, WorkerCount};
+
+/// Runs the chat server until SIGINT or SIGTERM.
+pub fn run(options: &ChatOptions) -> Result<(), String> {
+    let shutdown = Shutdown::on_signals().map_err(|e| format!("cannot watch signals: {e}"))?;
+    let listener = ferry_shell::bind_tcp("chat server", &options.bind)?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("chat server: {e}"))?;
+    let room = Arc::new(Room {
+        state: Mutex::new(State {
+            hub: ChatHub::new(ChatConfig::from(options)),
+            outboxes: HashMap::new(),
+            transmit: Vec::new(),
+        }),
+        deadline_moved: Condvar::new(),
+    });
+    let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
+    let workers = WorkerCount::default();
+    spawn("chat-accept", {
+        let (room, workers, shutdown) = (room.clone(), workers.clone(), shutdown.clone());
+        move || accept_loop(listener, room, workers, shutdown, limit)
+    })?;
+    spawn("chat-timer", {
+        let room = room.clone();
+        move || timer_loop(&room)
+    })?;
+    println!("{}", chat::listening_line(address));
+    shutdown.wait();
+    // Everyone is told and closed; the writers get a moment to send that last line.
+    room.lock().shutdown();
+    workers.wait_idle(Instant::now() + SHUTDOWN_WAIT);
+    Ok(())
+}
+
+/// The hub and the clients' outboxes, shared by every thread.
+struct Room {
+    state: Mutex<State>,
+    /// Signalled when a client connects, so the timer thread looks at the new deadline.
+    deadline_moved: Condvar,
+}
+
+struct State {
+    hub: ChatHub,
+    outboxes: HashMap<ClientId, Arc<Outbox>>,
+    transmit: Vec<u8>,
+}
+
+/// What waits to be written to one client, and the wake-up of its writer.
+struct Outbox {
+    state: Mutex<OutboxState>,
+    ready: Condvar,
+    /// For closing the socket from another thread.
+    stream: TcpStream,
+}
+
+#[derive(Default)]
+struct OutboxState {
+    bytes: Vec<u8>,
+    /// Write `bytes`, then close: these are the client's last.
+    close: bool,
+    /// The writer is in a write with bytes taken from here.
+    writing: bool,
+}
+
+impl Room {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    /// Hands every transmit the hub has to its outbox; drops the hub's events.
+    fn dispatch(&mut self) {
+        while let Some(transmit) = self.hub.poll_transmit(&mut self.transmit) {
+            let outbox = if transmit.close.is_some() {
+                self.outboxes.remove(&transmit.client)
+            } else {
+                self.outboxes.get(&transmit.client).cloned()
+            };
+            match outbox {
+                Some(outbox) => outbox.put(&mut self.transmit, transmit.close.is_some()),
+                None => self.transmit.clear(),
+            }
+        }
+        while self.hub.poll_event().is_some() {}
+    }
+
+    fn shutdown(&mut self) {
+        self.hub.shutdown(Instant::now());
+        self.dispatch();
+    }
+}
+
+impl Outbox {
+    fn put(&self, bytes: &mut Vec<u8>, close: bool) {
+        let mut state = self.lock();
+        if state.bytes.is_empty() {
+            std::mem::swap(&mut state.bytes, bytes);
+        } else {
+            state.bytes.append(bytes);
+        }
+        if close {
+            state.close = true;
+            if state.writing {
+                // The writer is stuck on a client that does not read: the last line could not
+                // be delivered anyway, so the socket is closed now, which also ends that write.
+                let _ = self.stream.shutdown(SocketShutdown::Both);
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OutboxState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    room: Arc<Room>,
+    workers: WorkerCount,
+    shutdown: Shutdown,
+    limit: usize,
+) {
+    loop {
+        if !workers.acquire(limit, &shutdown) {
+            return;
+        }
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                workers.release();
+                // Out of file descriptors (EMFILE/ENFILE): wait instead of spinning.
+                if matches!(error.raw_os_error(), Some(23 | 24)) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                continue;
+            }
+        };
+        if start_client(stream, &room, &workers).is_err() {
+            workers.release();
+        }
+    }
+}
+
+/// Registers a client with the hub and starts its reader and writer threads.
+fn start_client(stream: TcpStream, room: &Arc<Room>, workers: &WorkerCount) -> io::Result<()> {
+    // Each chat line should leave at once, not wait for the peer's delayed ACK.
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let writer_stream = stream.try_clone()?;
+    let outbox = Arc::new(Outbox {
+        state: Mutex::new(OutboxState::default()),
+        ready: Condvar::new(),
+        stream: stream.try_clone()?,
+    });
+    let client = {
+        let mut state = room.lock();
+        let client = state.hub.connect(Instant::now());
+        state.outboxes.insert(client, outbox.clone());
+        state.dispatch();
+        client
+    };
+    room.deadline_moved.notify_one();
+    let writer = {
+        let room = room.clone();
+        move || write_loop(writer_stream, client, &outbox, &room)
+    };
+    if let Err(error) = spawn_small("chat-writer", writer) {
+        forget(room, client);
+        return Err(error);
+    }
+    let reader = {
+        let (room, workers) = (room.clone(), workers.clone());
+        move || {
+            read_loop(stream, client, &room);
+            workers.release();
+        }
+    };
+    if let Err(error) = spawn_small("chat-reader", reader) {
+        forget(room, client);
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// Feeds what the client sends to the hub until EOF or an error.
+fn read_loop(mut stream: TcpStream, client: ClientId, room: &Room) {
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        let read = stream.read(&mut buf);
+        let mut state = room.lock();
+        match read {
+            Ok(0) => state.hub.receive_eof(Instant::now(), client),
+            Ok(n) => state.hub.receive(Instant::now(), client, &buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => state.hub.disconnect(Instant::now(), client),
+        }
+        state.dispatch();
+        if !matches!(read, Ok(1..)) {
+            return;
+        }
+    }
+}
+
+/// Writes what the hub hands this client, reporting each batch written, until it is closed.
+fn write_loop(mut stream: TcpStream, client: ClientId, outbox: &Outbox, room: &Room) {
+    let mut batch = Vec::new();
+    loop {
+        let close = {
+            let mut state = outbox.lock();
+            while state.bytes.is_empty() && !state.close {
+                state = outbox.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            std::mem::swap(&mut batch, &mut state.bytes);
+            state.writing = true;
+            state.close
+        };
+        let written = stream.write_all(&batch);
+        batch.clear();
+        outbox.lock().writing = false;
+        if close {
+            let _ = stream.shutdown(SocketShutdown::Both);
+            return;
+        }
+        let mut state = room.lock();
+        match written {
+            Ok(()) => state.hub.handle_drained(Instant::now(), client),
+            Err(_) => {
+                state.hub.disconnect(Instant::now(), client);
+                state.outboxes.remove(&client);
+                let _ = stream.shutdown(SocketShutdown::Both);
+            }
+        }
+        state.dispatch();
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+/// Fires the hub's idle deadlines.
+fn timer_loop(room: &Room) {
+    let mut state = room.lock();
+    loop {
+        let now = Instant::now();
+        match state.hub.poll_timeout() {
+            Some(deadline) if deadline <= now => {
+                state.hub.handle_timeout(now);
+                state.dispatch();
+            }
+            Some(deadline) => {
+                state = room
+                    .deadline_moved
+                    .wait_timeout(state, deadline - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            None => {
+                state = room
+                    .deadline_moved
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+}
+
+/// Undoes [`start_client`]'s registration when a thread could not start.
+fn forget(room: &Room, client: ClientId) {
+    let mut state = room.lock();
+    state.hub.disconnect(Instant::now(), client);
+    if let Some(outbox) = state.outboxes.remove(&client) {
+        let _ = outbox.stream.shutdown(SocketShutdown::Both);
+        outbox.put(&mut Vec::new(), true);
+    }
+    state.dispatch();
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(|_| ())
+        .map_err(|e| format!("cannot start a thread: {e}"))
+}
+
+fn spawn_small(name: &str, work: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    thread::Builder::new()
+        .name(name.into())
+        .stack_size(CLIENT_STACK)
+        .spawn(work)
+        .map(|_| ())
+}
+
+/// Bytes read per call: many chat lines, or one long one.
+const READ_BUFFER: usize = 16 * 1024;
+/// Client threads only move bytes; 128 KiB of stack is plenty.
+const CLIENT_STACK: usize = 128 * 1024;
+/// A write that makes no progress for this long means the client stopped reading; its writer
+/// gives up (the hub has usually disconnected such a client long before).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stopping server gives writers to send the last line to everyone.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
