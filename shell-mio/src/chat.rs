@@ -349,9 +349,9 @@ const FIRST_CONNECTION: usize = 16;
 const EVENTS_PER_WAIT: usize = 1024;
 /// One read holds some 700 ordinary chat lines; shared by all connections.
 const READ_BUFFER: usize = 64 * 1024;
-/// Reads per client per turn: a client flooding the room gets 256 KiB in, then everyone else
-/// has their turn before it is read again.
-const READS_PER_TURN: usize = 4;
+/// Reads per client per turn: a client flooding the room gets 64 KiB in, then everyone else has
+/// their turn (and their writes) before it is read again.
+const READS_PER_TURN: usize = 1;
 /// Output buffers above this are released once written.
 const RETAINED_OUTPUT: usize = 64 * 1024;
 /// How long accepting pauses after the process ran out of file descriptors.

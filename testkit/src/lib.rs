@@ -1,8 +1,8 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`],
-//! [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour of the SPEC. A shell runs
-//! them all with one line in its `tests/` folder:
+//! [`chat`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour of the SPEC.
+//! A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
 //! ferry_testkit::suite!(env!("CARGO_BIN_EXE_ferry-std"));
@@ -17,6 +17,7 @@
 //! This crate never links the server's code: it knows the binary only by its command line,
 //! its sockets and its files, as a user would.
 
+pub mod chat;
 pub mod check;
 mod child;
 pub mod client;
@@ -84,6 +85,13 @@ macro_rules! suite {
                 socket_server_acknowledges_stored_messages_once_per_id,
                 socket_server_stores_messages_without_id_unacknowledged,
                 socket_server_ignores_malformed_datagrams,
+            ],
+            chat: [
+                three_clients_exchange_messages,
+                newcomer_gets_history,
+                a_client_that_never_reads_does_not_delay_the_others,
+                five_hundred_clients_each_receive_all_others,
+                interactive_client_in_a_pseudo_terminal,
             ],
             process: [
                 startup_errors_are_one_line_and_nonzero,

@@ -144,9 +144,11 @@ pub fn listening_line(address: SocketAddr) -> String {
 pub const MAX_LINE: usize = 16 * 1024;
 /// Recent messages replayed to a newcomer (the SPEC's `--history` default).
 pub const DEFAULT_HISTORY: usize = 20;
-/// Bytes that may wait for one client: 256 KiB is some 2,500 ordinary messages, far more than
-/// a reading client ever falls behind, while 1,000 stuck clients still cost at most 256 MiB.
-pub const DEFAULT_MAX_QUEUE: usize = 256 * 1024;
+/// Bytes that may wait for one client: 1 MiB is some 10,000 ordinary messages, and many times
+/// what a flooding sender brings in between two writes to a reader that keeps up (a shell reads
+/// a client 64 KiB at a time), so only a client that really stopped keeping up reaches it. A
+/// stuck client holds it at most until it is disconnected.
+pub const DEFAULT_MAX_QUEUE: usize = 1024 * 1024;
 /// A client silent this long is gone in all but name (the issue sets 10 minutes).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
