@@ -3,7 +3,8 @@
 //! the hub's decisions; this module moves bytes and keeps the sockets.
 //!
 //! Each turn: wait for readiness or the hub's deadline; read what is ready (a bounded amount per
-//! client per turn, so a flooding client cannot starve the rest) and feed it to the hub; write
+//! client and in all per turn, so a flooding client cannot starve the rest and an overloaded
+//! server slows the senders instead of piling up copies) and feed it to the hub; write
 //! what sockets take; fire the hub's timeout; then hand every transmit the hub has to its
 //! connection. A connection gets new bytes from the hub only after it wrote all the previous
 //! ones, so the hub, not this loop, holds a slow client's backlog and decides when it is too much.
@@ -53,6 +54,8 @@ struct ChatServer {
     by_client: HashMap<ClientId, usize>,
     /// Slots whose read was cut short to give others a turn; read again next turn.
     unfinished_reads: Vec<usize>,
+    /// Bytes this turn may still read, from all clients together.
+    read_budget: usize,
     /// What the hub hands over, before it moves to a connection's own buffer.
     transmit: Vec<u8>,
     /// One read buffer for every connection, so an idle client holds no buffer of its own.
@@ -91,6 +94,7 @@ impl ChatServer {
             free: Vec::new(),
             by_client: HashMap::new(),
             unfinished_reads: Vec::new(),
+            read_budget: TURN_READ_BUDGET,
             transmit: Vec::new(),
             read_buf: vec![0; READ_BUFFER],
         })
@@ -115,6 +119,7 @@ impl ChatServer {
                 Err(e) => return Err(e),
             }
             let now = Instant::now();
+            self.read_budget = TURN_READ_BUDGET;
             for slot in std::mem::take(&mut self.unfinished_reads) {
                 self.drive(slot, now);
             }
@@ -228,12 +233,13 @@ impl ChatServer {
         }
         let mut reads = 0;
         while conn.read_ready {
-            if reads == READS_PER_TURN {
+            if reads == READS_PER_TURN || self.read_budget == 0 {
                 self.unfinished_reads.push(slot);
                 return;
             }
             reads += 1;
-            match conn.stream.read(&mut self.read_buf) {
+            let len = self.read_budget.min(self.read_buf.len());
+            match conn.stream.read(&mut self.read_buf[..len]) {
                 Ok(0) => {
                     conn.read_ready = false;
                     // The hub answers with the client's last transmit, which closes it.
@@ -243,9 +249,10 @@ impl ChatServer {
                 Ok(n) => {
                     // A short read emptied the socket buffer; the next edge says when there is
                     // more, so no read is spent on WouldBlock.
-                    if n < self.read_buf.len() {
+                    if n < len {
                         conn.read_ready = false;
                     }
+                    self.read_budget -= n;
                     self.hub.receive(now, conn.client, &self.read_buf[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.read_ready = false,
@@ -352,6 +359,11 @@ const READ_BUFFER: usize = 64 * 1024;
 /// Reads per client per turn: a client flooding the room gets 64 KiB in, then everyone else has
 /// their turn (and their writes) before it is read again.
 const READS_PER_TURN: usize = 1;
+/// Bytes read from all clients together per turn, before every client is written to. This is
+/// the server's back-pressure: when it cannot write copies as fast as messages come in, it
+/// reads less and TCP slows the senders, so each turn adds at most this much to a reading
+/// client's queue, far below the hub's limit, and only a client that stops reading overflows.
+const TURN_READ_BUDGET: usize = 64 * 1024;
 /// Output buffers above this are released once written.
 const RETAINED_OUTPUT: usize = 64 * 1024;
 /// How long accepting pauses after the process ran out of file descriptors.
