@@ -10,7 +10,8 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use ferry_core::datagram::{
-    DatagramReceiver, DropReporter, ReceiverConfig, ReceiverEvent, StoreToken, MAX_DATAGRAM_SIZE,
+    DatagramReceiver, DropReporter, MessageId, ReceiverConfig, ReceiverEvent, StoreToken,
+    MAX_DATAGRAM_SIZE,
 };
 use ferry_core::Message;
 use ferry_storage::FileStore;
@@ -24,13 +25,16 @@ pub struct SocketServer {
     drops: DropReporter,
     writer: Option<Writer>,
     /// Messages waiting for the writer to finish the batch it holds.
-    queued: Vec<(StoreToken, Message)>,
+    queued: Vec<Job>,
     buf: Vec<u8>,
     out: Vec<u8>,
 }
 
+/// One message for the writer: its token, its id (recorded in the id journal), the message.
+type Job = (StoreToken, Option<MessageId>, Message);
+
 struct Writer {
-    jobs: SyncSender<Vec<(StoreToken, Message)>>,
+    jobs: SyncSender<Vec<Job>>,
     results: Receiver<(Vec<StoreToken>, bool)>,
     thread: JoinHandle<()>,
     busy: bool,
@@ -48,6 +52,8 @@ impl SocketServer {
         let mut socket = socket;
         registry.register(&mut socket, socket_token, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(registry, waker_token)?);
+        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
+        receiver.remember_stored(store.recent_ids().iter().cloned());
         // One batch at a time is in the writer; the queue bound only guards against misuse.
         let (jobs, job_queue) = mpsc::sync_channel(1);
         let (result_sender, results) = mpsc::channel();
@@ -56,7 +62,7 @@ impl SocketServer {
             .spawn(move || write_batches(store, job_queue, result_sender, waker))?;
         Ok(SocketServer {
             socket,
-            receiver: DatagramReceiver::new(ReceiverConfig::default()),
+            receiver,
             drops: DropReporter::default(),
             writer: Some(Writer {
                 jobs,
@@ -118,7 +124,10 @@ impl SocketServer {
     fn after_input(&mut self, now: Instant) {
         while let Some(event) = self.receiver.poll_event() {
             match event {
-                ReceiverEvent::Store { token, message } => self.queued.push((token, message)),
+                ReceiverEvent::Store { token, message } => {
+                    let id = self.receiver.pending_id(token).cloned();
+                    self.queued.push((token, id, message));
+                }
                 ReceiverEvent::Dropped { from, error } => {
                     if let Some(line) = self.drops.note(now, from, &error) {
                         eprintln!("{line}");
@@ -145,13 +154,20 @@ impl SocketServer {
 
 fn write_batches(
     mut store: FileStore,
-    jobs: Receiver<Vec<(StoreToken, Message)>>,
+    jobs: Receiver<Vec<Job>>,
     results: mpsc::Sender<(Vec<StoreToken>, bool)>,
     waker: Arc<Waker>,
 ) {
     for batch in jobs {
-        let (tokens, messages): (Vec<StoreToken>, Vec<Message>) = batch.into_iter().unzip();
-        let stored = match store.append(OffsetDateTime::now_utc(), &messages) {
+        let mut tokens = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut messages = Vec::with_capacity(batch.len());
+        for (token, id, message) in batch {
+            tokens.push(token);
+            ids.push(id);
+            messages.push(message);
+        }
+        let stored = match store.append_identified(OffsetDateTime::now_utc(), &messages, &ids) {
             Ok(_) => true,
             Err(error) => {
                 eprintln!("socket server: not stored, not acknowledged: {error}");

@@ -165,6 +165,7 @@ fn run_sender(socket: UdpSocket, queue: Receiver<ForwarderInput>, config: Sender
 /// Runs the socket server on this thread until shutdown: receive, store in batches, ack.
 pub fn run_socket_server(socket: UdpSocket, mut store: FileStore, shutdown: Shutdown) {
     let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
+    receiver.remember_stored(store.recent_ids().iter().cloned());
     let mut buf = vec![0u8; MAX_DATAGRAM_SIZE + 1];
     let mut out = Vec::with_capacity(MAX_DATAGRAM_SIZE);
     let mut batch = Vec::new();
@@ -197,7 +198,11 @@ pub fn run_socket_server(socket: UdpSocket, mut store: FileStore, shutdown: Shut
         }
         if !batch.is_empty() {
             let now = Instant::now();
-            match store.append(OffsetDateTime::now_utc(), &messages) {
+            let ids: Vec<_> = batch
+                .iter()
+                .map(|&token| receiver.pending_id(token).cloned())
+                .collect();
+            match store.append_identified(OffsetDateTime::now_utc(), &messages, &ids) {
                 Ok(_) => batch
                     .drain(..)
                     .for_each(|token| receiver.handle_stored(now, token)),

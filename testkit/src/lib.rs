@@ -1,7 +1,7 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`],
-//! [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour of the SPEC. A shell runs
+//! [`faults`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour of the SPEC. A shell runs
 //! them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -22,6 +22,7 @@ mod child;
 pub mod client;
 pub mod connection;
 pub mod datagram;
+pub mod faults;
 pub mod fixture;
 pub mod form;
 pub mod malformed;
@@ -84,6 +85,10 @@ macro_rules! suite {
                 socket_server_acknowledges_stored_messages_once_per_id,
                 socket_server_stores_messages_without_id_unacknowledged,
                 socket_server_ignores_malformed_datagrams,
+            ],
+            faults: [
+                lossy_relay_loses_nothing_and_stores_nothing_twice,
+                killed_socket_server_keeps_every_acknowledged_message,
             ],
             process: [
                 startup_errors_are_one_line_and_nonzero,

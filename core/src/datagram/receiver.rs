@@ -163,6 +163,26 @@ impl DatagramReceiver {
         }
     }
 
+    /// The id of the message a pending store holds, if it has one: the shell records it beside
+    /// the stored message so a restarted socket server still knows it (see
+    /// [`DatagramReceiver::remember_stored`]).
+    pub fn pending_id(&self, token: StoreToken) -> Option<&MessageId> {
+        self.pending
+            .get(&token)
+            .and_then(|pending| pending.id.as_ref())
+    }
+
+    /// Seeds the dedup window with ids stored before this receiver existed (a restart), oldest
+    /// first, so a sender retransmitting a message stored just before a crash gets its ack
+    /// without the message being stored twice.
+    pub fn remember_stored(&mut self, ids: impl IntoIterator<Item = MessageId>) {
+        for id in ids {
+            if !self.recent.contains(&id) {
+                self.remember(id);
+            }
+        }
+    }
+
     /// Appends the next ack to `out` and says where to send it, or `None` when none is queued.
     /// New acks appear after `handle_datagram` and `handle_stored`.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<Transmit> {
@@ -504,5 +524,51 @@ mod tests {
             receiver.stats().acks_dropped,
             MAX_PEERS_PER_MESSAGE as u64 - 1
         );
+    }
+
+    #[test]
+    fn ids_remembered_from_before_a_restart_are_acked_not_stored_again() {
+        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
+        let id = MessageId::new("web.1-7".to_string()).unwrap();
+        receiver.remember_stored([id.clone()]);
+        let from: SocketAddr = ([127, 0, 0, 1], 4000).into();
+        let mut datagram = Vec::new();
+        let message = Message::new("ann".into(), "hi".into()).unwrap();
+        codec::encode(
+            &Datagram::Message {
+                id: Some(id.clone()),
+                message,
+            },
+            &mut datagram,
+        );
+        receiver.handle_datagram(Instant::now(), from, &datagram);
+        assert!(
+            receiver.poll_event().is_none(),
+            "a remembered id is not stored again"
+        );
+        let mut out = Vec::new();
+        let transmit = receiver.poll_transmit(&mut out).expect("an ack");
+        assert_eq!(transmit.destination, from);
+        assert_eq!(codec::decode(&out), Ok(Datagram::Ack(id)));
+    }
+
+    #[test]
+    fn pending_id_names_the_stored_message() {
+        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
+        let id = MessageId::new("web.1-8".to_string()).unwrap();
+        let mut datagram = Vec::new();
+        let message = Message::new("ann".into(), "hi".into()).unwrap();
+        codec::encode(
+            &Datagram::Message {
+                id: Some(id.clone()),
+                message,
+            },
+            &mut datagram,
+        );
+        receiver.handle_datagram(Instant::now(), ([127, 0, 0, 1], 4000).into(), &datagram);
+        let Some(ReceiverEvent::Store { token, .. }) = receiver.poll_event() else {
+            panic!("a store event")
+        };
+        assert_eq!(receiver.pending_id(token), Some(&id));
     }
 }
