@@ -541,7 +541,7 @@ mod tests {
             },
             &mut datagram,
         );
-        receiver.handle_datagram(Instant::now(), from, &datagram);
+        receiver.handle_datagram(crate::testing::epoch(), from, &datagram);
         assert!(
             receiver.poll_event().is_none(),
             "a remembered id is not stored again"
@@ -565,7 +565,11 @@ mod tests {
             },
             &mut datagram,
         );
-        receiver.handle_datagram(Instant::now(), ([127, 0, 0, 1], 4000).into(), &datagram);
+        receiver.handle_datagram(
+            crate::testing::epoch(),
+            ([127, 0, 0, 1], 4000).into(),
+            &datagram,
+        );
         let Some(ReceiverEvent::Store { token, .. }) = receiver.poll_event() else {
             panic!("a store event")
         };
