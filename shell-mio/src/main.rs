@@ -93,7 +93,7 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
         event_loop.web = Some(web);
         lines.insert(0, settings::web_listening(address));
         if socket_address.is_none() {
-            lines.push(settings::forwarding_to(target));
+            lines.push(settings::forwarding_to(target, options.transport));
         }
     }
     for line in lines {

@@ -73,7 +73,7 @@ fn http(web: WebOptions) -> Result<(), String> {
     let listener = bind_tcp(&web.http)?;
     let (forwarder, forward_thread) = start_forwarder(&web, target)?;
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
-    announce(&settings::forwarding_to(target));
+    announce(&settings::forwarding_to(target, web.transport));
     shutdown.wait();
     web_server.stop();
     forwarder.stop();
