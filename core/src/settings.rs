@@ -34,14 +34,6 @@ pub fn sender_config(options: &WebOptions, process_id: u32, start_nanos: u128) -
     }
 }
 
-/// Refuses a transport this version does not carry.
-pub fn check_transport(transport: Transport) -> Result<(), String> {
-    match transport {
-        Transport::Udp => Ok(()),
-        Transport::Tcp => Err("--transport tcp is not available in this version; use udp".into()),
-    }
-}
-
 /// The line the web app prints once it listens.
 pub fn web_listening(address: SocketAddr) -> String {
     format!("web app listening on http://{address}")
@@ -98,6 +90,11 @@ const DEFAULT_FD_LIMIT: u64 = 1024;
 /// is the number of web apps sharing one socket server, and 256 is far more than a deployment of
 /// this size runs, while bounding the threads or buffers a flood of connections could cost.
 pub const MAX_STREAM_PEERS: usize = 256;
+/// How long a write on a stream between the web app and the socket server may block before the
+/// connection counts as broken (`ferry-std`, whose writes block). A peer that takes no bytes for
+/// a second is stalled or gone; the web app's messages are resent on its next connection, and
+/// the socket server's acks are answered again when those copies arrive.
+pub const STREAM_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a stopping server lets in-flight requests and stores finish (the SPEC says a few
 /// seconds).
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);

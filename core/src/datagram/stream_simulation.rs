@@ -189,8 +189,9 @@ impl World {
             Happening::Break => {
                 if let Some((connection, _)) = self.current.take() {
                     // Whatever was still on the way in either direction is lost.
-                    self.agenda.retain(|_, happening| {
-                        !matches!(happening, Happening::Arrive { connection: c, .. } if *c == connection)
+                    self.agenda.retain(|_, happening| match happening {
+                        Happening::Arrive { connection: c, .. } => *c != connection,
+                        _ => true,
                     });
                     self.server_framers.remove(&connection);
                     self.sender.handle_disconnect(now);
