@@ -1,7 +1,8 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
-//! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`],
-//! [`faults`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour of the SPEC. A shell runs
+//! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`], [`tcp`],
+//! [`faults`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour of the SPEC.
+//! A shell runs
 //! them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -31,6 +32,7 @@ pub mod post;
 pub mod process;
 pub mod server;
 pub mod store;
+pub mod tcp;
 pub mod temp;
 
 /// Expands to one `#[test]` per suite function, each running it against the binary `$bin`.
@@ -100,6 +102,12 @@ macro_rules! suite {
                 no_subcommand_means_serve,
                 flags_fall_back_to_environment_variables,
                 curl_posts_a_message,
+            ],
+            tcp: [
+                serve_over_tcp_stores_then_redirects,
+                http_and_socket_over_tcp_as_separate_processes,
+                tcp_socket_server_acks_lines_once_per_id,
+                web_app_survives_a_socket_server_restart_over_tcp,
             ],
         }
     };

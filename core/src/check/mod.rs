@@ -7,8 +7,10 @@
 //! them and they may change at any time.
 
 mod http;
+mod lines;
 
 pub use self::http::{assert_http_responses_match_events, check_http_conn};
+pub use self::lines::check_lines;
 
 use crate::datagram::{self, Datagram};
 use crate::form::{self, FormError};
