@@ -75,11 +75,24 @@ pub fn lossy_relay_loses_nothing_and_stores_nothing_twice(bin: &str) {
 /// port and file: the file parses, holds every message that was answered 303, and none twice
 /// (messages stored just before the kill are recognised by their ids when retransmitted).
 pub fn killed_socket_server_keeps_every_acknowledged_message(bin: &str) {
-    let first = Launch::socket(bin, TempDir::new("killed_socket_server")).start();
+    killed_socket_server_keeps_every_acknowledged_message_over(bin, "udp");
+}
+
+/// The same over `--transport tcp`: the web app reconnects to the restarted server and resends
+/// what was in flight.
+pub fn killed_tcp_socket_server_keeps_every_acknowledged_message(bin: &str) {
+    killed_socket_server_keeps_every_acknowledged_message_over(bin, "tcp");
+}
+
+fn killed_socket_server_keeps_every_acknowledged_message_over(bin: &str, transport: &str) {
+    let first = Launch::socket(bin, TempDir::new("killed_socket_server"))
+        .flag("--transport", transport)
+        .start();
     let port = first.socket().port();
     let store_path = first.store().to_path_buf();
     let web = Launch::http(bin, fixture::sandbox("killed_socket_http"), first.socket())
         .flag("--ack-timeout", "3s")
+        .flag("--transport", transport)
         .start();
 
     let posting = Arc::new(AtomicBool::new(true));
@@ -95,6 +108,7 @@ pub fn killed_socket_server_keeps_every_acknowledged_message(bin: &str) {
     kill_hard(&mut first);
     // Posts go on meanwhile: they wait on retransmits, then reach the restarted server.
     let restarted = Launch::socket(bin, TempDir::new("killed_socket_server_again"))
+        .flag("--transport", transport)
         .flag("--socket", format!("127.0.0.1:{port}"))
         .flag("--store", &store_path)
         .start();
@@ -127,7 +141,7 @@ pub fn killed_socket_server_keeps_every_acknowledged_message(bin: &str) {
         );
     }
     eprintln!(
-        "killed socket server: {} posts, {} got 303, {} entries stored, none twice",
+        "killed {transport} socket server: {} posts, {} got 303, {} entries stored, none twice",
         answers.len(),
         acknowledged.len(),
         stored.len()

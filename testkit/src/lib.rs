@@ -91,6 +91,7 @@ macro_rules! suite {
             faults: [
                 lossy_relay_loses_nothing_and_stores_nothing_twice,
                 killed_socket_server_keeps_every_acknowledged_message,
+                killed_tcp_socket_server_keeps_every_acknowledged_message,
             ],
             process: [
                 startup_errors_are_one_line_and_nonzero,
