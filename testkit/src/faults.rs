@@ -150,6 +150,89 @@ fn killed_socket_server_keeps_every_acknowledged_message_over(bin: &str, transpo
     drop(first);
 }
 
+/// Two web apps forward to one socket server at once: their message ids never collide (a
+/// collision would make the server take one app's message for a copy of the other's), so every
+/// post of both is stored once.
+pub fn two_web_apps_share_one_socket_server(bin: &str) {
+    let socket = Launch::socket(bin, TempDir::new("two_web_apps_socket")).start();
+    let first = Launch::http(bin, fixture::sandbox("two_web_apps_a"), socket.socket()).start();
+    let second = Launch::http(bin, fixture::sandbox("two_web_apps_b"), socket.socket()).start();
+    let (a, b) = (first.web(), second.web());
+    let from_second = thread::spawn(move || post_many(b, SHARED_POSTS, 4, |_| true));
+    let mut answers = post_many(a, SHARED_POSTS, 4, |_| true);
+    let second_answers = from_second.join().expect("second web app's posts");
+    // Both apps number their messages alike; tell them apart by which app sent them.
+    answers.extend(
+        second_answers
+            .into_iter()
+            .map(|(m, s)| (format!("{m} (b)"), s)),
+    );
+    assert!(
+        answers.iter().all(|(_, status)| *status == 303),
+        "every post is stored"
+    );
+    let stored = store::read(socket.store());
+    assert_eq!(
+        stored.len(),
+        2 * SHARED_POSTS,
+        "each app's messages are all stored, once"
+    );
+    let counts = count_messages(&stored);
+    assert!(
+        counts.values().all(|&n| n == 2),
+        "message texts are stored once per app: {counts:?}"
+    );
+}
+
+/// A second socket server pointed at the same file refuses to start, in one line naming the
+/// lock, and the first one keeps storing.
+pub fn second_socket_server_on_the_same_file_refuses(bin: &str) {
+    let first = Launch::socket(bin, TempDir::new("same_file_first")).start();
+    let exit = Launch::socket(bin, TempDir::new("same_file_second"))
+        .flag("--store", first.store())
+        .run();
+    assert!(!exit.status.success(), "the second socket server started");
+    let lines: Vec<&str> = exit.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {:?}", exit.stderr);
+    assert!(lines[0].contains("in use"), "names the lock: {}", lines[0]);
+    let web = Launch::http(bin, fixture::sandbox("same_file_http"), first.socket()).start();
+    let response = post_form(
+        web.web(),
+        &[("username", "first"), ("message", "still mine")],
+    );
+    assert_eq!(response.status, 303);
+    assert_eq!(store::read(first.store()).len(), 1);
+}
+
+/// Datagrams of the largest size UDP carries (65,507 bytes), garbage and valid, never stop the
+/// socket server: the garbage is dropped, the valid one stored and acknowledged.
+pub fn largest_datagrams_never_stop_the_socket_server(bin: &str) {
+    let server = Launch::socket(bin, TempDir::new("largest_datagrams")).start();
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client
+        .set_read_timeout(Some(FAULT_TIMEOUT))
+        .expect("timeout");
+    let garbage = vec![b'{'; MAX_UDP_PAYLOAD];
+    client
+        .send_to(&garbage, server.socket())
+        .expect("send garbage");
+    let head = r#"{"id":"big-1","username":"big","message":""#;
+    let filler = "m".repeat(MAX_UDP_PAYLOAD - head.len() - 2);
+    let big = format!("{head}{filler}\"}}");
+    assert_eq!(big.len(), MAX_UDP_PAYLOAD);
+    client
+        .send_to(big.as_bytes(), server.socket())
+        .expect("send the largest message");
+    let mut buf = [0u8; 256];
+    let (n, _) = client
+        .recv_from(&mut buf)
+        .expect("an ack for the largest message");
+    assert_eq!(&buf[..n], br#"{"ack":"big-1"}"#);
+    let stored = store::read(server.store());
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].message.len(), filler.len());
+}
+
 /// Posts `count` distinct messages from `threads` threads while `go_on(i)` holds; returns each
 /// message with the status it got.
 fn post_many(
@@ -356,6 +439,9 @@ impl FaultyLink {
 }
 
 const RELAY_POSTS: usize = 1_000;
+const SHARED_POSTS: usize = 100;
+/// The largest UDP payload over IPv4.
+const MAX_UDP_PAYLOAD: usize = 65_507;
 const POSTING_THREADS: usize = 16;
 /// Bounds every wait of these tests; a healthy run needs a fraction of it.
 const FAULT_TIMEOUT: Duration = Duration::from_secs(20);

@@ -92,6 +92,9 @@ macro_rules! suite {
                 lossy_relay_loses_nothing_and_stores_nothing_twice,
                 killed_socket_server_keeps_every_acknowledged_message,
                 killed_tcp_socket_server_keeps_every_acknowledged_message,
+                two_web_apps_share_one_socket_server,
+                second_socket_server_on_the_same_file_refuses,
+                largest_datagrams_never_stop_the_socket_server,
             ],
             process: [
                 startup_errors_are_one_line_and_nonzero,
