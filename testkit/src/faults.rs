@@ -112,7 +112,7 @@ fn killed_socket_server_keeps_every_acknowledged_message_over(bin: &str, transpo
         .flag("--socket", format!("127.0.0.1:{port}"))
         .flag("--store", &store_path)
         .start();
-    let before = store::read(&store_path).len();
+    let before = wait_for_entries(&store_path, 0);
     wait_for_entries(&store_path, before + 50);
     posting.store(false, Ordering::SeqCst);
     let answers = poster.join().expect("posting threads");
@@ -274,9 +274,23 @@ fn count_messages(entries: &[store::Entry]) -> HashMap<String, usize> {
     counts
 }
 
-/// Waits until the store holds at least `count` entries (bounded).
-fn wait_for_entries(path: &std::path::Path, count: usize) {
-    store::read_when(path, count, FAULT_TIMEOUT);
+/// Waits until the store holds at least `count` entries (bounded) and returns how many it held.
+///
+/// The server is appending meanwhile, and a reader that takes the file in several reads can get
+/// the old closing from one and the new tail from the next; such a torn read is retried. The
+/// final checks read the file once the server is quiet.
+fn wait_for_entries(path: &std::path::Path, count: usize) -> usize {
+    let deadline = Instant::now() + FAULT_TIMEOUT;
+    loop {
+        let held = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| store::parse(&bytes).ok());
+        match held {
+            Some(entries) if entries.len() >= count => return entries.len(),
+            _ if Instant::now() >= deadline => panic!("the store never held {count} entries"),
+            _ => thread::sleep(Duration::from_millis(5)),
+        }
+    }
 }
 
 fn kill_hard(server: &mut Server) {
