@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use crate::cli::{Transport, WebOptions};
-use crate::datagram::SenderConfig;
+use crate::datagram::{Link, SenderConfig};
 use crate::http::HttpConfig;
 
 /// The HTTP connection settings of the web app.
@@ -26,15 +26,11 @@ pub fn sender_config(options: &WebOptions, process_id: u32, start_nanos: u128) -
     SenderConfig {
         ack_timeout: options.ack_timeout,
         id_prefix: format!("{start_nanos:x}.{process_id:x}"),
+        link: match options.transport {
+            Transport::Udp => Link::Datagrams,
+            Transport::Tcp => Link::Stream,
+        },
         ..SenderConfig::default()
-    }
-}
-
-/// Refuses a transport this version does not carry.
-pub fn check_transport(transport: Transport) -> Result<(), String> {
-    match transport {
-        Transport::Udp => Ok(()),
-        Transport::Tcp => Err("--transport tcp is not available in this version; use udp".into()),
     }
 }
 
@@ -43,14 +39,24 @@ pub fn web_listening(address: SocketAddr) -> String {
     format!("web app listening on http://{address}")
 }
 
-/// The line the socket server prints once it listens.
+/// The line the socket server prints once it listens for datagrams.
 pub fn socket_listening(address: SocketAddr) -> String {
     format!("socket server listening on udp://{address}")
 }
 
-/// The line the web app prints to say where it forwards messages.
-pub fn forwarding_to(address: SocketAddr) -> String {
-    format!("web app forwarding messages to udp://{address}")
+/// The line the socket server prints once it listens for web apps' streams
+/// (`--transport tcp`).
+pub fn socket_listening_tcp(address: SocketAddr) -> String {
+    format!("socket server listening on tcp://{address}")
+}
+
+/// The line the web app prints to say where it forwards messages, over `transport`.
+pub fn forwarding_to(address: SocketAddr, transport: Transport) -> String {
+    let scheme = match transport {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+    };
+    format!("web app forwarding messages to {scheme}://{address}")
 }
 
 /// How many HTTP connections a server serves at once; further ones wait in the listen backlog.
@@ -79,6 +85,16 @@ pub const MAX_EVENT_LOOP_CONNECTIONS: usize = 1_000_000;
 const RESERVED_FDS: u64 = 64;
 /// The soft fd limit most Linux systems start processes with.
 const DEFAULT_FD_LIMIT: u64 = 1024;
+/// How many web apps' streams a socket server holds at once (`--transport tcp`); further ones
+/// are closed as soon as they are accepted. Each web app process keeps one connection, so this
+/// is the number of web apps sharing one socket server, and 256 is far more than a deployment of
+/// this size runs, while bounding the threads or buffers a flood of connections could cost.
+pub const MAX_STREAM_PEERS: usize = 256;
+/// How long a write on a stream between the web app and the socket server may block before the
+/// connection counts as broken (`ferry-std`, whose writes block). A peer that takes no bytes for
+/// a second is stalled or gone; the web app's messages are resent on its next connection, and
+/// the socket server's acks are answered again when those copies arrive.
+pub const STREAM_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a stopping server lets in-flight requests and stores finish (the SPEC says a few
 /// seconds).
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -86,6 +102,27 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_transport_sets_the_link_and_the_printed_lines() {
+        let mut options = WebOptions::default();
+        assert_eq!(sender_config(&options, 1, 2).link, Link::Datagrams);
+        options.transport = Transport::Tcp;
+        assert_eq!(sender_config(&options, 1, 2).link, Link::Stream);
+        let address = SocketAddr::from(([127, 0, 0, 1], 5000));
+        assert_eq!(
+            socket_listening_tcp(address),
+            "socket server listening on tcp://127.0.0.1:5000"
+        );
+        assert_eq!(
+            forwarding_to(address, Transport::Tcp),
+            "web app forwarding messages to tcp://127.0.0.1:5000"
+        );
+        assert_eq!(
+            forwarding_to(address, Transport::Udp),
+            "web app forwarding messages to udp://127.0.0.1:5000"
+        );
+    }
 
     #[test]
     fn connection_limit_follows_the_fd_limit() {

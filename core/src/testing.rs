@@ -7,6 +7,14 @@ use time::macros::datetime;
 
 use crate::http::{HttpConfig, HttpConn, HttpEvent, Request, Response};
 
+/// The base of every simulated time in core's tests.
+///
+/// `Instant` has no public constructor, so tests read the clock here, once per test, and from
+/// then on only add offsets: the machines under test never see a time that did not come from it.
+pub(crate) fn epoch() -> Instant {
+    Instant::now()
+}
+
 pub(crate) struct ConnHarness {
     pub conn: HttpConn,
     pub now: Instant,
@@ -17,7 +25,7 @@ pub(crate) struct ConnHarness {
 
 impl ConnHarness {
     pub fn new(config: HttpConfig) -> Self {
-        let now = Instant::now();
+        let now = epoch();
         let conn = HttpConn::new(config, now, datetime!(2026-11-21 12:00:00 UTC));
         ConnHarness {
             conn,

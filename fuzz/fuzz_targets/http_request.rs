@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ferry_core::check::check_http_conn(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    ferry_core::check::check_http_conn(std::time::Instant::now(), data)
+});

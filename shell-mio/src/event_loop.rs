@@ -10,6 +10,7 @@ use mio::{Events, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::peers::FIRST_PEER;
 use crate::socket::SocketServer;
 use crate::web::{Web, FIRST_CONNECTION};
 
@@ -18,6 +19,8 @@ pub const LISTENER: Token = Token(1);
 pub const FORWARD: Token = Token(2);
 pub const SOCKET: Token = Token(3);
 pub const STORE_DONE: Token = Token(4);
+/// The web app's stream to the socket server (`--transport tcp`), one connection at a time.
+pub const FORWARD_STREAM: Token = Token(5);
 
 pub struct EventLoop {
     pub poll: Poll,
@@ -70,9 +73,10 @@ impl EventLoop {
                             web.accept(self.poll.registry(), now);
                         }
                     }
-                    FORWARD => {
+                    FORWARD | FORWARD_STREAM => {
                         if let Some(web) = self.web.as_mut() {
-                            web.forward_readable(now);
+                            let (readable, writable) = readiness(event);
+                            web.forward_event(now, readable, writable);
                         }
                     }
                     SOCKET => {
@@ -85,14 +89,15 @@ impl EventLoop {
                             socket.store_done(now);
                         }
                     }
+                    token if token.0 >= FIRST_PEER => {
+                        if let Some(socket) = self.socket.as_mut() {
+                            let (readable, writable) = readiness(event);
+                            socket.peer_ready(token, readable, writable, now);
+                        }
+                    }
                     token if token.0 >= FIRST_CONNECTION => {
                         if let Some(web) = self.web.as_mut() {
-                            // Errors and hang-ups show up as readable/writable work: the next
-                            // read or write reports them.
-                            let readable =
-                                event.is_readable() || event.is_read_closed() || event.is_error();
-                            let writable =
-                                event.is_writable() || event.is_write_closed() || event.is_error();
+                            let (readable, writable) = readiness(event);
                             web.connection_event(token, readable, writable, now);
                         }
                     }
@@ -114,6 +119,14 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// What an event means for a stream: whether to read, whether to write. Errors and hang-ups
+/// show up as both, so the next read or write reports them.
+fn readiness(event: &mio::event::Event) -> (bool, bool) {
+    let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+    let writable = event.is_writable() || event.is_write_closed() || event.is_error();
+    (readable, writable)
 }
 
 /// Readiness events taken per wait; more simply wait for the next turn.

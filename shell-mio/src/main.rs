@@ -4,6 +4,8 @@
 
 mod chat;
 mod event_loop;
+mod forward;
+mod peers;
 mod socket;
 mod timers;
 mod web;
@@ -13,14 +15,15 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_core::app::MessageApp;
-use ferry_core::cli::{self, Command, SocketOptions, WebOptions};
+use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
 use ferry_core::datagram::DatagramSender;
 use ferry_core::settings;
 use mio::net::{TcpListener, UdpSocket};
 
-use event_loop::{EventLoop, FORWARD, LISTENER, SOCKET, STORE_DONE};
-use socket::SocketServer;
-use web::{Forward, Web};
+use event_loop::{EventLoop, FORWARD, FORWARD_STREAM, LISTENER, SOCKET, STORE_DONE};
+use forward::Forward;
+use socket::{Listening, SocketServer};
+use web::Web;
 
 const PROGRAM: &str = "ferry";
 
@@ -47,19 +50,33 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
     let mut lines = Vec::new();
     let mut socket_address = None;
     if let Some(options) = &socket {
-        settings::check_transport(options.transport)?;
         let (store, repaired) = ferry_shell::open_store(options)?;
         if let Some(note) = repaired {
             eprintln!("{PROGRAM}: {note}");
         }
-        let udp = ferry_shell::bind_udp("socket server", &options.socket)?;
-        let address = udp
-            .local_addr()
-            .map_err(|e| format!("socket server: {e}"))?;
-        udp.set_nonblocking(true)
-            .map_err(|e| format!("socket server: {e}"))?;
+        let context = |e: std::io::Error| format!("socket server: {e}");
+        let (listening, address, line) = match options.transport {
+            Transport::Udp => {
+                let udp = ferry_shell::bind_udp("socket server", &options.socket)?;
+                let address = udp.local_addr().map_err(context)?;
+                udp.set_nonblocking(true).map_err(context)?;
+                let line = settings::socket_listening(address);
+                (Listening::Udp(UdpSocket::from_std(udp)), address, line)
+            }
+            Transport::Tcp => {
+                let listener = ferry_shell::bind_tcp("socket server", &options.socket)?;
+                let address = listener.local_addr().map_err(context)?;
+                listener.set_nonblocking(true).map_err(context)?;
+                let line = settings::socket_listening_tcp(address);
+                (
+                    Listening::Tcp(TcpListener::from_std(listener)),
+                    address,
+                    line,
+                )
+            }
+        };
         let server = SocketServer::start(
-            UdpSocket::from_std(udp),
+            listening,
             store,
             event_loop.poll.registry(),
             SOCKET,
@@ -68,10 +85,9 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
         .map_err(|e| format!("cannot start the socket server: {e}"))?;
         event_loop.socket = Some(server);
         socket_address = Some(address);
-        lines.push(settings::socket_listening(address));
+        lines.push(line);
     }
     if let Some(options) = &web {
-        settings::check_transport(options.transport)?;
         let site = ferry_shell::load_site(&options.static_dir)?;
         let target = match socket_address {
             Some(bound) => cli::forward_target(bound),
@@ -91,12 +107,16 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
             forward,
             settings::connection_limit(ferry_shell::raise_fd_limit(), false),
         );
-        web.register(event_loop.poll.registry(), FORWARD)
+        let forward_token = match options.transport {
+            Transport::Udp => FORWARD,
+            Transport::Tcp => FORWARD_STREAM,
+        };
+        web.register(event_loop.poll.registry(), forward_token)
             .map_err(|e| format!("web app: {e}"))?;
         event_loop.web = Some(web);
         lines.insert(0, settings::web_listening(address));
         if socket_address.is_none() {
-            lines.push(settings::forwarding_to(target));
+            lines.push(settings::forwarding_to(target, options.transport));
         }
     }
     for line in lines {
@@ -108,6 +128,15 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
 }
 
 fn open_forward(options: &WebOptions, target: SocketAddr) -> Result<Forward, String> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let config = settings::sender_config(options, std::process::id(), nanos);
+    let sender = DatagramSender::new(config, Instant::now());
+    if options.transport == Transport::Tcp {
+        // The stream opens from the event loop, without blocking, when the core says so.
+        return Ok(Forward::tcp(target, sender, Instant::now()));
+    }
     let local: SocketAddr = if target.is_ipv4() {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -116,12 +145,5 @@ fn open_forward(options: &WebOptions, target: SocketAddr) -> Result<Forward, Str
     let context = |e: std::io::Error| format!("cannot open the forwarding socket: {e}");
     let socket = UdpSocket::bind(local).map_err(context)?;
     socket.connect(target).map_err(context)?;
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let config = settings::sender_config(options, std::process::id(), nanos);
-    Ok(Forward::new(
-        socket,
-        DatagramSender::new(config, Instant::now()),
-    ))
+    Ok(Forward::udp(socket, sender))
 }

@@ -2,18 +2,18 @@
 //! `DatagramSender` that forwards messages to the socket server. What to answer, when to close
 //! and when a message counts as stored are the core's decisions; this module moves bytes.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 use ferry_core::app::{AppAction, ForwardOutcome, MessageApp};
-use ferry_core::datagram::{DatagramSender, SenderEvent, MAX_DATAGRAM_SIZE};
+use ferry_core::datagram::SenderEvent;
 use ferry_core::http::{HttpConfig, HttpConn, HttpEvent};
-use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use time::OffsetDateTime;
 
+use crate::forward::Forward;
 use crate::timers::{TimerKey, Timers};
 
 /// Tokens of connections start here; lower ones name the loop's other sources.
@@ -37,16 +37,6 @@ pub struct Web {
     forward: Forward,
     /// One read buffer for every connection, so an idle connection holds no buffer of its own.
     read_buf: Vec<u8>,
-}
-
-/// The forwarding half: one UDP socket connected to the socket server and the core's sender.
-pub struct Forward {
-    socket: UdpSocket,
-    sender: DatagramSender,
-    /// Which connection waits on which message.
-    waiting: HashMap<u64, TimerKey>,
-    next_tag: u64,
-    buf: Vec<u8>,
 }
 
 struct Connection {
@@ -93,14 +83,14 @@ impl Web {
         if let Some(listener) = self.listener.as_mut() {
             registry.register(listener, self.listener_token, Interest::READABLE)?;
         }
-        registry.register(&mut self.forward.socket, forward_token, Interest::READABLE)
+        self.forward.register(registry, forward_token)
     }
 
     /// The earliest moment the loop must wake up for the web app.
     pub fn next_deadline(&self) -> Option<Instant> {
         [
             self.timers.next(),
-            self.forward.sender.poll_timeout(),
+            self.forward.next_deadline(),
             self.accept_paused_until,
         ]
         .into_iter()
@@ -199,11 +189,10 @@ impl Web {
         }
         if self
             .forward
-            .sender
-            .poll_timeout()
+            .next_deadline()
             .is_some_and(|deadline| deadline <= now)
         {
-            self.forward.sender.handle_timeout(now);
+            self.forward.handle_timeout(now);
             self.after_sender_input(now);
         }
         // Also resumes accepting once connections closed below the limit.
@@ -212,24 +201,10 @@ impl Web {
         }
     }
 
-    /// Acknowledgements from the socket server.
-    pub fn forward_readable(&mut self, now: Instant) {
-        loop {
-            match self
-                .forward
-                .socket
-                .recv(&mut self.read_buf[..MAX_DATAGRAM_SIZE])
-            {
-                Ok(n) => self
-                    .forward
-                    .sender
-                    .handle_datagram(now, &self.read_buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                // ICMP "port unreachable" while the socket server is down, and the like: the
-                // sender retransmits until its deadline regardless.
-                Err(_) => {}
-            }
-        }
+    /// Readiness of the forwarder's socket or stream: acknowledgements from the socket server,
+    /// a connection attempt that ended, room to write.
+    pub fn forward_event(&mut self, now: Instant, readable: bool, writable: bool) {
+        self.forward.handle_ready(now, readable, writable);
         self.after_sender_input(now);
     }
 
@@ -247,12 +222,12 @@ impl Web {
 
     /// Whether nothing is left to finish.
     pub fn is_idle(&self) -> bool {
-        self.open == 0 && self.forward.waiting.is_empty()
+        self.open == 0 && self.forward.is_idle()
     }
 
     /// Sends what the sender queued and answers the connections whose message is settled.
     fn after_sender_input(&mut self, now: Instant) {
-        self.forward.flush();
+        self.forward.flush(now);
         while let Some(event) = self.forward.sender.poll_event() {
             let (tag, outcome) = match event {
                 SenderEvent::Delivered { tag } => (tag, ForwardOutcome::Stored),
@@ -355,28 +330,7 @@ impl Web {
             self.open -= 1;
         }
         if forwarded {
-            self.forward.flush();
-        }
-    }
-}
-
-impl Forward {
-    pub fn new(socket: UdpSocket, sender: DatagramSender) -> Forward {
-        Forward {
-            socket,
-            sender,
-            waiting: HashMap::new(),
-            next_tag: 0,
-            buf: Vec::with_capacity(MAX_DATAGRAM_SIZE),
-        }
-    }
-
-    fn flush(&mut self) {
-        while let Some(len) = self.sender.poll_transmit(&mut self.buf) {
-            // A send that fails (buffer full, socket server down) is a lost datagram, which the
-            // sender's retransmits already cover.
-            let _ = self.socket.send(&self.buf[..len]);
-            self.buf.clear();
+            self.forward.flush(now);
         }
     }
 }

@@ -9,7 +9,7 @@ use ferry_core::app::{AppAction, MessageApp};
 use ferry_core::http::{HttpConfig, HttpConn, HttpEvent};
 use time::OffsetDateTime;
 
-use crate::udp::Forwarder;
+use crate::forward::Forwarder;
 
 /// What every connection of the web app shares.
 pub struct WebContext {

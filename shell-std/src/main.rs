@@ -4,7 +4,9 @@
 mod accept;
 mod chat;
 mod conn;
+mod forward;
 mod signal;
+mod tcp;
 mod udp;
 
 use std::fmt::Display;
@@ -14,15 +16,15 @@ use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferry_core::app::MessageApp;
-use ferry_core::cli::{self, Command, SocketOptions, WebOptions};
+use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
 use ferry_core::settings;
 use ferry_core::site::Site;
 use ferry_storage::FileStore;
 
 use accept::WebServer;
 use conn::WebContext;
+use forward::Forwarder;
 use signal::Shutdown;
-use udp::Forwarder;
 
 const PROGRAM: &str = "ferry-std";
 
@@ -44,19 +46,18 @@ fn main() -> ExitCode {
 
 /// The web app and the socket server in one process.
 fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
-    settings::check_transport(web.transport)?;
-    settings::check_transport(socket.transport)?;
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let site = load_site(&web)?;
     let store = open_store(&socket)?;
-    let udp = bind_udp(&socket.socket)?;
+    let endpoint = SocketEndpoint::bind(&socket)?;
     let listener = bind_tcp(&web.http)?;
-    let socket_address = udp.local_addr().map_err(context("socket server"))?;
+    let socket_address = endpoint.address()?;
+    let line = endpoint.listening_line(socket_address);
     let socket_stop = Shutdown::default();
-    let socket_thread = spawn_socket_server(udp, store, socket_stop.clone())?;
+    let socket_thread = endpoint.spawn(store, socket_stop.clone())?;
     let (forwarder, forward_thread) = start_forwarder(&web, cli::forward_target(socket_address))?;
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
-    announce(&settings::socket_listening(socket_address));
+    announce(&line);
     shutdown.wait();
     // Web requests first (they wait on acks), then the forwarder, then the store.
     web_server.stop();
@@ -69,14 +70,13 @@ fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
 
 /// The web app alone, forwarding to a socket server elsewhere.
 fn http(web: WebOptions) -> Result<(), String> {
-    settings::check_transport(web.transport)?;
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let site = load_site(&web)?;
     let target = ferry_shell::resolve(&web.forward)?;
     let listener = bind_tcp(&web.http)?;
     let (forwarder, forward_thread) = start_forwarder(&web, target)?;
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
-    announce(&settings::forwarding_to(target));
+    announce(&settings::forwarding_to(target, web.transport));
     shutdown.wait();
     web_server.stop();
     forwarder.stop();
@@ -86,13 +86,13 @@ fn http(web: WebOptions) -> Result<(), String> {
 
 /// The socket server alone.
 fn socket(socket: SocketOptions) -> Result<(), String> {
-    settings::check_transport(socket.transport)?;
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let store = open_store(&socket)?;
-    let udp = bind_udp(&socket.socket)?;
-    let address = udp.local_addr().map_err(context("socket server"))?;
-    let socket_thread = spawn_socket_server(udp, store, shutdown.clone())?;
-    announce(&settings::socket_listening(address));
+    let endpoint = SocketEndpoint::bind(&socket)?;
+    let address = endpoint.address()?;
+    let line = endpoint.listening_line(address);
+    let socket_thread = endpoint.spawn(store, shutdown.clone())?;
+    announce(&line);
     shutdown.wait();
     let _ = socket_thread.join();
     Ok(())
@@ -126,18 +126,54 @@ fn start_forwarder(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let config = settings::sender_config(web, std::process::id(), nanos);
-    Forwarder::start(target, config).map_err(context("cannot open the forwarding socket"))
+    let started = match web.transport {
+        Transport::Udp => udp::start_forwarder(target, config),
+        Transport::Tcp => tcp::start_forwarder(target, config),
+    };
+    started.map_err(context("cannot open the forwarding socket"))
 }
 
-fn spawn_socket_server(
-    udp: UdpSocket,
-    store: FileStore,
-    stop: Shutdown,
-) -> Result<thread::JoinHandle<()>, String> {
-    thread::Builder::new()
-        .name("socket-server".into())
-        .spawn(move || udp::run_socket_server(udp, store, stop))
-        .map_err(context("cannot start the socket server"))
+/// The socket server's listening socket, for the transport chosen with `--transport`.
+enum SocketEndpoint {
+    Udp(UdpSocket),
+    Tcp(TcpListener),
+}
+
+impl SocketEndpoint {
+    fn bind(socket: &SocketOptions) -> Result<SocketEndpoint, String> {
+        Ok(match socket.transport {
+            Transport::Udp => SocketEndpoint::Udp(bind_udp(&socket.socket)?),
+            Transport::Tcp => {
+                SocketEndpoint::Tcp(ferry_shell::bind_tcp("socket server", &socket.socket)?)
+            }
+        })
+    }
+
+    fn address(&self) -> Result<SocketAddr, String> {
+        match self {
+            SocketEndpoint::Udp(udp) => udp.local_addr(),
+            SocketEndpoint::Tcp(listener) => listener.local_addr(),
+        }
+        .map_err(context("socket server"))
+    }
+
+    fn listening_line(&self, address: SocketAddr) -> String {
+        match self {
+            SocketEndpoint::Udp(_) => settings::socket_listening(address),
+            SocketEndpoint::Tcp(_) => settings::socket_listening_tcp(address),
+        }
+    }
+
+    /// Runs the socket server on its own thread until `stop`.
+    fn spawn(self, store: FileStore, stop: Shutdown) -> Result<thread::JoinHandle<()>, String> {
+        thread::Builder::new()
+            .name("socket-server".into())
+            .spawn(move || match self {
+                SocketEndpoint::Udp(udp) => udp::run_socket_server(udp, store, stop),
+                SocketEndpoint::Tcp(listener) => tcp::run_socket_server(listener, store, stop),
+            })
+            .map_err(context("cannot start the socket server"))
+    }
 }
 
 fn load_site(web: &WebOptions) -> Result<Site, String> {

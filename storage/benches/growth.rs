@@ -5,7 +5,7 @@
 //! and `FsyncPolicy::Batch` (write plus one `sync_data` per call), and prints microseconds per
 //! stored message and the ratio between the largest and the smallest store. Also prints how long
 //! opening (the one scan) takes. Each figure is the median of a few rounds on fresh copies of the
-//! pre-filled file. Run with `cargo bench -p ferry-storage`; this measures, it never asserts.
+//! pre-filled file, the sizes taking turns within each round. Run with `cargo bench -p ferry-storage`; this measures, it never asserts.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -21,20 +21,43 @@ use time::{Duration, OffsetDateTime};
 fn main() {
     let dir = std::env::temp_dir().join(format!("ferry-storage-growth-{}", std::process::id()));
     fs::create_dir_all(&dir).expect("create the bench folder");
+    let templates: Vec<PathBuf> = PREFILLED
+        .iter()
+        .map(|&records| prefill(&dir, records))
+        .collect();
+    // Sizes are measured in turn within each round, so drift on a shared machine touches them
+    // alike instead of showing up as growth.
+    let mut never: Vec<Vec<Measured>> = PREFILLED.iter().map(|_| Vec::new()).collect();
+    let mut batch: Vec<Vec<Measured>> = PREFILLED.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for (i, (&records, template)) in PREFILLED.iter().zip(&templates).enumerate() {
+            never[i].push(measure(
+                &dir,
+                template,
+                records,
+                FsyncPolicy::Never,
+                NEVER_BATCHES,
+            ));
+            batch[i].push(measure(
+                &dir,
+                template,
+                records,
+                FsyncPolicy::Batch,
+                BATCH_BATCHES,
+            ));
+        }
+    }
     println!(
-        "records   open (scan) ms   Never us/msg   Batch us/msg   (medians of {ROUNDS} rounds)"
+        "records   open (scan) ms   Never us/msg   Batch us/msg   (medians of {ROUNDS} interleaved rounds)"
     );
     let mut results = Vec::new();
-    for &records in PREFILLED {
-        let template = prefill(&dir, records);
-        let never = median(&dir, &template, records, FsyncPolicy::Never, NEVER_BATCHES);
-        let batch = median(&dir, &template, records, FsyncPolicy::Batch, BATCH_BATCHES);
+    for (i, &records) in PREFILLED.iter().enumerate() {
+        let (never, batch) = (median(&mut never[i]), median(&mut batch[i]));
         println!(
             "{records:>9} {:>16.1} {:>14.2} {:>14.2}",
             never.open_ms, never.us, batch.us
         );
         results.push((never.us, batch.us));
-        let _ = fs::remove_file(&template);
     }
     if let (Some(first), Some(last)) = (results.first(), results.last()) {
         println!(
@@ -51,11 +74,8 @@ struct Measured {
     us: f64,
 }
 
-/// Runs `measure` `ROUNDS` times on fresh copies of `template`; the medians of both figures.
-fn median(dir: &Path, template: &Path, records: u64, fsync: FsyncPolicy, batches: u32) -> Measured {
-    let mut rounds: Vec<Measured> = (0..ROUNDS)
-        .map(|_| measure(dir, template, records, fsync, batches))
-        .collect();
+/// The medians of both figures over the rounds.
+fn median(rounds: &mut [Measured]) -> Measured {
     let middle = rounds.len() / 2;
     rounds.sort_by(|a, b| a.us.total_cmp(&b.us));
     let us = rounds[middle].us;
@@ -140,8 +160,8 @@ const NEVER_BATCHES: u32 = 2_000;
 /// Append calls timed with a sync each: fewer, since every one waits for the disk.
 const BATCH_BATCHES: u32 = 100;
 
-/// Measurements per store size and policy; the median is printed, as the disk is shared.
-const ROUNDS: usize = 3;
+/// Rounds per store size and policy; the median is printed, as the disk is shared.
+const ROUNDS: usize = 5;
 
 /// Keys of the pre-filled records start here, one microsecond apart.
 const PREFILL_START: OffsetDateTime = datetime!(2024-01-01 00:00:00 UTC);

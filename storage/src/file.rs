@@ -11,10 +11,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use ferry_core::cli::FsyncMode;
+use ferry_core::datagram::MessageId;
 use ferry_core::Message;
 use time::OffsetDateTime;
 
 use crate::format::{scan, Appender, TailFix};
+use crate::ids::IdJournal;
 use crate::key::RecordKey;
 
 /// An open JSON file store, holding the exclusive lock on it until dropped.
@@ -29,6 +31,8 @@ pub struct FileStore {
     /// Set when a write or sync failed: the bytes after the append offset are unknown and must
     /// be put back to the closing before the next append.
     tail_dirty: bool,
+    /// Ids of recently stored messages, for dedup across restarts.
+    journal: IdJournal,
 }
 
 impl FileStore {
@@ -84,6 +88,8 @@ impl FileStore {
         if !existed && sync {
             sync_parent(&path).map_err(|error| StoreError::open(&path, &error))?;
         }
+        // Opened under the lock, like the store itself.
+        let journal = IdJournal::open(&path)?;
         let store = FileStore {
             path,
             file,
@@ -91,6 +97,7 @@ impl FileStore {
             appender: Appender::new(&report),
             options,
             tail_dirty: false,
+            journal,
         };
         Ok((store, note))
     }
@@ -108,6 +115,19 @@ impl FileStore {
         now: OffsetDateTime,
         messages: &[Message],
     ) -> Result<Vec<RecordKey>, StoreError> {
+        self.append_identified(now, messages, &[])
+    }
+
+    /// Like [`FileStore::append`], and also notes each message's id (`ids[i]` for
+    /// `messages[i]`; missing or `None` for a message without one) in the id journal, so after
+    /// a restart a retransmitted copy is recognised. The ids are written after the records and
+    /// before the sync, so no process crash can leave a stored record without its id.
+    pub fn append_identified(
+        &mut self,
+        now: OffsetDateTime,
+        messages: &[Message],
+        ids: &[Option<MessageId>],
+    ) -> Result<Vec<RecordKey>, StoreError> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
@@ -124,13 +144,19 @@ impl FileStore {
         match self.options.fsync {
             FsyncPolicy::Always => {
                 let mut keys = Vec::with_capacity(messages.len());
-                for message in messages {
-                    keys.extend(self.write_batch(now, std::slice::from_ref(message))?);
+                for (i, message) in messages.iter().enumerate() {
+                    let id = ids.get(i).map(std::slice::from_ref).unwrap_or(&[]);
+                    keys.extend(self.write_batch(now, std::slice::from_ref(message), id)?);
                 }
                 Ok(keys)
             }
-            FsyncPolicy::Batch | FsyncPolicy::Never => self.write_batch(now, messages),
+            FsyncPolicy::Batch | FsyncPolicy::Never => self.write_batch(now, messages, ids),
         }
+    }
+
+    /// Ids stored before this open, oldest first, to seed the receiver's dedup window.
+    pub fn recent_ids(&self) -> &[MessageId] {
+        self.journal.recent()
     }
 
     /// Records stored, including those found in the file when it was opened.
@@ -153,10 +179,16 @@ impl FileStore {
         &mut self,
         now: OffsetDateTime,
         messages: &[Message],
+        ids: &[Option<MessageId>],
     ) -> Result<Vec<RecordKey>, StoreError> {
         let pending = self.appender.prepare(now, messages);
         let written = write_at(&self.file, pending.bytes(), pending.offset());
-        let synced = written.and_then(|()| {
+        let journaled = written.and_then(|()| {
+            self.journal
+                .record(ids.iter().flatten())
+                .map_err(|error| io::Error::other(error.to_string()))
+        });
+        let synced = journaled.and_then(|()| {
             if self.syncs() {
                 self.file.sync_data()
             } else {
@@ -229,6 +261,8 @@ pub enum StoreError {
     Repair { path: PathBuf, detail: String },
     /// Writing or syncing an append failed; the messages are not stored.
     Append { path: PathBuf, detail: String },
+    /// The id journal beside the store could not be read or written.
+    Journal { path: PathBuf, detail: String },
 }
 
 impl StoreError {
@@ -262,6 +296,13 @@ impl StoreError {
 
     fn repair(path: &Path, error: &io::Error) -> StoreError {
         StoreError::Repair {
+            path: path.to_path_buf(),
+            detail: error.to_string(),
+        }
+    }
+
+    pub(crate) fn journal(path: &Path, error: &io::Error) -> StoreError {
+        StoreError::Journal {
             path: path.to_path_buf(),
             detail: error.to_string(),
         }
@@ -312,6 +353,9 @@ impl fmt::Display for StoreError {
             }
             StoreError::Append { path, detail } => {
                 write!(f, "cannot append to store {}: {detail}", path.display())
+            }
+            StoreError::Journal { path, detail } => {
+                write!(f, "cannot use id journal {}: {detail}", path.display())
             }
         }
     }

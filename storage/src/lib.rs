@@ -12,10 +12,12 @@
 
 pub mod file;
 pub mod format;
+pub mod ids;
 pub mod key;
 pub mod record;
 
 pub use file::{FileStore, FsyncPolicy, StoreError, StoreOptions};
 pub use format::{ScanError, ScanReport, TailFix};
+pub use ids::IdJournal;
 pub use key::{KeyClock, RecordKey};
 pub use record::{RecordError, StoredRecord};

@@ -1,8 +1,8 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
-//! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`],
-//! [`chat`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour of the SPEC.
-//! A shell runs them all with one line in its `tests/` folder:
+//! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`], [`tcp`],
+//! [`faults`], [`chat`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
 //! ferry_testkit::suite!(env!("CARGO_BIN_EXE_ferry-std"));
@@ -23,6 +23,7 @@ mod child;
 pub mod client;
 pub mod connection;
 pub mod datagram;
+pub mod faults;
 pub mod fixture;
 pub mod form;
 pub mod malformed;
@@ -31,6 +32,7 @@ pub mod post;
 pub mod process;
 pub mod server;
 pub mod store;
+pub mod tcp;
 pub mod temp;
 
 /// Expands to one `#[test]` per suite function, each running it against the binary `$bin`.
@@ -86,6 +88,14 @@ macro_rules! suite {
                 socket_server_stores_messages_without_id_unacknowledged,
                 socket_server_ignores_malformed_datagrams,
             ],
+            faults: [
+                lossy_relay_loses_nothing_and_stores_nothing_twice,
+                killed_socket_server_keeps_every_acknowledged_message,
+                killed_tcp_socket_server_keeps_every_acknowledged_message,
+                two_web_apps_share_one_socket_server,
+                second_socket_server_on_the_same_file_refuses,
+                largest_datagrams_never_stop_the_socket_server,
+            ],
             chat: [
                 three_clients_exchange_messages,
                 newcomer_gets_history,
@@ -103,6 +113,12 @@ macro_rules! suite {
                 no_subcommand_means_serve,
                 flags_fall_back_to_environment_variables,
                 curl_posts_a_message,
+            ],
+            tcp: [
+                serve_over_tcp_stores_then_redirects,
+                http_and_socket_over_tcp_as_separate_processes,
+                tcp_socket_server_acks_lines_once_per_id,
+                web_app_survives_a_socket_server_restart_over_tcp,
             ],
         }
     };

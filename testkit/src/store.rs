@@ -49,14 +49,21 @@ pub fn read(path: &Path) -> Vec<Entry> {
 
 /// Reads the store until it holds at least `count` entries or `timeout` passes, then returns
 /// what it holds: for messages stored without an acknowledgement to wait for.
+///
+/// The server may be appending meanwhile, and a reader that takes the file in several reads can
+/// get the old closing from one and the new tail from the next: such a torn read is retried, and
+/// the last read is checked strictly.
 pub fn read_when(path: &Path, count: usize, timeout: Duration) -> Vec<Entry> {
     let deadline = Instant::now() + timeout;
     loop {
-        let entries = read(path);
-        if entries.len() >= count || Instant::now() >= deadline {
-            return entries;
+        let held = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| parse(&bytes).ok());
+        match held {
+            Some(entries) if entries.len() >= count => return read(path),
+            _ if Instant::now() >= deadline => return read(path),
+            _ => std::thread::sleep(POLL_INTERVAL),
         }
-        std::thread::sleep(POLL_INTERVAL);
     }
 }
 

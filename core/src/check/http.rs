@@ -6,7 +6,7 @@ use time::macros::datetime;
 
 use crate::http::{HttpConfig, HttpConn, HttpEvent, Response};
 
-/// Drives a connection with `bytes` whole, byte by byte and split in two places, answering every
+/// Drives a connection, from time `now` on, with `bytes` whole, byte by byte and split in two places, answering every
 /// request with an empty 200, and checks that:
 /// - every split gives the same events and the same output;
 /// - the output is a sequence of well-formed responses, exactly one per request or rejection,
@@ -14,17 +14,21 @@ use crate::http::{HttpConfig, HttpConn, HttpEvent, Response};
 /// - output stays bounded by the input;
 /// - the connection never stalls: after EOF it ends, and in every state but waiting for the
 ///   application a deadline is set.
-pub fn check_http_conn(bytes: &[u8]) {
+pub fn check_http_conn(now: Instant, bytes: &[u8]) {
     // `100 Continue` depends on whether the body had arrived when the head was read, so it may
     // differ between splits; everything else must not.
-    let whole = without_interim(drive(bytes, &[]));
+    let whole = without_interim(drive(now, bytes, &[]));
     let split_a = bytes.len() / 3;
     let split_b = bytes.len() * 2 / 3;
-    let split = without_interim(drive(bytes, &[split_a, split_b]));
+    let split = without_interim(drive(now, bytes, &[split_a, split_b]));
     assert_eq!(split, whole, "split at {split_a}, {split_b}");
     if bytes.len() <= BYTE_BY_BYTE_LIMIT {
         let every: Vec<usize> = (1..bytes.len()).collect();
-        assert_eq!(without_interim(drive(bytes, &every)), whole, "byte by byte");
+        assert_eq!(
+            without_interim(drive(now, bytes, &every)),
+            whole,
+            "byte by byte"
+        );
     }
     let (events, sent) = whole;
     assert_http_responses_match_events(&events, &sent);
@@ -71,8 +75,8 @@ fn without_interim((events, sent): (Vec<HttpEvent>, Vec<u8>)) -> (Vec<HttpEvent>
     (events, kept)
 }
 
-fn drive(bytes: &[u8], cuts: &[usize]) -> (Vec<HttpEvent>, Vec<u8>) {
-    let mut now = Instant::now();
+fn drive(start: Instant, bytes: &[u8], cuts: &[usize]) -> (Vec<HttpEvent>, Vec<u8>) {
+    let mut now = start;
     let config = HttpConfig::default();
     let mut conn = HttpConn::new(config, now, datetime!(2026-01-01 00:00:00 UTC));
     let mut events = Vec::new();

@@ -8,9 +8,11 @@
 
 mod chat;
 mod http;
+mod lines;
 
 pub use self::chat::check_chat_line;
 pub use self::http::{assert_http_responses_match_events, check_http_conn};
+pub use self::lines::check_lines;
 
 use crate::datagram::{self, Datagram};
 use crate::form::{self, FormError};

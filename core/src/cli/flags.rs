@@ -271,8 +271,9 @@ const TRANSPORT: FlagSpec = FlagSpec {
     placeholder: "udp|tcp",
     default: "udp",
     default_is_value: true,
-    summary: "How messages travel from the web app to the socket server. This version carries \
-              them as UDP datagrams; tcp is parsed but refused until it is available.",
+    summary: "How messages travel from the web app to the socket server: udp datagrams, or tcp \
+              (newline-delimited JSON over one connection per web app). The web app and the \
+              socket server must be given the same transport.",
     apply: set_transport,
 };
 

@@ -163,6 +163,26 @@ impl DatagramReceiver {
         }
     }
 
+    /// The id of the message a pending store holds, if it has one: the shell records it beside
+    /// the stored message so a restarted socket server still knows it (see
+    /// [`DatagramReceiver::remember_stored`]).
+    pub fn pending_id(&self, token: StoreToken) -> Option<&MessageId> {
+        self.pending
+            .get(&token)
+            .and_then(|pending| pending.id.as_ref())
+    }
+
+    /// Seeds the dedup window with ids stored before this receiver existed (a restart), oldest
+    /// first, so a sender retransmitting a message stored just before a crash gets its ack
+    /// without the message being stored twice.
+    pub fn remember_stored(&mut self, ids: impl IntoIterator<Item = MessageId>) {
+        for id in ids {
+            if !self.recent.contains(&id) {
+                self.remember(id);
+            }
+        }
+    }
+
     /// Appends the next ack to `out` and says where to send it, or `None` when none is queued.
     /// New acks appear after `handle_datagram` and `handle_stored`.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<Transmit> {
@@ -281,228 +301,4 @@ const MAX_QUEUED_EVENTS: usize = 1024;
 const MAX_PEERS_PER_MESSAGE: usize = 8;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::datagram::error::KINDS;
-    use crate::datagram::simulation::epoch;
-
-    fn addr(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    fn datagram(id: Option<&str>, text: &str) -> Vec<u8> {
-        let id = id.map(|id| MessageId::new(id.into()).unwrap());
-        let message = Message::new("ann".into(), text.into()).unwrap();
-        let mut out = Vec::new();
-        codec::encode(&Datagram::Message { id, message }, &mut out);
-        out
-    }
-
-    fn acks(receiver: &mut DatagramReceiver) -> Vec<(SocketAddr, String)> {
-        let mut sent = Vec::new();
-        let mut out = Vec::new();
-        while let Some(transmit) = receiver.poll_transmit(&mut out) {
-            assert_eq!(transmit.size, out.len());
-            let Ok(Datagram::Ack(id)) = codec::decode(&out) else {
-                panic!("not an ack")
-            };
-            sent.push((transmit.destination, id.to_string()));
-            out.clear();
-        }
-        sent
-    }
-
-    fn store_token(receiver: &mut DatagramReceiver) -> StoreToken {
-        match receiver.poll_event() {
-            Some(ReceiverEvent::Store { token, .. }) => token,
-            other => panic!("expected a store, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn stores_a_new_message_and_acks_once_stored() {
-        let now = epoch();
-        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
-        receiver.handle_datagram(now, addr(1), &datagram(Some("w-1"), "hi"));
-        let expected = Message::new("ann".into(), "hi".into()).unwrap();
-        let token = match receiver.poll_event() {
-            Some(ReceiverEvent::Store { token, message }) => {
-                assert_eq!(message, expected);
-                token
-            }
-            other => panic!("{other:?}"),
-        };
-        assert!(
-            acks(&mut receiver).is_empty(),
-            "no ack before the store is durable"
-        );
-        receiver.handle_stored(now, token);
-        assert_eq!(acks(&mut receiver), [(addr(1), "w-1".to_string())]);
-        assert_eq!(receiver.pending(), 0);
-    }
-
-    #[test]
-    fn copies_while_storing_are_acked_with_the_first() {
-        let now = epoch();
-        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
-        let bytes = datagram(Some("w-1"), "hi");
-        receiver.handle_datagram(now, addr(1), &bytes);
-        let token = store_token(&mut receiver);
-        receiver.handle_datagram(now, addr(1), &bytes);
-        receiver.handle_datagram(now, addr(2), &bytes);
-        assert_eq!(receiver.poll_event(), None);
-        receiver.handle_stored(now, token);
-        let expected = [(addr(1), "w-1".to_string()), (addr(2), "w-1".to_string())];
-        assert_eq!(acks(&mut receiver), expected);
-        assert_eq!(receiver.stats().duplicates, 2);
-    }
-
-    #[test]
-    fn copies_after_storing_are_acked_at_once_without_storing() {
-        let now = epoch();
-        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
-        let bytes = datagram(Some("w-1"), "hi");
-        receiver.handle_datagram(now, addr(1), &bytes);
-        let token = store_token(&mut receiver);
-        receiver.handle_stored(now, token);
-        acks(&mut receiver);
-        receiver.handle_datagram(now, addr(1), &bytes);
-        assert_eq!(receiver.poll_event(), None);
-        assert_eq!(acks(&mut receiver), [(addr(1), "w-1".to_string())]);
-        assert_eq!(receiver.stats().stores, 1);
-    }
-
-    #[test]
-    fn a_failed_store_is_forgotten_and_retried_on_the_next_copy() {
-        let now = epoch();
-        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
-        let bytes = datagram(Some("w-1"), "hi");
-        receiver.handle_datagram(now, addr(1), &bytes);
-        let token = store_token(&mut receiver);
-        receiver.handle_store_failed(token);
-        assert!(acks(&mut receiver).is_empty());
-        receiver.handle_datagram(now, addr(1), &bytes);
-        let again = store_token(&mut receiver);
-        assert_ne!(again, token);
-        receiver.handle_stored(now, token);
-        assert!(acks(&mut receiver).is_empty(), "a stale token acks nothing");
-        receiver.handle_stored(now, again);
-        assert_eq!(acks(&mut receiver).len(), 1);
-        assert_eq!(receiver.stats().store_failures, 1);
-    }
-
-    #[test]
-    fn messages_without_id_are_stored_every_time_and_never_acked() {
-        let now = epoch();
-        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
-        for bytes in [
-            datagram(None, "hi"),
-            datagram(None, "hi"),
-            b"username=a&message=b".to_vec(),
-        ] {
-            receiver.handle_datagram(now, addr(1), &bytes);
-            let token = store_token(&mut receiver);
-            receiver.handle_stored(now, token);
-        }
-        assert!(acks(&mut receiver).is_empty());
-        assert_eq!(receiver.stats().stores, 3);
-    }
-
-    #[test]
-    fn drops_malformed_datagrams_and_counts_them_by_kind() {
-        let now = epoch();
-        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
-        let inputs: [&[u8]; 4] = [b"", b"{", b"{", br#"{"ack":"w-1"}"#];
-        for bytes in inputs {
-            receiver.handle_datagram(now, addr(9), bytes);
-        }
-        let mut errors = Vec::new();
-        while let Some(event) = receiver.poll_event() {
-            let ReceiverEvent::Dropped { from, error } = event else {
-                panic!("{event:?}")
-            };
-            assert_eq!(from, addr(9));
-            errors.push(error);
-        }
-        let expected = [
-            DatagramError::Empty,
-            DatagramError::MalformedJson,
-            DatagramError::MalformedJson,
-            DatagramError::UnexpectedAck,
-        ];
-        assert_eq!(errors, expected);
-        let dropped = receiver.stats().dropped;
-        assert_eq!(dropped.get("empty"), 1);
-        assert_eq!(dropped.get("malformed_json"), 2);
-        assert_eq!(dropped.get("unexpected_ack"), 1);
-        assert_eq!(dropped.get("no such kind"), 0);
-        assert_eq!(dropped.total(), 4);
-        assert_eq!(dropped.iter().count(), KINDS.len());
-    }
-
-    #[test]
-    fn a_flood_of_garbage_is_counted_without_growing_the_event_queue() {
-        let now = epoch();
-        let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
-        for _ in 0..MAX_QUEUED_EVENTS + 10 {
-            receiver.handle_datagram(now, addr(9), b"{");
-        }
-        assert_eq!(receiver.events.len(), MAX_QUEUED_EVENTS);
-        assert_eq!(
-            receiver.stats().dropped.total(),
-            MAX_QUEUED_EVENTS as u64 + 10
-        );
-    }
-
-    #[test]
-    fn the_dedup_window_forgets_the_oldest_id() {
-        let now = epoch();
-        let config = ReceiverConfig {
-            dedup_window: 2,
-            ..Default::default()
-        };
-        let mut receiver = DatagramReceiver::new(config);
-        for id in ["w-1", "w-2", "w-3"] {
-            receiver.handle_datagram(now, addr(1), &datagram(Some(id), "hi"));
-            let token = store_token(&mut receiver);
-            receiver.handle_stored(now, token);
-        }
-        receiver.handle_datagram(now, addr(1), &datagram(Some("w-3"), "hi"));
-        assert_eq!(receiver.poll_event(), None);
-        receiver.handle_datagram(now, addr(1), &datagram(Some("w-1"), "hi"));
-        assert!(matches!(
-            receiver.poll_event(),
-            Some(ReceiverEvent::Store { .. })
-        ));
-        assert_eq!(receiver.recent.len(), 2);
-    }
-
-    #[test]
-    fn pending_stores_acks_and_peers_are_bounded() {
-        let now = epoch();
-        let config = ReceiverConfig {
-            max_pending: 1,
-            max_queued_acks: 1,
-            ..Default::default()
-        };
-        let mut receiver = DatagramReceiver::new(config);
-        let first = datagram(Some("w-1"), "hi");
-        for port in 0..20 {
-            receiver.handle_datagram(now, addr(port), &first);
-        }
-        let token = store_token(&mut receiver);
-        receiver.handle_datagram(now, addr(1), &datagram(Some("w-2"), "hi"));
-        assert_eq!(receiver.poll_event(), None);
-        assert_eq!(receiver.stats().busy, 1);
-        assert_eq!(
-            receiver.pending.get(&token).map(|p| p.peers.len()),
-            Some(MAX_PEERS_PER_MESSAGE)
-        );
-        receiver.handle_stored(now, token);
-        assert_eq!(acks(&mut receiver).len(), 1);
-        assert_eq!(
-            receiver.stats().acks_dropped,
-            MAX_PEERS_PER_MESSAGE as u64 - 1
-        );
-    }
-}
+mod tests;

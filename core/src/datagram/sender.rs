@@ -9,8 +9,17 @@
 //! reaching the deadline first ends it with [`SenderEvent::Failed`], and no retransmission is
 //! made at or after the deadline. Either way the message leaves the in-flight table, so each
 //! `send` ends in exactly one event. Only the inputs (`send`, `handle_datagram`,
-//! `handle_timeout`) move a message; the machine never reads a clock or touches a socket: the
-//! shell sends what `poll_transmit` gives to the forward address it was configured with.
+//! `handle_timeout`, and on a stream `handle_disconnect` / `handle_reconnect`) move a message;
+//! the machine never reads a clock or touches a socket: the shell sends what `poll_transmit`
+//! gives to the forward address it was configured with.
+//!
+//! Over a stream ([`Link::Stream`], `--transport tcp`) nothing is lost while the connection is
+//! up, so there are no retransmission timers, only the ack deadline. The link starts down:
+//! messages sent meanwhile wait in flight, transmitted by nobody. When the shell reports a new
+//! connection ([`DatagramSender::handle_reconnect`]) every message in flight is queued again, in
+//! the order it was sent, since the old connection may have lost any of them; the receiver
+//! stores an id it already has only once and acknowledges it again. A message whose ack does not
+//! come before its deadline still fails, connection or not.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -34,6 +43,19 @@ pub struct SenderConfig {
     /// `<id_prefix>-<counter>`. Characters other than printable ASCII become `_`, and it is cut
     /// to leave room for the counter within [`MAX_ID_LEN`].
     pub id_prefix: String,
+    /// What carries the messages: lossy datagrams or a reliable stream.
+    pub link: Link,
+}
+
+/// What carries the sender's messages, which decides when it sends one again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Link {
+    /// Datagrams (`--transport udp`), which may be lost: retransmit on a timer.
+    #[default]
+    Datagrams,
+    /// One stream at a time (`--transport tcp`), which loses nothing while it is up: send again
+    /// only on a new connection.
+    Stream,
 }
 
 impl Default for SenderConfig {
@@ -44,6 +66,7 @@ impl Default for SenderConfig {
             max_retransmit_interval: DEFAULT_MAX_RETRANSMIT_INTERVAL,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             id_prefix: "web".to_string(),
+            link: Link::Datagrams,
         }
     }
 }
@@ -81,6 +104,9 @@ pub struct DatagramSender {
     /// Counters of messages to transmit; each at most once (see `InFlight::queued`).
     transmits: VecDeque<u64>,
     events: VecDeque<SenderEvent>,
+    /// Whether transmissions can go anywhere: always for datagrams; for a stream, between
+    /// `handle_reconnect` and `handle_disconnect`.
+    link_up: bool,
     stats: SenderStats,
 }
 
@@ -97,13 +123,14 @@ impl DatagramSender {
             .collect();
         id_start.push('-');
         DatagramSender {
-            config,
             id_start,
             next_counter: 1,
             in_flight: HashMap::new(),
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            link_up: config.link == Link::Datagrams,
+            config,
             stats: SenderStats::default(),
         }
     }
@@ -143,8 +170,10 @@ impl DatagramSender {
 
         let deadline = now + self.config.ack_timeout;
         let interval = self.config.first_retransmit;
-        let next_retransmit = now + interval;
-        let wake = next_retransmit.min(deadline);
+        let wake = match self.config.link {
+            Link::Datagrams => (now + interval).min(deadline),
+            Link::Stream => deadline,
+        };
         self.in_flight.insert(
             counter,
             InFlight {
@@ -153,11 +182,14 @@ impl DatagramSender {
                 deadline,
                 interval,
                 wake,
-                queued: true,
+                queued: self.link_up,
+                sent_once: false,
             },
         );
         self.timers.insert((wake, counter));
-        self.transmits.push_back(counter);
+        if self.link_up {
+            self.transmits.push_back(counter);
+        }
         self.stats.sent += 1;
         Ok(id)
     }
@@ -209,6 +241,7 @@ impl DatagramSender {
                 self.stats.failed += 1;
                 continue;
             }
+            // A stream message wakes only at its deadline, so this is a datagram's retransmit.
             if !entry.queued {
                 entry.queued = true;
                 self.transmits.push_back(counter);
@@ -220,14 +253,60 @@ impl DatagramSender {
         }
     }
 
+    /// Reports that the stream to the socket server is gone (EOF, an error, a failed attempt).
+    /// Transmissions not yet taken by `poll_transmit` are dropped, and none are made until
+    /// `handle_reconnect`; messages stay in flight until their ack or deadline. Only for
+    /// [`Link::Stream`]; a datagram sender ignores it.
+    pub fn handle_disconnect(&mut self, now: Instant) {
+        let _ = now;
+        if self.config.link == Link::Datagrams {
+            return;
+        }
+        self.link_up = false;
+        for counter in self.transmits.drain(..) {
+            if let Some(entry) = self.in_flight.get_mut(&counter) {
+                entry.queued = false;
+            }
+        }
+    }
+
+    /// Reports a new connection to the socket server: every message in flight is queued again,
+    /// oldest first, because the previous connection may have lost any of them (bytes the shell
+    /// had not written, or that the socket server had not read when it went away). Copies of a
+    /// message the receiver already stored are acknowledged without storing them twice.
+    pub fn handle_reconnect(&mut self, now: Instant) {
+        let _ = now;
+        self.link_up = true;
+        let mut resend: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, entry)| !entry.queued)
+            .map(|(&counter, _)| counter)
+            .collect();
+        // Counters grow with each send (wrapping only after 2^64 sends), so this is send order.
+        resend.sort_unstable();
+        for counter in resend {
+            if let Some(entry) = self.in_flight.get_mut(&counter) {
+                entry.queued = true;
+                self.transmits.push_back(counter);
+                // A resend over a new connection only counts when the message went out before.
+                if entry.sent_once {
+                    self.stats.retransmits += 1;
+                }
+            }
+        }
+    }
+
     /// Appends the bytes of the next datagram to send to `out` and returns its length, or
     /// `None` when nothing is waiting. Its destination is the socket server's address, which
-    /// only the shell knows. New transmissions appear after `send` and `handle_timeout`.
+    /// only the shell knows; over a stream, the shell frames it as one line. New transmissions
+    /// appear after `send`, `handle_timeout` and `handle_reconnect`.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<usize> {
         while let Some(counter) = self.transmits.pop_front() {
             // A message acked or failed while queued has left the table: skip it.
             if let Some(entry) = self.in_flight.get_mut(&counter) {
                 entry.queued = false;
+                entry.sent_once = true;
                 out.extend_from_slice(&entry.bytes);
                 return Some(entry.bytes.len());
             }
@@ -279,6 +358,8 @@ struct InFlight {
     wake: Instant,
     /// Whether its counter is in `transmits`, so a slow shell never queues it twice.
     queued: bool,
+    /// Whether `poll_transmit` has handed it out at least once.
+    sent_once: bool,
 }
 
 /// `--ack-timeout` default from the SPEC: long enough for a busy store to sync a write,
@@ -305,198 +386,4 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 const MAX_PREFIX_LEN: usize = MAX_ID_LEN - 21;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::datagram::simulation::epoch;
-
-    fn message(text: &str) -> Message {
-        Message::new("ann".into(), text.into()).unwrap()
-    }
-
-    fn drain(sender: &mut DatagramSender) -> Vec<Vec<u8>> {
-        let mut sent = Vec::new();
-        loop {
-            let mut out = Vec::new();
-            match sender.poll_transmit(&mut out) {
-                Some(len) => {
-                    assert_eq!(len, out.len());
-                    sent.push(out);
-                }
-                None => return sent,
-            }
-        }
-    }
-
-    fn ack(id: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        codec::encode(&Datagram::Ack(MessageId::new(id.into()).unwrap()), &mut out);
-        out
-    }
-
-    #[test]
-    fn numbers_ids_after_the_prefix() {
-        let now = epoch();
-        let config = SenderConfig {
-            id_prefix: "p42".into(),
-            ..SenderConfig::default()
-        };
-        let mut sender = DatagramSender::new(config, now);
-        assert_eq!(sender.send(now, message("a"), 0).unwrap().as_str(), "p42-1");
-        assert_eq!(sender.send(now, message("b"), 0).unwrap().as_str(), "p42-2");
-        let sent = drain(&mut sender);
-        assert_eq!(sent.len(), 2);
-        let first = codec::decode(&sent[0]).unwrap();
-        let expected = MessageId::new("p42-1".into()).unwrap();
-        assert_eq!(
-            first,
-            Datagram::Message {
-                id: Some(expected),
-                message: message("a")
-            }
-        );
-    }
-
-    #[test]
-    fn cleans_an_unusable_prefix() {
-        let now = epoch();
-        let config = SenderConfig {
-            id_prefix: format!("é{}", "x".repeat(100)),
-            ..Default::default()
-        };
-        let mut sender = DatagramSender::new(config, now);
-        let id = sender.send(now, message("a"), 0).unwrap();
-        assert!(id.as_str().starts_with("_xx"));
-        let mut counter_max = DatagramSender::new(SenderConfig::default(), now);
-        counter_max.id_start = format!("{}-", "x".repeat(MAX_PREFIX_LEN));
-        counter_max.next_counter = u64::MAX;
-        assert_eq!(
-            counter_max
-                .send(now, message("a"), 0)
-                .unwrap()
-                .as_str()
-                .len(),
-            MAX_ID_LEN
-        );
-    }
-
-    #[test]
-    fn retransmits_with_backoff_until_the_deadline() {
-        let start = epoch();
-        let mut sender = DatagramSender::new(SenderConfig::default(), start);
-        sender.send(start, message("hi"), 7).unwrap();
-        let mut sent_at = Vec::new();
-        let mut now = start;
-        loop {
-            for _ in drain(&mut sender) {
-                sent_at.push((now - start).as_millis());
-            }
-            assert_eq!(sender.poll_event(), None);
-            let Some(deadline) = sender.poll_timeout() else {
-                break;
-            };
-            now = deadline;
-            sender.handle_timeout(now);
-            if let Some(event) = sender.poll_event() {
-                assert_eq!(event, SenderEvent::Failed { tag: 7 });
-                assert_eq!(now - start, DEFAULT_ACK_TIMEOUT);
-                break;
-            }
-        }
-        assert_eq!(sent_at, [0, 20, 60, 140, 300, 620, 1120, 1620]);
-        assert_eq!(sender.poll_timeout(), None);
-        assert!(drain(&mut sender).is_empty());
-        assert_eq!(sender.stats().retransmits, 7);
-    }
-
-    #[test]
-    fn an_ack_delivers_once_and_stops_retransmitting() {
-        let now = epoch();
-        let mut sender = DatagramSender::new(SenderConfig::default(), now);
-        let id = sender.send(now, message("hi"), 3).unwrap();
-        drain(&mut sender);
-        sender.handle_datagram(now, &ack(id.as_str()));
-        assert_eq!(sender.poll_event(), Some(SenderEvent::Delivered { tag: 3 }));
-        assert_eq!(sender.poll_timeout(), None);
-        sender.handle_datagram(now, &ack(id.as_str()));
-        assert_eq!(sender.poll_event(), None);
-        assert_eq!(sender.stats().unknown_acks, 1);
-        sender.handle_timeout(now + Duration::from_secs(10));
-        assert_eq!(sender.poll_event(), None);
-    }
-
-    #[test]
-    fn an_ack_while_a_retransmit_is_queued_cancels_it() {
-        let now = epoch();
-        let mut sender = DatagramSender::new(SenderConfig::default(), now);
-        let id = sender.send(now, message("hi"), 1).unwrap();
-        sender.handle_datagram(now, &ack(id.as_str()));
-        assert!(drain(&mut sender).is_empty());
-    }
-
-    #[test]
-    fn a_slow_shell_never_gets_the_same_message_queued_twice() {
-        let start = epoch();
-        let mut sender = DatagramSender::new(SenderConfig::default(), start);
-        sender.send(start, message("hi"), 1).unwrap();
-        sender.handle_timeout(start + Duration::from_millis(20));
-        sender.handle_timeout(start + Duration::from_millis(60));
-        assert_eq!(drain(&mut sender).len(), 1);
-    }
-
-    #[test]
-    fn ignores_foreign_acks_and_other_datagrams() {
-        let now = epoch();
-        let config = SenderConfig {
-            id_prefix: "p".into(),
-            ..Default::default()
-        };
-        let mut sender = DatagramSender::new(config, now);
-        sender.send(now, message("hi"), 1).unwrap();
-        for id in ["q-1", "p-01", "p-+1", "p-2", "p-1x", "p1"] {
-            sender.handle_datagram(now, &ack(id));
-        }
-        sender.handle_datagram(now, b"username=a&message=b");
-        sender.handle_datagram(now, b"\xff");
-        assert_eq!(sender.poll_event(), None);
-        assert_eq!(sender.in_flight(), 1);
-        assert_eq!(sender.stats().unknown_acks, 6);
-        assert_eq!(sender.stats().ignored_datagrams, 2);
-    }
-
-    #[test]
-    fn refuses_when_full_and_when_too_large() {
-        let now = epoch();
-        let config = SenderConfig {
-            max_in_flight: 1,
-            ..Default::default()
-        };
-        let mut sender = DatagramSender::new(config, now);
-        let huge = message(&"x".repeat(MAX_DATAGRAM_SIZE));
-        assert_eq!(sender.send(now, huge, 1), Err(SendError::TooLarge));
-        let id = sender.send(now, message("a"), 2).unwrap();
-        assert_eq!(id.as_str(), "web-1");
-        assert_eq!(sender.send(now, message("b"), 3), Err(SendError::Busy));
-        sender.handle_datagram(now, &ack("web-1"));
-        assert_eq!(
-            sender.send(now, message("b"), 3),
-            Err(SendError::Busy),
-            "event not polled"
-        );
-        assert_eq!(sender.poll_event(), Some(SenderEvent::Delivered { tag: 2 }));
-        assert_eq!(sender.send(now, message("b"), 3).unwrap().as_str(), "web-2");
-    }
-
-    #[test]
-    fn poll_timeout_is_the_earliest_of_many() {
-        let start = epoch();
-        let mut sender = DatagramSender::new(SenderConfig::default(), start);
-        for index in 0..1000u64 {
-            let now = start + Duration::from_millis(index % 17);
-            sender.send(now, message("m"), index).unwrap();
-        }
-        assert_eq!(
-            sender.poll_timeout(),
-            Some(start + DEFAULT_FIRST_RETRANSMIT)
-        );
-    }
-}
+mod tests;

@@ -17,12 +17,9 @@ use super::{
 };
 use crate::message::Message;
 
-/// The base of every simulated time in the datagram tests.
-///
-/// `Instant` has no public constructor, so tests read the clock here, once per test, and from
-/// then on only add offsets: the machines under test never see a time that did not come from it.
+/// The base of every simulated time in the datagram tests (see [`crate::testing::epoch`]).
 pub(super) fn epoch() -> Instant {
-    Instant::now()
+    crate::testing::epoch()
 }
 
 /// What the network does with one datagram.

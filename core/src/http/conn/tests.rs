@@ -367,8 +367,8 @@ proptest! {
     fn arbitrary_bytes_never_stall(bytes in prop::collection::vec(any::<u8>(), 0..600), cut in 0usize..600) {
         let mut input = bytes.clone();
         input.truncate(cut.max(1).min(input.len()));
-        crate::check::check_http_conn(&input);
-        crate::check::check_http_conn(&bytes);
+        crate::check::check_http_conn(crate::testing::epoch(), &input);
+        crate::check::check_http_conn(crate::testing::epoch(), &bytes);
         let mut h = harness();
         h.feed(&bytes);
         h.respond_all(ok);
@@ -386,6 +386,7 @@ proptest! {
 #[test]
 fn checker_accepts_continue_depending_on_the_split() {
     crate::check::check_http_conn(
+        crate::testing::epoch(),
         b"POST /m HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc\
           HEAD /x HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
     );
@@ -395,6 +396,7 @@ fn checker_accepts_continue_depending_on_the_split() {
 #[test]
 fn checker_accepts_continue_before_a_body_timeout() {
     crate::check::check_http_conn(
+        crate::testing::epoch(),
         b"POST /m HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
     );
 }

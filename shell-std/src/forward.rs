@@ -1,0 +1,112 @@
+//! The web app's handle on its forwarding thread, whichever transport that thread drives
+//! (`udp.rs` or `tcp.rs`): connection threads submit a message and wait for its outcome.
+//!
+//! Owns the channel between them and the bookkeeping of who waits on which message; never
+//! decides when a message is delivered or failed (the core's `DatagramSender` does).
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Sender};
+use std::time::Duration;
+
+use ferry_core::app::ForwardOutcome;
+use ferry_core::datagram::{DatagramSender, SenderEvent};
+use ferry_core::Message;
+
+/// The web app's handle on the forwarding thread; cloned into every connection thread.
+#[derive(Clone)]
+pub struct Forwarder {
+    inputs: Sender<ForwarderInput>,
+    /// Past the core's own deadline, a caller stops waiting (the thread has gone).
+    give_up_after: Duration,
+}
+
+/// What the forwarding thread is told, by connection threads and by its reader threads.
+pub enum ForwarderInput {
+    /// Forward `message` and send its outcome to `reply`.
+    Submit {
+        message: Message,
+        reply: Sender<ForwardOutcome>,
+    },
+    /// Bytes from the socket server: a datagram, or a read from stream `link`.
+    Received { link: u64, bytes: Vec<u8> },
+    /// Stream `link` reached its end or failed.
+    Closed { link: u64 },
+    /// End once the messages in flight are settled.
+    Stop,
+}
+
+impl Forwarder {
+    /// The handle on a thread that reads `inputs`' other end, with a sender of `ack_timeout`.
+    pub fn new(inputs: Sender<ForwarderInput>, ack_timeout: Duration) -> Forwarder {
+        Forwarder {
+            inputs,
+            give_up_after: ack_timeout + Duration::from_secs(1),
+        }
+    }
+
+    /// Forwards one message and waits for the outcome.
+    pub fn forward(&self, message: Message) -> ForwardOutcome {
+        let (reply, outcome) = mpsc::channel();
+        if self
+            .inputs
+            .send(ForwarderInput::Submit { message, reply })
+            .is_err()
+        {
+            return ForwardOutcome::NotAcknowledged;
+        }
+        outcome
+            .recv_timeout(self.give_up_after)
+            .unwrap_or(ForwardOutcome::NotAcknowledged)
+    }
+
+    /// Asks the forwarding thread to end once its in-flight messages are settled.
+    pub fn stop(&self) {
+        let _ = self.inputs.send(ForwarderInput::Stop);
+    }
+}
+
+/// The connection threads waiting on the sender's messages, by tag.
+#[derive(Default)]
+pub struct Waiting {
+    replies: HashMap<u64, Sender<ForwardOutcome>>,
+    next_tag: u64,
+}
+
+impl Waiting {
+    /// Hands `message` to `sender`; `reply` hears the outcome now (refused) or once it ends.
+    pub fn submit(
+        &mut self,
+        sender: &mut DatagramSender,
+        now: std::time::Instant,
+        message: Message,
+        reply: Sender<ForwardOutcome>,
+    ) {
+        self.next_tag += 1;
+        match sender.send(now, message, self.next_tag) {
+            Ok(_) => {
+                self.replies.insert(self.next_tag, reply);
+            }
+            Err(error) => {
+                let _ = reply.send(error.into());
+            }
+        }
+    }
+
+    /// Answers the callers of every message the sender says has ended.
+    pub fn settle(&mut self, sender: &mut DatagramSender) {
+        while let Some(event) = sender.poll_event() {
+            let (tag, outcome) = match event {
+                SenderEvent::Delivered { tag } => (tag, ForwardOutcome::Stored),
+                SenderEvent::Failed { tag } => (tag, ForwardOutcome::NotAcknowledged),
+            };
+            if let Some(reply) = self.replies.remove(&tag) {
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    /// Whether no caller waits.
+    pub fn is_empty(&self) -> bool {
+        self.replies.is_empty()
+    }
+}
