@@ -141,6 +141,7 @@ fn run(args: &Args) -> io::Result<()> {
     let window = (micros(origin, window_start), micros(origin, window_end));
     let mut cpu_start = None;
     let mut own_cpu_start = 0.0;
+    let mut cpu_clock = window_start;
     loop {
         let now = Instant::now();
         if now >= window_end {
@@ -149,6 +150,7 @@ fn run(args: &Args) -> io::Result<()> {
         if cpu_start.is_none() && now >= window_start {
             cpu_start = Some(args.server_pid.map(|pid| cpu_seconds(pid, args.clk_tck)));
             own_cpu_start = cpu_seconds_self(args.clk_tck);
+            cpu_clock = now;
         }
         let due = (now.duration_since(send_start).as_secs_f64() * args.rate) as u64;
         while stats.sent < due {
@@ -190,11 +192,14 @@ fn run(args: &Args) -> io::Result<()> {
             wait,
         )?;
     }
+    // A busy turn can end past the window: CPU is read over the time that really passed and
+    // scaled to the window, as the deliveries are counted in it.
+    let scale = args.duration.as_secs_f64() / cpu_clock.elapsed().as_secs_f64().max(1e-9);
     let server_cpu = match (cpu_start.flatten(), args.server_pid) {
-        (Some(start), Some(pid)) => Some(cpu_seconds(pid, args.clk_tck) - start),
+        (Some(start), Some(pid)) => Some((cpu_seconds(pid, args.clk_tck) - start) * scale),
         _ => None,
     };
-    let own_cpu = cpu_seconds_self(args.clk_tck) - own_cpu_start;
+    let own_cpu = (cpu_seconds_self(args.clk_tck) - own_cpu_start) * scale;
 
     // Drain: the window's copies still on their way.
     // Every other client should get a copy; one the server dropped counts as copies lost.
