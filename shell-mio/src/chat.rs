@@ -10,7 +10,7 @@
 //! ones, so the hub, not this loop, holds a slow client's backlog and decides when it is too much.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId};
@@ -20,6 +20,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
+
+use crate::outbox::Outbox;
 
 /// Runs the chat server until SIGINT or SIGTERM.
 pub fn run(options: &ChatOptions) -> Result<(), String> {
@@ -65,11 +67,9 @@ struct ChatServer {
 struct Connection {
     stream: TcpStream,
     client: ClientId,
-    out: Vec<u8>,
-    written: usize,
+    outbox: Outbox,
     /// Edge-triggered readiness: set by an event, cleared when the socket says WouldBlock.
     read_ready: bool,
-    write_ready: bool,
     /// The hub handed bytes over that are not all written yet.
     in_flight: bool,
 }
@@ -144,7 +144,7 @@ impl ChatServer {
                         // Errors and hang-ups show up as work: the next read or write reports them.
                         conn.read_ready |=
                             event.is_readable() || event.is_read_closed() || event.is_error();
-                        conn.write_ready |=
+                        conn.outbox.ready |=
                             event.is_writable() || event.is_write_closed() || event.is_error();
                         self.drive(slot, now);
                     }
@@ -209,10 +209,8 @@ impl ChatServer {
         self.slots[slot] = Some(Connection {
             stream,
             client,
-            out: Vec::new(),
-            written: 0,
+            outbox: Outbox::new(true, RETAINED_OUTPUT),
             read_ready: true,
-            write_ready: true,
             in_flight: false,
         });
         self.drive(slot, now);
@@ -223,11 +221,11 @@ impl ChatServer {
         let Some(Some(conn)) = self.slots.get_mut(slot) else {
             return;
         };
-        if conn.flush().is_err() {
+        if conn.outbox.flush(&mut conn.stream).is_err() {
             self.lost(slot, now);
             return;
         }
-        if conn.in_flight && conn.pending() == 0 {
+        if conn.in_flight && conn.outbox.pending() == 0 {
             conn.in_flight = false;
             self.hub.handle_drained(now, conn.client);
         }
@@ -276,14 +274,8 @@ impl ChatServer {
                 self.transmit.clear();
                 continue;
             };
-            if conn.pending() == 0 {
-                conn.out.clear();
-                conn.written = 0;
-                std::mem::swap(&mut conn.out, &mut self.transmit);
-            } else {
-                conn.out.append(&mut self.transmit);
-            }
-            let flushed = conn.flush();
+            conn.outbox.take_from(&mut self.transmit);
+            let flushed = conn.outbox.flush(&mut conn.stream);
             if transmit.close.is_some() {
                 // The last bytes went out as far as the socket took them now; a client that
                 // does not read them is not waited for.
@@ -293,7 +285,7 @@ impl ChatServer {
             conn.in_flight = true;
             match flushed {
                 Err(_) => self.lost(slot, now),
-                Ok(()) if conn.pending() == 0 => {
+                Ok(()) if conn.outbox.pending() == 0 => {
                     conn.in_flight = false;
                     self.hub.handle_drained(now, conn.client);
                 }
@@ -318,33 +310,6 @@ impl ChatServer {
             self.free.push(slot);
             self.accept_ready = true;
         }
-    }
-}
-
-impl Connection {
-    fn pending(&self) -> usize {
-        self.out.len() - self.written
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        while self.write_ready && self.written < self.out.len() {
-            match self.stream.write(&self.out[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_ready = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.written == self.out.len() {
-            self.written = 0;
-            self.out.clear();
-            // A burst's buffer is not kept by a client that is idle afterwards.
-            if self.out.capacity() > RETAINED_OUTPUT {
-                self.out = Vec::new();
-            }
-        }
-        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@
 //! are the core's decisions; this module moves bytes and reports what the sockets say.
 
 use std::collections::HashMap;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
@@ -16,6 +16,7 @@ use ferry_core::datagram::{
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
+use crate::outbox::Outbox;
 use crate::timers::TimerKey;
 
 /// The forwarding half of the web app.
@@ -52,11 +53,9 @@ struct StreamConn {
     /// The non-blocking connect has completed.
     established: bool,
     framer: LineFramer,
-    out: Vec<u8>,
-    written: usize,
+    outbox: Outbox,
     /// Edge-triggered readiness: set by an event, cleared when the socket says WouldBlock.
     read_ready: bool,
-    write_ready: bool,
 }
 
 impl Forward {
@@ -151,7 +150,7 @@ impl Forward {
                     return;
                 };
                 conn.read_ready |= readable;
-                conn.write_ready |= writable;
+                conn.outbox.ready |= writable;
                 if !conn.established {
                     match conn.check_established() {
                         Ok(true) => {
@@ -190,10 +189,10 @@ impl Forward {
                 // Output is bounded by the sender's in-flight limit: each message is queued
                 // at most once per connection.
                 while let Some(len) = self.sender.poll_transmit(&mut self.buf) {
-                    push_line(&self.buf[..len], &mut conn.out);
+                    push_line(&self.buf[..len], conn.outbox.buffer());
                     self.buf.clear();
                 }
-                if conn.write().is_err() {
+                if conn.outbox.flush(&mut conn.stream).is_err() {
                     link.fail(&mut self.sender, now);
                 }
             }
@@ -222,10 +221,8 @@ impl StreamLink {
             stream,
             established: false,
             framer: LineFramer::new(),
-            out: Vec::new(),
-            written: 0,
+            outbox: Outbox::new(false, RETAINED_OUTPUT),
             read_ready: false,
-            write_ready: false,
         });
         Ok(())
     }
@@ -294,25 +291,9 @@ impl StreamConn {
             }
         }
     }
-
-    /// Writes what the socket takes now; the rest waits for the next writable edge.
-    fn write(&mut self) -> io::Result<()> {
-        while self.write_ready && self.written < self.out.len() {
-            match self.stream.write(&self.out[self.written..]) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.write_ready = false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.written == self.out.len() {
-            self.out.clear();
-            self.written = 0;
-        }
-        Ok(())
-    }
 }
 
 /// One read takes a burst of acks, or the largest datagram.
 const READ_BUFFER: usize = MAX_DATAGRAM_SIZE + 1;
+/// Buffers above this are released once written; acks and forwarded lines are small.
+const RETAINED_OUTPUT: usize = 16 * 1024;

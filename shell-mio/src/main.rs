@@ -5,6 +5,7 @@
 mod chat;
 mod event_loop;
 mod forward;
+mod outbox;
 mod peers;
 mod socket;
 mod timers;

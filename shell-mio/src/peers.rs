@@ -9,7 +9,7 @@
 //! stream would not resend) and resumes when a batch is stored.
 
 use std::collections::HashMap;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
@@ -17,6 +17,8 @@ use ferry_core::datagram::{push_line, DatagramReceiver, LineFramer, MAX_DATAGRAM
 use ferry_core::settings::MAX_STREAM_PEERS;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
+
+use crate::outbox::Outbox;
 
 /// The listener and the web apps' streams.
 pub struct Peers {
@@ -33,11 +35,9 @@ struct Peer {
     stream: TcpStream,
     address: SocketAddr,
     framer: LineFramer,
-    out: Vec<u8>,
-    written: usize,
+    outbox: Outbox,
     /// Edge-triggered readiness: set by an event, cleared when the socket says WouldBlock.
     read_ready: bool,
-    write_ready: bool,
 }
 
 impl Peers {
@@ -91,10 +91,8 @@ impl Peers {
                 stream,
                 address,
                 framer: LineFramer::new(),
-                out: Vec::new(),
-                written: 0,
+                outbox: Outbox::new(true, RETAINED_OUTPUT),
                 read_ready: true,
-                write_ready: true,
             });
             self.by_address.insert(address, slot);
             self.drive(registry, slot, receiver, now);
@@ -116,7 +114,7 @@ impl Peers {
             return;
         };
         peer.read_ready |= readable;
-        peer.write_ready |= writable;
+        peer.outbox.ready |= writable;
         self.drive(registry, slot, receiver, now);
     }
 
@@ -139,8 +137,8 @@ impl Peers {
         let Some(Some(peer)) = self.slots.get_mut(slot) else {
             return;
         };
-        push_line(ack, &mut peer.out);
-        if peer.write().is_err() {
+        push_line(ack, peer.outbox.buffer());
+        if peer.outbox.flush(&mut peer.stream).is_err() {
             self.close(registry, slot);
         }
     }
@@ -159,7 +157,7 @@ impl Peers {
         let alive = peer
             .read(&mut self.read_buf, receiver, self.max_pending, now)
             .is_ok()
-            && peer.write().is_ok();
+            && peer.outbox.flush(&mut peer.stream).is_ok();
         if !alive {
             self.close(registry, slot);
         }
@@ -211,24 +209,6 @@ impl Peer {
             }
         }
     }
-
-    /// Writes what the socket takes now; the rest waits for the next writable edge.
-    fn write(&mut self) -> io::Result<()> {
-        while self.write_ready && self.written < self.out.len() {
-            match self.stream.write(&self.out[self.written..]) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.write_ready = false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.written == self.out.len() {
-            self.out.clear();
-            self.written = 0;
-        }
-        Ok(())
-    }
 }
 
 /// Tokens of the web apps' streams start here: the upper half of the token space, far above the
@@ -237,3 +217,5 @@ pub const FIRST_PEER: usize = usize::MAX / 2;
 
 /// One read takes a burst of lines; a line is at most one datagram.
 const READ_BUFFER: usize = MAX_DATAGRAM_SIZE + 1;
+/// Buffers above this are released once written; acks and forwarded lines are small.
+const RETAINED_OUTPUT: usize = 16 * 1024;

@@ -2,7 +2,7 @@
 //! `DatagramSender` that forwards messages to the socket server. What to answer, when to close
 //! and when a message counts as stored are the core's decisions; this module moves bytes.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use mio::{Interest, Registry, Token};
 use time::OffsetDateTime;
 
 use crate::forward::Forward;
+use crate::outbox::Outbox;
 use crate::timers::{TimerKey, Timers};
 
 /// Tokens of connections start here; lower ones name the loop's other sources.
@@ -42,11 +43,9 @@ pub struct Web {
 struct Connection {
     stream: TcpStream,
     http: HttpConn,
-    out: Vec<u8>,
-    written: usize,
+    outbox: Outbox,
     /// Edge-triggered readiness: set by an event, cleared when the socket says WouldBlock.
     read_ready: bool,
-    write_ready: bool,
     write_shut: bool,
     generation: u64,
     armed: Option<Instant>,
@@ -151,10 +150,8 @@ impl Web {
         self.slots[slot] = Some(Connection {
             stream,
             http: HttpConn::new(self.http, now, OffsetDateTime::now_utc()),
-            out: Vec::new(),
-            written: 0,
+            outbox: Outbox::new(true, RETAINED_OUTPUT),
             read_ready: true,
-            write_ready: true,
             write_shut: false,
             generation: self.next_generation,
             armed: None,
@@ -170,7 +167,7 @@ impl Web {
             return;
         };
         conn.read_ready |= readable;
-        conn.write_ready |= writable;
+        conn.outbox.ready |= writable;
         self.drive(slot, now);
     }
 
@@ -301,11 +298,11 @@ impl Web {
                 // A request event always leaves a request pending.
                 let _ = conn.http.respond(now, response);
             }
-            conn.http.poll_transmit(&mut conn.out);
-            if conn.flush().is_err() {
+            conn.http.poll_transmit(conn.outbox.buffer());
+            if conn.outbox.flush(&mut conn.stream).is_err() {
                 break false;
             }
-            if conn.out_pending() == 0 {
+            if conn.outbox.pending() == 0 {
                 if conn.http.is_closed() {
                     break false;
                 }
@@ -336,34 +333,9 @@ impl Web {
 }
 
 impl Connection {
-    fn out_pending(&self) -> usize {
-        self.out.len() - self.written
-    }
-
     /// Reads only when the core wants input and the peer is not far behind on our output.
     fn can_read(&self) -> bool {
-        self.read_ready && self.http.wants_read() && self.out_pending() < OUTPUT_HIGH_WATER
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        while self.write_ready && self.written < self.out.len() {
-            match self.stream.write(&self.out[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_ready = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.written == self.out.len() {
-            self.written = 0;
-            self.out.clear();
-            // An idle connection should not keep a large response's buffer.
-            if self.out.capacity() > RETAINED_OUTPUT {
-                self.out = Vec::new();
-            }
-        }
-        Ok(())
+        self.read_ready && self.http.wants_read() && self.outbox.pending() < OUTPUT_HIGH_WATER
     }
 }
 
@@ -371,7 +343,7 @@ impl Connection {
 const READ_BUFFER: usize = 64 * 1024;
 /// Stop reading a connection whose peer has not taken this much of our output yet.
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
-/// Output buffers above this are released once written.
+/// Output buffers above this are released once written: an idle connection keeps little.
 const RETAINED_OUTPUT: usize = 16 * 1024;
 /// How long accepting pauses after the process ran out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
