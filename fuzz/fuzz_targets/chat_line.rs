@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ferry_core::check::check_chat_line(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    ferry_core::check::check_chat_line(std::time::Instant::now(), data)
+});

@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn asks_for_a_name_then_joins_then_sends_typed_lines() {
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, None);
         assert_eq!(drain(&mut client), (String::new(), vec![prompt()]));
         client.handle_line(now, " \n");
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_refused_name_asks_again() {
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, Some("ann"));
         assert_eq!(
             drain(&mut client),
@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn server_lines_print_distinguishably() {
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, Some("me"));
         client.receive(now, b"{\"type\":\"join\",\"username\":\"me\"}\n");
         drain(&mut client);
@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn end_of_input_leaves_and_server_close_is_said() {
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, Some("me"));
         drain(&mut client);
         client.handle_end_of_input(now);
@@ -440,7 +440,7 @@ mod tests {
 
     #[test]
     fn a_quiet_client_sends_an_empty_line_to_stay_connected() {
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, Some("me"));
         drain(&mut client);
         let deadline = client.poll_timeout().unwrap();
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn a_line_too_long_for_the_server_is_not_sent() {
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, Some("me"));
         client.receive(now, b"{\"type\":\"join\",\"username\":\"me\"}\n");
         drain(&mut client);

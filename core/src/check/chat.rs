@@ -11,8 +11,9 @@ use crate::chat::{ChatConfig, ChatError, ChatHub, LineFramer, MAX_LINE};
 /// - every object is within the limit, starts with `{`, ends with `}` and has no newline;
 /// - an object that decodes as a client's re-encodes to one that decodes the same, and likewise
 ///   for a server line;
-/// - a hub fed the bytes by one client sends the other client only whole JSON lines.
-pub fn check_chat_line(bytes: &[u8]) {
+/// - a hub fed the bytes by one client (at time `now`) sends the other client only whole JSON
+///   lines.
+pub fn check_chat_line(now: Instant, bytes: &[u8]) {
     for limit in [MAX_LINE, SMALL_LIMIT] {
         let whole = frames(limit, bytes, &[]);
         let split_a = bytes.len() / 3;
@@ -35,7 +36,7 @@ pub fn check_chat_line(bytes: &[u8]) {
             check_server_line(frame);
         }
     }
-    check_hub(bytes);
+    check_hub(now, bytes);
 }
 
 /// The framer's output for `bytes` fed in pieces cut at `splits`, then EOF.
@@ -85,8 +86,7 @@ fn check_server_line(frame: &[u8]) {
 
 /// Feeds `bytes` to a hub from one client (after it joined) and checks what a listening client
 /// and the sender get: whole lines, each a JSON object.
-fn check_hub(bytes: &[u8]) {
-    let now = Instant::now();
+fn check_hub(now: Instant, bytes: &[u8]) {
     let mut hub = ChatHub::new(ChatConfig::default());
     let listener = hub.connect(now);
     let sender = hub.connect(now);
@@ -124,20 +124,29 @@ mod tests {
 
     #[test]
     fn checks_typical_chat_input() {
-        check_chat_line(b"{\"username\":\"fuzz\",\"message\":\"hi\"}{\"username\":\"x\"}\nbad\n");
-        check_chat_line(b"{\"type\":\"join\",\"username\":\"a\"}\n{\"error\":\"e\"}");
-        check_chat_line(b"{\"a\":[}\n{]\n{\"username\":\"fuzz\",\"message\":\"\\ud800\"}");
+        check_chat_line(
+            crate::testing::epoch(),
+            b"{\"username\":\"fuzz\",\"message\":\"hi\"}{\"username\":\"x\"}\nbad\n",
+        );
+        check_chat_line(
+            crate::testing::epoch(),
+            b"{\"type\":\"join\",\"username\":\"a\"}\n{\"error\":\"e\"}",
+        );
+        check_chat_line(
+            crate::testing::epoch(),
+            b"{\"a\":[}\n{]\n{\"username\":\"fuzz\",\"message\":\"\\ud800\"}",
+        );
     }
 
     proptest! {
         #[test]
         fn any_bytes_pass_the_chat_checks(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-            check_chat_line(&bytes);
+            check_chat_line(crate::testing::epoch(), &bytes);
         }
 
         #[test]
         fn json_like_bytes_pass_the_chat_checks(text in "[{}\\[\\]\":,a-z \\\\\n]{0,120}") {
-            check_chat_line(text.as_bytes());
+            check_chat_line(crate::testing::epoch(), text.as_bytes());
         }
     }
 }

@@ -23,7 +23,7 @@ impl Room {
     fn new(config: ChatConfig) -> Room {
         Room {
             hub: ChatHub::new(config),
-            now: Instant::now(),
+            now: crate::testing::epoch(),
             inbox: HashMap::new(),
             closed: HashMap::new(),
             stalled: HashSet::new(),
