@@ -9,11 +9,10 @@
 //! connection. A connection gets new bytes from the hub only after it wrote all the previous
 //! ones, so the hub, not this loop, holds a slow client's backlog and decides when it is too much.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId};
+use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId, ClientMap};
 use ferry_core::cli::ChatOptions;
 use ferry_core::settings;
 use mio::net::{TcpListener, TcpStream};
@@ -53,7 +52,7 @@ struct ChatServer {
     hub: ChatHub,
     slots: Vec<Option<Connection>>,
     free: Vec<usize>,
-    by_client: HashMap<ClientId, usize>,
+    by_client: ClientMap<usize>,
     /// Slots whose read was cut short to give others a turn; read again next turn.
     unfinished_reads: Vec<usize>,
     /// Bytes this turn may still read, from all clients together.
@@ -92,7 +91,7 @@ impl ChatServer {
             hub,
             slots: Vec::new(),
             free: Vec::new(),
-            by_client: HashMap::new(),
+            by_client: ClientMap::default(),
             unfinished_reads: Vec::new(),
             read_budget: TURN_READ_BUDGET,
             transmit: Vec::new(),

@@ -8,14 +8,13 @@
 //! it once its backlog is too large. Which bytes go where and when to close are the hub's
 //! decisions; this module moves bytes.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId};
+use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId, ClientMap};
 use ferry_core::cli::ChatOptions;
 use ferry_core::settings;
 
@@ -31,7 +30,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
     let room = Arc::new(Room {
         state: Mutex::new(State {
             hub: ChatHub::new(ChatConfig::from(options)),
-            outboxes: HashMap::new(),
+            outboxes: ClientMap::default(),
             transmit: Vec::new(),
         }),
         deadline_moved: Condvar::new(),
@@ -63,7 +62,7 @@ struct Room {
 
 struct State {
     hub: ChatHub,
-    outboxes: HashMap<ClientId, Arc<Outbox>>,
+    outboxes: ClientMap<Arc<Outbox>>,
     transmit: Vec<u8>,
 }
 

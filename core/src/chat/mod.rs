@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use client::{ChatClient, ClientEvent};
 pub use framing::LineFramer;
-pub use hub::{ChatEvent, ChatHub, ClientId, CloseReason, Transmit};
+pub use hub::{ChatEvent, ChatHub, ClientId, ClientIdHasher, ClientMap, CloseReason, Transmit};
 
 use crate::cli::ChatOptions;
 use crate::message::MAX_USERNAME_CHARS;

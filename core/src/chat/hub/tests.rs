@@ -541,3 +541,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sequential_client_ids_land_in_distinct_buckets() {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let build = BuildHasherDefault::<ClientIdHasher>::default();
+    // A table of 1,024 buckets picks by the low ten bits; a thousand clients in a row must not
+    // share one.
+    let mut buckets: Vec<u64> = (1..=1024u64)
+        .map(|n| build.hash_one(ClientId(n)) & 1023)
+        .collect();
+    buckets.sort_unstable();
+    buckets.dedup();
+    assert_eq!(buckets.len(), 1024);
+}
