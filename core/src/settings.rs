@@ -12,9 +12,9 @@ pub fn http_config(options: &WebOptions) -> HttpConfig {
     HttpConfig {
         max_body: options.max_body,
         header_timeout: options.header_timeout,
-        // A body that stalls is treated like a head that stalls.
-        body_timeout: options.header_timeout,
+        body_timeout: options.body_timeout,
         idle_timeout: options.idle_timeout,
+        write_timeout: options.write_timeout,
         ..HttpConfig::default()
     }
 }
