@@ -32,10 +32,10 @@ impl WriteWatch {
 
     /// The moment the pending output counts as abandoned, if output is pending.
     pub(super) fn deadline(&self, timeout: Duration) -> Option<Instant> {
-        match self.timed_out {
-            true => None,
-            false => self.stalled_since.map(|since| since + timeout),
+        if self.timed_out {
+            return None;
         }
+        self.stalled_since.map(|since| since + timeout)
     }
 
     /// Gives up at `now` if the deadline passed; returns whether it did (now or before).
