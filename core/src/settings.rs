@@ -12,9 +12,9 @@ pub fn http_config(options: &WebOptions) -> HttpConfig {
     HttpConfig {
         max_body: options.max_body,
         header_timeout: options.header_timeout,
-        // A body that stalls is treated like a head that stalls.
-        body_timeout: options.header_timeout,
+        body_timeout: options.body_timeout,
         idle_timeout: options.idle_timeout,
+        write_timeout: options.write_timeout,
         ..HttpConfig::default()
     }
 }
@@ -59,14 +59,24 @@ pub fn forwarding_to(address: SocketAddr, transport: Transport) -> String {
     format!("web app forwarding messages to {scheme}://{address}")
 }
 
-/// How many HTTP connections a server serves at once; further ones wait in the listen backlog.
+/// How many connections a server serves at once; further ones wait in the listen backlog (both
+/// shells: a client beyond the limit is answered late rather than refused).
 ///
-/// Each connection holds a file descriptor, so the limit follows the process's fd limit less
-/// what the server needs besides (`None`: the limit could not be read, assume the usual 1024).
-/// A shell with a thread per connection is also held to [`MAX_CONNECTION_THREADS`].
+/// Each connection holds file descriptors, so the limit follows the process's fd limit less
+/// what the server needs besides (`None`: the limit could not be read, assume the usual 1024),
+/// and the server never runs out of descriptors by its own accepting. A shell with a thread per
+/// connection holds up to [`FDS_PER_THREADED_CONNECTION`] each and is also held to
+/// [`MAX_CONNECTION_THREADS`].
 pub fn connection_limit(fd_limit: Option<u64>, thread_per_connection: bool) -> usize {
-    let fds = fd_limit.unwrap_or(DEFAULT_FD_LIMIT);
-    let by_fds = usize::try_from(fds.saturating_sub(RESERVED_FDS))
+    let fds = fd_limit
+        .unwrap_or(DEFAULT_FD_LIMIT)
+        .saturating_sub(RESERVED_FDS);
+    let per_connection = if thread_per_connection {
+        FDS_PER_THREADED_CONNECTION
+    } else {
+        1
+    };
+    let by_fds = usize::try_from(fds / per_connection)
         .unwrap_or(usize::MAX)
         .max(1);
     if thread_per_connection {
@@ -81,6 +91,9 @@ pub const MAX_CONNECTION_THREADS: usize = 1024;
 /// An event-loop connection costs about half a KiB idle, so even a million fit in memory; the
 /// fd limit is what really binds.
 pub const MAX_EVENT_LOOP_CONNECTIONS: usize = 1_000_000;
+/// `ferry-std` clones a connection's socket: a handle to wake it at shutdown (web app), a
+/// writer thread's and a closer's (chat). Three covers both.
+const FDS_PER_THREADED_CONNECTION: u64 = 3;
 /// File descriptors kept for everything but connections: listeners, sockets, the store, stdio.
 const RESERVED_FDS: u64 = 64;
 /// The soft fd limit most Linux systems start processes with.
@@ -128,7 +141,8 @@ mod tests {
     fn connection_limit_follows_the_fd_limit() {
         assert_eq!(connection_limit(Some(20_000), false), 19_936);
         assert_eq!(connection_limit(Some(20_000), true), MAX_CONNECTION_THREADS);
-        assert_eq!(connection_limit(Some(100), true), 36);
+        assert_eq!(connection_limit(Some(100), true), 12);
+        assert_eq!(connection_limit(Some(3000), true), 978);
         assert_eq!(connection_limit(None, false), 960);
         assert_eq!(connection_limit(Some(10), false), 1);
         assert_eq!(

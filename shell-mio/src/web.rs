@@ -299,10 +299,17 @@ impl Web {
                 let _ = conn.http.respond(now, response);
             }
             conn.http.poll_transmit(conn.outbox.buffer());
+            let before = conn.outbox.pending();
             if conn.outbox.flush(&mut conn.stream).is_err() {
                 break false;
             }
-            if conn.outbox.pending() == 0 {
+            let pending = conn.outbox.pending();
+            // The core times out a peer that stops taking output (a slow read).
+            conn.http.handle_written(now, before - pending, pending > 0);
+            if conn.http.is_write_timed_out() {
+                break false;
+            }
+            if pending == 0 {
                 if conn.http.is_closed() {
                     break false;
                 }

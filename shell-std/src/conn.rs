@@ -23,7 +23,6 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
     // Each response goes out in one write; without this, a response written after a partial
     // write would wait for the peer's delayed ACK (Nagle's algorithm).
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(context.http.idle_timeout))?;
     let mut conn = HttpConn::new(context.http, Instant::now(), OffsetDateTime::now_utc());
     let mut out = Vec::new();
     let mut buf = vec![0u8; READ_BUFFER];
@@ -42,9 +41,9 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
             }
         }
         conn.poll_transmit(&mut out);
-        if !out.is_empty() {
-            stream.write_all(&out)?;
-            out.clear();
+        if !out.is_empty() && !write_out(&mut stream, &mut conn, &mut out)? {
+            // The peer stopped reading: the core gave up on it.
+            return Ok(());
         }
         if conn.is_closed() {
             return Ok(());
@@ -82,6 +81,53 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
                 conn.handle_timeout(Instant::now())
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes `out` whole, each blocking write bounded by the core's next deadline, reporting every
+/// write to the core; false when the core gave up on a peer that takes no bytes.
+fn write_out(stream: &mut TcpStream, conn: &mut HttpConn, out: &mut Vec<u8>) -> io::Result<bool> {
+    let mut written = 0;
+    let mut progress = 0;
+    loop {
+        let now = Instant::now();
+        let pending = written < out.len();
+        conn.handle_written(now, progress, pending);
+        if !pending {
+            out.clear();
+            return Ok(true);
+        }
+        if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
+            // Other deadlines (idle, linger) may pass while a long answer is written; only the
+            // write timeout ends the writing.
+            conn.handle_timeout(now);
+            if conn.is_write_timed_out() {
+                return Ok(false);
+            }
+        }
+        let wait = conn.poll_timeout().map(|deadline| {
+            // std refuses a zero timeout.
+            deadline
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1))
+        });
+        stream.set_write_timeout(wait)?;
+        progress = 0;
+        match stream.write(&out[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                written += n;
+                progress = n;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => return Err(e),
         }
     }

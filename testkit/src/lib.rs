@@ -1,7 +1,7 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
-//! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`], [`tcp`],
-//! [`faults`], [`chat`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! Each suite module ([`pages`], [`connection`], [`malformed`], [`adversarial`], [`slow`],
+//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`chat`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -17,6 +17,7 @@
 //! This crate never links the server's code: it knows the binary only by its command line,
 //! its sockets and its files, as a user would.
 
+pub mod adversarial;
 pub mod chat;
 pub mod check;
 mod child;
@@ -25,12 +26,14 @@ pub mod connection;
 pub mod datagram;
 pub mod faults;
 pub mod fixture;
+pub mod flood;
 pub mod form;
 pub mod malformed;
 pub mod pages;
 pub mod post;
 pub mod process;
 pub mod server;
+pub mod slow;
 pub mod store;
 pub mod tcp;
 pub mod temp;
@@ -66,6 +69,20 @@ macro_rules! suite {
             malformed: [
                 malformed_requests_are_answered_and_closed,
                 head_sent_byte_by_byte_is_parsed,
+            ],
+            adversarial: [
+                hostile_requests_get_their_answers,
+            ],
+            slow: [
+                slowloris_heads_are_closed_at_the_header_timeout,
+                slow_bodies_are_closed_at_the_body_timeout,
+                slow_readers_are_closed_at_the_write_timeout,
+                connections_beyond_the_limit_wait_in_the_backlog,
+                running_out_of_descriptors_pauses_accepting,
+            ],
+            flood: [
+                udp_flood_with_garbage_keeps_every_acknowledged_message,
+                sigterm_under_load_loses_no_answered_message,
             ],
             post: [
                 post_stores_the_message_then_redirects,

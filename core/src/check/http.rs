@@ -125,7 +125,7 @@ fn drive(start: Instant, bytes: &[u8], cuts: &[usize]) -> (Vec<HttpEvent>, Vec<u
 }
 
 /// Counts the responses in `sent` other than `100 Continue`, checking each is complete.
-fn count_final_responses(mut sent: &[u8]) -> usize {
+pub(super) fn count_final_responses(mut sent: &[u8]) -> usize {
     let mut count = 0;
     while !sent.is_empty() {
         let mut headers = [httparse::EMPTY_HEADER; 16];

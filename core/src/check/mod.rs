@@ -6,11 +6,15 @@
 //! so the same checks run on stable Rust. Not part of ferry's public API: nothing else calls
 //! them and they may change at any time.
 
+mod body;
 mod chat;
+mod conn_ops;
 mod http;
 mod lines;
 
+pub use self::body::check_http_body;
 pub use self::chat::check_chat_line;
+pub use self::conn_ops::check_http_conn_ops;
 pub use self::http::{assert_http_responses_match_events, check_http_conn};
 pub use self::lines::check_lines;
 

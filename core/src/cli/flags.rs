@@ -170,6 +170,16 @@ fn set_idle_timeout(options: &mut Options, value: &str) -> Result<(), ValueError
     Ok(())
 }
 
+fn set_body_timeout(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.web.body_timeout = parse_timeout(value)?;
+    Ok(())
+}
+
+fn set_write_timeout(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.serve.web.write_timeout = parse_timeout(value)?;
+    Ok(())
+}
+
 /// `--transport` sets both halves, so in `serve` the web app and the socket server agree.
 fn set_transport(options: &mut Options, value: &str) -> Result<(), ValueError> {
     let transport = parse_transport(value)?;
@@ -265,6 +275,26 @@ const IDLE_TIMEOUT: FlagSpec = FlagSpec {
     apply: set_idle_timeout,
 };
 
+const BODY_TIMEOUT: FlagSpec = FlagSpec {
+    name: "body-timeout",
+    env: "FERRY_BODY_TIMEOUT",
+    placeholder: "DURATION",
+    default: "10s",
+    default_is_value: true,
+    summary: "How long a request body may stall between two reads; then it gets 408.",
+    apply: set_body_timeout,
+};
+
+const WRITE_TIMEOUT: FlagSpec = FlagSpec {
+    name: "write-timeout",
+    env: "FERRY_WRITE_TIMEOUT",
+    placeholder: "DURATION",
+    default: "10s",
+    default_is_value: true,
+    summary: "How long a client may take no byte of its answer before it is closed.",
+    apply: set_write_timeout,
+};
+
 const TRANSPORT: FlagSpec = FlagSpec {
     name: "transport",
     env: "FERRY_TRANSPORT",
@@ -321,7 +351,9 @@ const SERVE: SubcommandSpec = SubcommandSpec {
         &MAX_BODY,
         &ACK_TIMEOUT,
         &HEADER_TIMEOUT,
+        &BODY_TIMEOUT,
         &IDLE_TIMEOUT,
+        &WRITE_TIMEOUT,
         &SOCKET,
         &STORE,
         &FSYNC,
@@ -354,7 +386,9 @@ const HTTP_SUBCOMMAND: SubcommandSpec = SubcommandSpec {
         &MAX_BODY,
         &ACK_TIMEOUT,
         &HEADER_TIMEOUT,
+        &BODY_TIMEOUT,
         &IDLE_TIMEOUT,
+        &WRITE_TIMEOUT,
         &TRANSPORT,
     ],
     examples: &[

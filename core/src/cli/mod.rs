@@ -74,6 +74,10 @@ pub struct WebOptions {
     pub header_timeout: Duration,
     /// `--idle-timeout`: how long an idle keep-alive connection stays open.
     pub idle_timeout: Duration,
+    /// `--body-timeout`: how long a request body may stall between two reads.
+    pub body_timeout: Duration,
+    /// `--write-timeout`: how long a client may take no byte of a response before it is closed.
+    pub write_timeout: Duration,
     /// `--transport`: how messages travel to the socket server.
     pub transport: Transport,
 }
@@ -89,6 +93,8 @@ impl Default for WebOptions {
             ack_timeout: Duration::from_secs(2),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             transport: Transport::Udp,
         }
     }

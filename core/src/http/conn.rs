@@ -20,6 +20,10 @@
 //! Peer errors queue their own answer with `Connection: close`, are reported as
 //! [`HttpEvent::Rejected`], and end in `Lingering`; input after that is ignored.
 //!
+//! Apart from the states, a [`WriteWatch`] follows the shell's writes: output that the peer takes
+//! no byte of for the write timeout closes the connection from any state, and the shell drops
+//! what is still unwritten ([`HttpConn::is_write_timed_out`]).
+//!
 //! Only the peer's bytes, EOF, time and the application's responses move the machine.
 
 use std::collections::VecDeque;
@@ -33,6 +37,10 @@ use super::parse::{parse_head, BodyFraming, HeadLimits, HeadScanner, Method, Req
 use super::write::{encode_response, reason_phrase, ConnectionHeader, HttpDate};
 use super::{Body, HttpError, Response, UsageError, Version};
 use crate::page::{Page, PageKind, HTML};
+
+mod write_watch;
+
+use self::write_watch::WriteWatch;
 
 /// Limits and timeouts of an HTTP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +56,8 @@ pub struct HttpConfig {
     pub idle_timeout: Duration,
     /// How long a closing connection waits for the peer to stop sending.
     pub linger_timeout: Duration,
+    /// How long output may stay pending without the peer taking a byte of it.
+    pub write_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -56,9 +66,10 @@ impl Default for HttpConfig {
             limits: HeadLimits::default(),
             max_body: DEFAULT_MAX_BODY,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
-            body_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             linger_timeout: LINGER_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -92,6 +103,8 @@ pub struct HttpConn {
     /// The peer sent EOF: nothing more will arrive.
     peer_closed: bool,
     clock: WallClock,
+    /// Whether the peer takes what the shell writes; see [`HttpConn::handle_written`].
+    write_watch: WriteWatch,
 }
 
 #[derive(Debug)]
@@ -135,6 +148,7 @@ impl HttpConn {
             events: VecDeque::new(),
             peer_closed: false,
             clock: WallClock::new(now, wall),
+            write_watch: WriteWatch::default(),
         }
     }
 
@@ -174,7 +188,14 @@ impl HttpConn {
 
     /// Handles the deadline returned by [`HttpConn::poll_timeout`], if it has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(deadline) = self.poll_timeout() else {
+        if self.write_watch.expire(now, self.config.write_timeout) {
+            // The peer stopped reading: nothing more is sent or read.
+            self.input = Vec::new();
+            self.output = Vec::new();
+            self.state = State::Closed;
+            return;
+        }
+        let Some(deadline) = self.state_deadline() else {
             return;
         };
         if now < deadline {
@@ -186,6 +207,17 @@ impl HttpConn {
             State::Body { .. } => self.fail(now, HttpError::BodyTimeout),
             State::Waiting { .. } | State::Closed => {}
         }
+    }
+
+    /// Reports one write attempt by the shell at `now`: `written` bytes of the output went to the
+    /// socket, and `pending` says whether any the shell holds are still unwritten.
+    ///
+    /// Call it after every write (also one that wrote nothing). Pending output that makes no
+    /// progress for the write timeout shows in [`HttpConn::poll_timeout`]; once that passes,
+    /// [`HttpConn::handle_timeout`] closes the connection and [`HttpConn::is_write_timed_out`]
+    /// tells the shell to drop what is unwritten and close the socket.
+    pub fn handle_written(&mut self, now: Instant, written: usize, pending: bool) {
+        self.write_watch.record(now, written, pending);
     }
 
     /// Answers the request reported by the last [`HttpEvent::Request`].
@@ -233,8 +265,17 @@ impl HttpConn {
 
     /// The next deadline, if any; call [`HttpConn::handle_timeout`] once it has passed.
     ///
-    /// Can change after every input.
+    /// Can change after every input, including [`HttpConn::handle_written`].
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let write = self.write_watch.deadline(self.config.write_timeout);
+        match (self.state_deadline(), write) {
+            (Some(state), Some(write)) => Some(state.min(write)),
+            (state, write) => state.or(write),
+        }
+    }
+
+    /// The deadline of the current state, apart from the write timeout.
+    fn state_deadline(&self) -> Option<Instant> {
         match &self.state {
             State::Idle { since } => Some(*since + self.config.idle_timeout),
             State::Head { started, .. } => Some(*started + self.config.header_timeout),
@@ -272,6 +313,12 @@ impl HttpConn {
     /// Whether the connection is finished: once its output is written, close the socket.
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
+    }
+
+    /// Whether the peer took no output for the write timeout: close the socket now, without
+    /// writing what is left. Implies [`HttpConn::is_closed`].
+    pub fn is_write_timed_out(&self) -> bool {
+        self.write_watch.is_timed_out()
     }
 
     /// Parses as far as the buffered input allows.
@@ -441,6 +488,12 @@ pub const DEFAULT_MAX_BODY: u64 = 64 * 1024;
 /// 10 s for a head, the SPEC's default (nginx uses 60 s; a slow mobile link sends a head in far
 /// less than a second).
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// 10 s without a byte of a started body, like the head: a client that has its body ready sends
+/// it at once, and a stalled upload holds its buffer no longer than a stalled head.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// 10 s without the peer taking a byte of pending output: a reading client on the slowest link
+/// takes some bytes every round trip, so only a client that stopped reading waits that long.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// 15 s of keep-alive idleness, the SPEC's default (browsers keep idle connections ~60-300 s
 /// but reconnect cheaply).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);

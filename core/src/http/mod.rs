@@ -10,8 +10,8 @@ mod write;
 
 pub use body::{BodyDecoder, Decoded};
 pub use conn::{
-    HttpConfig, HttpConn, HttpEvent, Request, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_BODY, LINGER_TIMEOUT,
+    HttpConfig, HttpConn, HttpEvent, Request, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_WRITE_TIMEOUT, LINGER_TIMEOUT,
 };
 pub use error::{HttpError, UsageError};
 pub use parse::{

@@ -51,6 +51,8 @@ fn each_subcommand_defaults_to_the_documented_values() {
     assert_eq!(defaults.web.ack_timeout, Duration::from_secs(2));
     assert_eq!(defaults.web.header_timeout, Duration::from_secs(10));
     assert_eq!(defaults.web.idle_timeout, Duration::from_secs(15));
+    assert_eq!(defaults.web.body_timeout, Duration::from_secs(10));
+    assert_eq!(defaults.web.write_timeout, Duration::from_secs(10));
     assert_eq!(defaults.web.transport, Transport::Udp);
     assert_eq!(defaults.socket.socket, "0.0.0.0:5000");
     assert_eq!(
@@ -120,6 +122,12 @@ fn every_flag_is_read_from_the_command_line_and_the_environment() {
         ("serve", "idle-timeout", "30s", |o| {
             o.web.idle_timeout = Duration::from_secs(30)
         }),
+        ("serve", "body-timeout", "3s", |o| {
+            o.web.body_timeout = Duration::from_secs(3)
+        }),
+        ("serve", "write-timeout", "750ms", |o| {
+            o.web.write_timeout = Duration::from_millis(750)
+        }),
         ("serve", "socket", "127.0.0.1:0", |o| {
             o.socket.socket = "127.0.0.1:0".into()
         }),
@@ -154,6 +162,12 @@ fn every_flag_is_read_from_the_command_line_and_the_environment() {
         }),
         ("http", "idle-timeout", "2m", |o| {
             o.web.idle_timeout = Duration::from_secs(120)
+        }),
+        ("http", "body-timeout", "1m", |o| {
+            o.web.body_timeout = Duration::from_secs(60)
+        }),
+        ("http", "write-timeout", "20s", |o| {
+            o.web.write_timeout = Duration::from_secs(20)
         }),
         ("http", "transport", "TCP", |o| {
             o.web.transport = Transport::Tcp
