@@ -19,7 +19,7 @@ use ferry_core::app::MessageApp;
 use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
 use ferry_core::settings;
 use ferry_core::site::Site;
-use ferry_storage::FileStore;
+use ferry_shell::Store;
 
 use accept::WebServer;
 use conn::WebContext;
@@ -165,7 +165,7 @@ impl SocketEndpoint {
     }
 
     /// Runs the socket server on its own thread until `stop`.
-    fn spawn(self, store: FileStore, stop: Shutdown) -> Result<thread::JoinHandle<()>, String> {
+    fn spawn(self, store: Store, stop: Shutdown) -> Result<thread::JoinHandle<()>, String> {
         thread::Builder::new()
             .name("socket-server".into())
             .spawn(move || match self {
@@ -180,7 +180,7 @@ fn load_site(web: &WebOptions) -> Result<Site, String> {
     ferry_shell::load_site(&web.static_dir)
 }
 
-fn open_store(socket: &SocketOptions) -> Result<FileStore, String> {
+fn open_store(socket: &SocketOptions) -> Result<Store, String> {
     let (store, repaired) = ferry_shell::open_store(socket)?;
     if let Some(note) = repaired {
         eprintln!("{PROGRAM}: {note}");

@@ -20,7 +20,7 @@ use ferry_core::datagram::{
     Reconnect, ReconnectConfig, SenderConfig,
 };
 use ferry_core::settings::{MAX_STREAM_PEERS, STREAM_WRITE_TIMEOUT};
-use ferry_storage::FileStore;
+use ferry_shell::Store;
 
 use crate::forward::{Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
@@ -197,7 +197,7 @@ struct Peer {
 
 /// Runs the TCP socket server on this thread until shutdown: accept web apps' streams, read
 /// their lines, store in batches, ack each on the stream its copy came on.
-pub fn run_socket_server(listener: TcpListener, mut store: FileStore, shutdown: Shutdown) {
+pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shutdown) {
     let address = listener.local_addr().ok();
     let (inputs, queue) = mpsc::sync_channel(INPUT_QUEUE);
     let accept_stop = shutdown.clone();

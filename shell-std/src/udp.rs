@@ -12,7 +12,7 @@ use ferry_core::datagram::{
     DatagramReceiver, DatagramSender, DropReporter, ReceiverConfig, ReceiverEvent, SenderConfig,
     MAX_DATAGRAM_SIZE,
 };
-use ferry_storage::FileStore;
+use ferry_shell::Store;
 use time::OffsetDateTime;
 
 use crate::forward::{Forwarder, ForwarderInput, Waiting};
@@ -102,7 +102,7 @@ fn run_sender(socket: UdpSocket, queue: Receiver<ForwarderInput>, config: Sender
 }
 
 /// Runs the socket server on this thread until shutdown: receive, store in batches, ack.
-pub fn run_socket_server(socket: UdpSocket, mut store: FileStore, shutdown: Shutdown) {
+pub fn run_socket_server(socket: UdpSocket, mut store: Store, shutdown: Shutdown) {
     let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
     receiver.remember_stored(store.recent_ids().iter().cloned());
     let mut buf = vec![0u8; MAX_DATAGRAM_SIZE + 1];
@@ -131,11 +131,7 @@ pub fn run_socket_server(socket: UdpSocket, mut store: FileStore, shutdown: Shut
 /// Stores, with one append, every message the receiver asked to store since the last call, and
 /// reports the outcome to it; logs what it dropped (rate-limited by `drops`). Shared by the
 /// UDP and the TCP socket server.
-pub fn store_batch(
-    receiver: &mut DatagramReceiver,
-    store: &mut FileStore,
-    drops: &mut DropReporter,
-) {
+pub fn store_batch(receiver: &mut DatagramReceiver, store: &mut Store, drops: &mut DropReporter) {
     let mut tokens = Vec::new();
     let mut messages = Vec::new();
     while let Some(event) = receiver.poll_event() {
@@ -159,12 +155,14 @@ pub fn store_batch(
         .iter()
         .map(|&token| receiver.pending_id(token).cloned())
         .collect();
-    match store.append_identified(OffsetDateTime::now_utc(), &messages, &ids) {
-        Ok(_) => tokens
+    match store.store_batch(OffsetDateTime::now_utc(), &messages, &ids) {
+        Ok(()) => tokens
             .into_iter()
             .for_each(|token| receiver.handle_stored(now, token)),
         Err(error) => {
-            eprintln!("socket server: not stored, not acknowledged: {error}");
+            if !error.is_repeat() {
+                eprintln!("socket server: not stored, not acknowledged: {error}");
+            }
             tokens
                 .into_iter()
                 .for_each(|token| receiver.handle_store_failed(token));

@@ -1,0 +1,165 @@
+//! What an insert's answer means for the batch, and when to try the server again: pure
+//! functions and a small state machine over time values, tested without a server.
+//!
+//! Owns the rule that a duplicate `_id` counts as "already stored" (the message was inserted by
+//! an earlier try whose ack was lost) and the retry backoff while the server is unreachable.
+//! Never talks to a server and never reads a clock.
+
+use std::time::{Duration, Instant};
+
+/// One document the server refused, as its write error reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteFailure {
+    /// Position of the document in the batch.
+    pub index: usize,
+    /// The server's error code.
+    pub code: i32,
+    /// The server's message.
+    pub message: String,
+}
+
+/// Whether an unordered insert whose answer listed `failures` (and, when the write concern
+/// could not be met, `concern_error`) stored the whole batch.
+///
+/// Duplicate-key failures are documents already stored, so they count as stored; any other
+/// failure, or an unmet write concern (the inserts may not survive a failover), fails the batch
+/// with the first cause. A retry of the batch then recognises what did land.
+pub fn batch_outcome(failures: &[WriteFailure], concern_error: Option<&str>) -> Result<(), String> {
+    if let Some(failure) = failures.iter().find(|f| !is_duplicate_key(f.code)) {
+        return Err(format!(
+            "document {} refused (code {}): {}",
+            failure.index, failure.code, failure.message
+        ));
+    }
+    match concern_error {
+        Some(detail) => Err(format!("write concern not met: {detail}")),
+        None => Ok(()),
+    }
+}
+
+/// Whether a server error code says the key is already taken.
+pub fn is_duplicate_key(code: i32) -> bool {
+    DUPLICATE_KEY_CODES.contains(&code)
+}
+
+/// When the next try at an unreachable server is due: no wait at first, then doubling from
+/// [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`] after each failure in a row, none after a success.
+#[derive(Debug, Clone, Default)]
+pub struct Backoff {
+    /// The wait after the latest failure; zero while the server answers.
+    wait: Duration,
+    /// No try before this moment.
+    next_try: Option<Instant>,
+}
+
+impl Backoff {
+    /// Whether a try may go to the server at `now`.
+    pub fn ready(&self, now: Instant) -> bool {
+        self.next_try.is_none_or(|due| now >= due)
+    }
+
+    /// The time left before the next try, zero when one may go now.
+    pub fn remaining(&self, now: Instant) -> Duration {
+        self.next_try
+            .map_or(Duration::ZERO, |due| due.saturating_duration_since(now))
+    }
+
+    /// A try that ended at `now` failed: wait longer before the next.
+    pub fn handle_failure(&mut self, now: Instant) {
+        self.wait = if self.wait.is_zero() {
+            FIRST_BACKOFF
+        } else {
+            (self.wait * 2).min(MAX_BACKOFF)
+        };
+        self.next_try = Some(now + self.wait);
+    }
+
+    /// A try succeeded: the next may go at once.
+    pub fn handle_success(&mut self) {
+        self.wait = Duration::ZERO;
+        self.next_try = None;
+    }
+
+    /// Whether the latest try failed.
+    pub fn is_failing(&self) -> bool {
+        !self.wait.is_zero()
+    }
+}
+
+/// Codes of "duplicate key": 11000 from inserts, 11001 from older servers' updates, 12582
+/// from older servers' legacy inserts.
+const DUPLICATE_KEY_CODES: [i32; 3] = [11000, 11001, 12582];
+
+/// The wait after a first failure: short, so a server restarting quickly is back within a
+/// retransmission or two of the web app's sender.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The longest wait: well under the web app's default ack timeout (2 s), so a message submitted
+/// just as the server comes back still gets at least one try before the web app gives up.
+pub const MAX_BACKOFF: Duration = Duration::from_millis(800);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(index: usize, code: i32) -> WriteFailure {
+        WriteFailure {
+            index,
+            code,
+            message: format!("code {code}"),
+        }
+    }
+
+    #[test]
+    fn classifies_insert_answers() {
+        let cases: &[(&[WriteFailure], Option<&str>, bool)] = &[
+            (&[], None, true),
+            (&[failure(0, 11000)], None, true),
+            (&[failure(0, 11000), failure(3, 11000)], None, true),
+            (&[failure(1, 11001), failure(2, 12582)], None, true),
+            (&[failure(0, 11000), failure(1, 2)], None, false),
+            (&[failure(4, 10334)], None, false),
+            (&[], Some("waiting for replication timed out"), false),
+            (&[failure(0, 11000)], Some("not majority"), false),
+        ];
+        for (failures, concern, stored) in cases {
+            let outcome = batch_outcome(failures, *concern);
+            assert_eq!(outcome.is_ok(), *stored, "{failures:?} {concern:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_document_and_code() {
+        let error = batch_outcome(&[failure(0, 11000), failure(5, 10334)], None).unwrap_err();
+        assert!(error.contains("document 5"), "{error}");
+        assert!(error.contains("10334"), "{error}");
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_resets_on_success() {
+        let start = Instant::now();
+        let mut backoff = Backoff::default();
+        assert!(backoff.ready(start));
+        assert!(!backoff.is_failing());
+        let mut waits = Vec::new();
+        let mut now = start;
+        for _ in 0..8 {
+            backoff.handle_failure(now);
+            let wait = backoff.remaining(now);
+            waits.push(wait);
+            assert!(!backoff.ready(now));
+            assert!(!backoff.ready(now + wait - Duration::from_millis(1)));
+            now += wait;
+            assert!(backoff.ready(now));
+        }
+        assert_eq!(waits[0], FIRST_BACKOFF);
+        assert_eq!(waits[1], FIRST_BACKOFF * 2);
+        assert_eq!(*waits.last().unwrap(), MAX_BACKOFF);
+        assert!(waits.windows(2).all(|w| w[1] >= w[0]));
+        backoff.handle_success();
+        assert!(backoff.ready(now));
+        assert!(!backoff.is_failing());
+        backoff.handle_failure(now);
+        assert_eq!(backoff.remaining(now), FIRST_BACKOFF);
+    }
+}
