@@ -1,7 +1,7 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`], [`tcp`],
-//! [`faults`], [`chat`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! [`faults`], [`chat`], [`process`], [`mongo`]) holds plain functions `fn(bin: &str)`, one per behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -27,6 +27,7 @@ pub mod faults;
 pub mod fixture;
 pub mod form;
 pub mod malformed;
+pub mod mongo;
 pub mod pages;
 pub mod post;
 pub mod process;
@@ -113,6 +114,12 @@ macro_rules! suite {
                 no_subcommand_means_serve,
                 flags_fall_back_to_environment_variables,
                 curl_posts_a_message,
+            ],
+            mongo: [
+                post_lands_as_a_document_of_the_spec_shape,
+                five_hundred_concurrent_posts_give_five_hundred_documents,
+                killed_mongodb_server_keeps_every_acknowledged_post,
+                http_and_socket_as_separate_processes_store_in_mongodb,
             ],
             tcp: [
                 serve_over_tcp_stores_then_redirects,
