@@ -6,6 +6,7 @@
 //! `ferry-storage`.
 
 pub mod chat_client;
+pub mod lookup;
 pub mod startup;
 pub mod static_folder;
 
