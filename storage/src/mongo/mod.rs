@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use crate::backend::MessageStore;
 use crate::file::StoreError;
 use document::{document_key, message_document};
-use outcome::{batch_outcome, Backoff, WriteFailure};
+use outcome::{batch_outcome, short_error, Backoff, WriteFailure};
 
 /// A MongoDB collection of messages, reached through the official driver's blocking API.
 pub struct MongoStore {
@@ -48,7 +48,7 @@ impl MongoStore {
             ClientOptions::parse(url)
                 .run()
                 .map_err(|error| StoreError::MongoUrl {
-                    detail: error.to_string(),
+                    detail: short_error(&error.kind.to_string()),
                 })?;
         options
             .server_selection_timeout
@@ -65,7 +65,7 @@ impl MongoStore {
         let hosts: Vec<String> = options.hosts.iter().map(ToString::to_string).collect();
         let target = format!("mongodb://{}/{database}", hosts.join(","));
         let client = Client::with_options(options).map_err(|error| StoreError::MongoUrl {
-            detail: error.to_string(),
+            detail: short_error(&error.kind.to_string()),
         })?;
         let db = client.database(&database);
         let collection = db.collection::<Document>(COLLECTION);
@@ -74,7 +74,7 @@ impl MongoStore {
             Err(error) => Some(format!(
                 "MongoDB at {target} is not reachable yet ({}); starting anyway, messages are \
                  acknowledged once it answers",
-                first_line(&error.to_string())
+                short_error(&error.kind.to_string())
             )),
         };
         let store = MongoStore {
@@ -108,7 +108,7 @@ impl MongoStore {
                     let concern = answer.write_concern_error.as_ref();
                     batch_outcome(&failures, concern.map(|c| c.message.as_str()))
                 }
-                _ => Err(first_line(&error.to_string()).to_string()),
+                _ => Err(short_error(&error.kind.to_string())),
             },
         }
     }
@@ -176,11 +176,6 @@ fn durable_write_concern() -> WriteConcern {
         .journal(true)
         .w_timeout(WRITE_CONCERN_TIMEOUT)
         .build()
-}
-
-/// Driver errors can run over several lines; a log line takes the first.
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
 }
 
 /// The collection the SPEC names.

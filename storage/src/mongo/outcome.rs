@@ -37,6 +37,25 @@ pub fn batch_outcome(failures: &[WriteFailure], concern_error: Option<&str>) -> 
     }
 }
 
+/// A driver error's text cut to one readable line: the driver's description of what went wrong
+/// (`text` is the error kind's `Display`), without the topology dump that follows a server
+/// selection timeout, but with the cause it names for the first server (connection refused,
+/// say).
+pub fn short_error(text: &str) -> String {
+    let first = text.lines().next().unwrap_or_default();
+    let Some((head, topology)) = first.split_once(TOPOLOGY_MARK) else {
+        return first.to_string();
+    };
+    let cause = topology
+        .split_once(SERVER_ERROR_MARK)
+        .and_then(|(_, rest)| rest.split(", labels").next())
+        .filter(|cause| !cause.is_empty());
+    match cause {
+        Some(cause) => format!("{}: {cause}", head.trim_end_matches('.')),
+        None => head.trim_end_matches('.').to_string(),
+    }
+}
+
 /// Whether a server error code says the key is already taken.
 pub fn is_duplicate_key(code: i32) -> bool {
     DUPLICATE_KEY_CODES.contains(&code)
@@ -90,6 +109,12 @@ impl Backoff {
 /// from older servers' legacy inserts.
 const DUPLICATE_KEY_CODES: [i32; 3] = [11000, 11001, 12582];
 
+/// Where the driver's server selection error starts listing the servers it saw.
+const TOPOLOGY_MARK: &str = " Topology: ";
+
+/// Where, in that list, a server's error is given.
+const SERVER_ERROR_MARK: &str = "Error: Kind: ";
+
 /// The wait after a first failure: short, so a server restarting quickly is back within a
 /// retransmission or two of the web app's sender.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -133,6 +158,28 @@ mod tests {
         let error = batch_outcome(&[failure(0, 11000), failure(5, 10334)], None).unwrap_err();
         assert!(error.contains("document 5"), "{error}");
         assert!(error.contains("10334"), "{error}");
+    }
+
+    #[test]
+    fn shortens_driver_errors_to_their_cause() {
+        let selection = "Server selection timeout: No available servers. Topology: { Type: \
+            Unknown, Servers: [ { Address: 127.0.0.1:1, Type: Unknown, Error: Kind: I/O error: \
+            Connection refused (os error 111), labels: {\"RetryableError\"}, source: None } ] }";
+        assert_eq!(
+            short_error(selection),
+            "Server selection timeout: No available servers: I/O error: Connection refused (os \
+             error 111)"
+        );
+        let empty = "Server selection timeout: No available servers. Topology: { Servers: [] }";
+        assert_eq!(
+            short_error(empty),
+            "Server selection timeout: No available servers"
+        );
+        let plain = "An invalid argument was provided: bad port\nmore";
+        assert_eq!(
+            short_error(plain),
+            "An invalid argument was provided: bad port"
+        );
     }
 
     #[test]
