@@ -119,6 +119,7 @@ macro_rules! suite {
                 post_lands_as_a_document_of_the_spec_shape,
                 five_hundred_concurrent_posts_give_five_hundred_documents,
                 killed_mongodb_server_keeps_every_acknowledged_post,
+                killed_mongodb_server_over_tcp_keeps_every_acknowledged_post,
                 http_and_socket_as_separate_processes_store_in_mongodb,
             ],
             tcp: [

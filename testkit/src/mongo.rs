@@ -96,14 +96,27 @@ pub fn five_hundred_concurrent_posts_give_five_hundred_documents(bin: &str) {
 /// port and data: the socket server keeps running, every post answered 303 is in the collection
 /// exactly once, and posts during the outage got 503 (never anything else).
 pub fn killed_mongodb_server_keeps_every_acknowledged_post(bin: &str) {
-    let label = "killed_mongodb_server_keeps_every_acknowledged_post";
-    let Some(program) = server_program(label) else {
+    killed_mongodb_server_keeps_every_acknowledged_post_over(bin, "udp");
+}
+
+/// The same with `--transport tcp`, where the web app sends nothing again by itself: the
+/// socket server's own retries, then the 503 and nothing stored, carry the outage.
+pub fn killed_mongodb_server_over_tcp_keeps_every_acknowledged_post(bin: &str) {
+    killed_mongodb_server_keeps_every_acknowledged_post_over(bin, "tcp");
+}
+
+fn killed_mongodb_server_keeps_every_acknowledged_post_over(bin: &str, transport: &str) {
+    let label = format!("killed_mongodb_server_keeps_every_acknowledged_post ({transport})");
+    let Some(program) = server_program(&label) else {
         return;
     };
-    let dir = TempDir::new("mongo_killed_server");
+    let dir = TempDir::new(&format!("mongo_killed_server_{transport}"));
     let mut mongo = PrivateServer::start(program, &dir);
-    let database = Database::new(&mongo.url(), "killed");
-    let server = serve(bin, "mongo_killed_web", &database.store_url());
+    let database = Database::new(&mongo.url(), &format!("killed_{transport}"));
+    let server = Launch::serve(bin, fixture::sandbox(&format!("mongo_killed_{transport}")))
+        .flag("--store", database.store_url())
+        .flag("--transport", transport)
+        .start();
 
     let posting = Arc::new(AtomicBool::new(true));
     let keep_posting = posting.clone();
@@ -146,7 +159,7 @@ pub fn killed_mongodb_server_keeps_every_acknowledged_post(bin: &str) {
         );
     }
     eprintln!(
-        "killed MongoDB server: {} posts, {} got 303, {} documents, none twice",
+        "killed MongoDB server ({transport}): {} posts, {} got 303, {} documents, none twice",
         answers.len(),
         acknowledged.len(),
         counts.len()

@@ -3,14 +3,17 @@
 //!
 //! Owns the driver client and the order of calls: one unordered `insert_many` per batch, with
 //! write concern majority and journaled unless the URL names its own. What a document holds is
-//! [`document`]'s; what an answer means and when to try again is [`outcome`]'s. While the server
-//! is unreachable, a batch fails at once until the backoff allows the next try, so the socket
-//! server keeps running, acknowledges nothing, and the web app's retransmissions bring the
-//! messages back. Never decides what is acknowledged: it only says stored or not.
+//! [`document`]'s; what an answer means and when to try again is [`outcome`]'s. A batch that
+//! fails is tried again with a backoff for up to [`outcome::RETRY_WINDOW`], then reported as not
+//! stored: the socket server keeps running, acknowledges nothing, and the web app answers 503
+//! or, over UDP, retransmits (a later batch). While the server stays down, a batch whose next
+//! try is not due within the window fails at once. Never decides what is acknowledged: it only
+//! says stored or not.
 
 pub mod document;
 pub mod outcome;
 
+use std::thread;
 use std::time::{Duration, Instant};
 
 use ferry_core::datagram::MessageId;
@@ -26,7 +29,7 @@ use time::OffsetDateTime;
 use crate::backend::MessageStore;
 use crate::file::StoreError;
 use document::{document_key, message_document};
-use outcome::{batch_outcome, short_error, Backoff, WriteFailure};
+use outcome::{batch_outcome, short_error, Backoff, WriteFailure, RETRY_WINDOW};
 
 /// A MongoDB collection of messages, reached through the official driver's blocking API.
 pub struct MongoStore {
@@ -90,7 +93,7 @@ impl MongoStore {
         &self.target
     }
 
-    fn insert(&self, documents: Vec<Document>) -> Result<(), String> {
+    fn insert(&self, documents: &[Document]) -> Result<(), String> {
         match self.collection.insert_many(documents).ordered(false).run() {
             Ok(_) => Ok(()),
             Err(error) => match *error.kind {
@@ -125,13 +128,13 @@ impl MessageStore for MongoStore {
             return Ok(());
         }
         let started = Instant::now();
-        if !self.backoff.ready(started) {
+        let Some(wait) = self.backoff.wait_within(started, started + RETRY_WINDOW) else {
             return Err(StoreError::MongoWaiting {
                 target: self.target.clone(),
                 retry_in: self.backoff.remaining(started),
             });
-        }
-        let documents = messages
+        };
+        let documents: Vec<Document> = messages
             .iter()
             .enumerate()
             .map(|(i, message)| {
@@ -139,17 +142,29 @@ impl MessageStore for MongoStore {
                 message_document(now, message, document_key(id, ObjectId::new()))
             })
             .collect();
-        match self.insert(documents) {
-            Ok(()) => {
-                self.backoff.handle_success();
-                Ok(())
-            }
-            Err(detail) => {
-                self.backoff.handle_failure(Instant::now());
-                Err(StoreError::Mongo {
-                    target: self.target.clone(),
-                    detail,
-                })
+        // Tries until one succeeds or the window is spent; every try inserts the same
+        // documents (same keys), so one that landed unseen makes the next a duplicate.
+        let mut wait = wait;
+        loop {
+            thread::sleep(wait);
+            match self.insert(&documents) {
+                Ok(()) => {
+                    self.backoff.handle_success();
+                    return Ok(());
+                }
+                Err(detail) => {
+                    let now = Instant::now();
+                    self.backoff.handle_failure(now);
+                    match self.backoff.wait_within(now, started + RETRY_WINDOW) {
+                        Some(next) => wait = next,
+                        None => {
+                            return Err(StoreError::Mongo {
+                                target: self.target.clone(),
+                                detail,
+                            })
+                        }
+                    }
+                }
             }
         }
     }
@@ -187,12 +202,12 @@ pub const DEFAULT_DATABASE: &str = "ferry";
 /// How the socket server introduces itself to the server (seen in its logs and `currentOp`).
 const APP_NAME: &str = "ferry";
 
-/// How long a try waits for a usable server (the driver's default is 30 s). Below the web
-/// app's 2 s ack timeout, so a try against a server that is down ends in time for the next.
-const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a try waits for a usable server (the driver's default is 30 s): two tries fit in
+/// a batch's retry window (`outcome::RETRY_WINDOW`) while the server is down.
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long opening one connection may take; as above.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long the server may take to replicate and journal a batch before the try fails (and is
 /// retried by id, so nothing is inserted twice).

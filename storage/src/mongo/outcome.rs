@@ -103,6 +103,17 @@ impl Backoff {
     pub fn is_failing(&self) -> bool {
         !self.wait.is_zero()
     }
+
+    /// How long to wait at `now` before the next try of a batch that must be settled by
+    /// `deadline`: zero when a try may go now, `None` when the next try would start after the
+    /// deadline (the batch fails, unacknowledged, and its senders send it again).
+    pub fn wait_within(&self, now: Instant, deadline: Instant) -> Option<Duration> {
+        match self.next_try {
+            Some(due) if due >= deadline => None,
+            _ if now >= deadline => None,
+            _ => Some(self.remaining(now)),
+        }
+    }
 }
 
 /// Codes of "duplicate key": 11000 from inserts, 11001 from older servers' updates, 12582
@@ -114,6 +125,12 @@ const TOPOLOGY_MARK: &str = " Topology: ";
 
 /// Where, in that list, a server's error is given.
 const SERVER_ERROR_MARK: &str = "Error: Kind: ";
+
+/// How long one batch is retried before it fails: with the server selection timeout (500 ms) of
+/// a try against a server that is down, the last try ends about 1 s after the first began,
+/// inside the web app's default 2 s ack timeout, so an acknowledgement still arrives in time
+/// and a message the web app gave up on is not being inserted much later.
+pub const RETRY_WINDOW: Duration = Duration::from_millis(1000);
 
 /// The wait after a first failure: short, so a server restarting quickly is back within a
 /// retransmission or two of the web app's sender.
@@ -158,6 +175,24 @@ mod tests {
         let error = batch_outcome(&[failure(0, 11000), failure(5, 10334)], None).unwrap_err();
         assert!(error.contains("document 5"), "{error}");
         assert!(error.contains("10334"), "{error}");
+    }
+
+    #[test]
+    fn retries_within_the_window_only() {
+        let start = Instant::now();
+        let deadline = start + RETRY_WINDOW;
+        let mut backoff = Backoff::default();
+        assert_eq!(backoff.wait_within(start, deadline), Some(Duration::ZERO));
+        backoff.handle_failure(start);
+        assert_eq!(backoff.wait_within(start, deadline), Some(FIRST_BACKOFF));
+        // A try that failed late: the next one would start past the deadline.
+        let late = deadline - FIRST_BACKOFF / 2;
+        backoff.handle_success();
+        backoff.handle_failure(late);
+        assert_eq!(backoff.wait_within(late, deadline), None);
+        // At or past the deadline nothing more is tried.
+        backoff.handle_success();
+        assert_eq!(backoff.wait_within(deadline, deadline), None);
     }
 
     #[test]
