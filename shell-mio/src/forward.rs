@@ -39,6 +39,8 @@ pub struct Forward {
     /// `--forward` as given, looked up again when the target says so.
     name: String,
     lookup: Option<Lookup>,
+    /// When to look at the lookup under way again (it ends on a thread of its own).
+    lookup_check: Option<Instant>,
     /// The stream's failed attempts already reported to the target.
     seen_failures: u64,
 }
@@ -112,6 +114,7 @@ impl Forward {
             target,
             name: name.to_string(),
             lookup: None,
+            lookup_check: None,
             seen_failures: 0,
         }
     }
@@ -138,16 +141,11 @@ impl Forward {
             Link::Udp(_) => None,
             Link::Stream(link) => link.reconnect.poll_timeout(),
         };
-        // A lookup under way is looked at again shortly; it ends on a thread of its own.
-        let lookup = self
-            .lookup
-            .as_ref()
-            .map(|_| Instant::now() + LOOKUP_POLL_INTERVAL);
         [
             self.sender.poll_timeout(),
             reconnect,
             self.target.poll_timeout(),
-            lookup,
+            self.lookup_check,
         ]
         .into_iter()
         .flatten()
@@ -288,10 +286,14 @@ impl Forward {
         if let Some(lookup) = self.lookup.as_mut() {
             if let Some(addresses) = lookup.poll() {
                 self.lookup = None;
+                self.lookup_check = None;
                 changed |= self.target.handle_resolved(now, addresses);
+            } else if self.lookup_check.is_some_and(|due| due <= now) {
+                self.lookup_check = Some(now + LOOKUP_POLL_INTERVAL);
             }
         } else if self.target.poll_resolve(now) {
             self.lookup = Some(Lookup::start(&self.name));
+            self.lookup_check = Some(now + LOOKUP_POLL_INTERVAL);
         }
         if changed {
             // A stream uses the new address at its next connect.
