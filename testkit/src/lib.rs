@@ -1,8 +1,8 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`post`], [`datagram`], [`tcp`],
-//! [`faults`], [`chat`], [`process`], [`mongo`]) holds plain functions `fn(bin: &str)`, one per
-//! behaviour of the SPEC. A shell runs them all with one line in its `tests/` folder:
+//! [`faults`], [`chat`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
 //! ferry_testkit::suite!(env!("CARGO_BIN_EXE_ferry-std"));
