@@ -2,7 +2,8 @@
 # user, with the static site inside and the JSON store folder as a volume.
 #
 # Size target: under 100 MB for the final image (debian:bookworm-slim is about 75 MB; the
-# stripped binary adds about 10 MB). The build stage is discarded.
+# stripped binary adds about 5 MB, 4.7 MB measured, and the static folder a few KB: about 80 MB).
+# The build stage is discarded.
 #
 #   docker build -t ferry .
 #   docker run -p 3000:3000 -v ferry-storage:/app/storage ferry          # ferry serve
