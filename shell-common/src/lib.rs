@@ -6,11 +6,13 @@
 //! `ferry-storage`.
 
 pub mod chat_client;
+pub mod lookup;
 pub mod startup;
 pub mod static_folder;
 
 pub use chat_client::run_chat_client;
 pub use startup::{
     bind_tcp, bind_udp, command_line, exit_code, load_site, open_store, raise_fd_limit, resolve,
+    Store,
 };
 pub use static_folder::{read_static_folder, StaticFolderError};

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use ferry_core::cli::{self, Command, SocketOptions, StoreLocation};
 use ferry_core::site::Site;
 
-use ferry_storage::{FileStore, StoreOptions};
+use ferry_storage::{FileStore, MessageStore, MongoStore, StoreOptions};
 
 use crate::read_static_folder;
 
@@ -55,21 +55,26 @@ pub fn load_site(folder: &Path) -> Result<Site, String> {
     Site::new(files).map_err(|error| format!("static folder '{}': {error}", folder.display()))
 }
 
-/// Opens the store the socket server's options name. Returns the store and, when the file's
-/// tail had to be repaired after a crash, a one-line note saying what was done.
-pub fn open_store(options: &SocketOptions) -> Result<(FileStore, Option<String>), String> {
+/// The store a socket server writes to, whichever backend `--store` names.
+pub type Store = Box<dyn MessageStore + Send>;
+
+/// Opens the store the socket server's options name: the JSON file, or the MongoDB database of
+/// a `mongodb://` URL. Returns the store and a one-line note to print when there is something
+/// to say: the file's tail was repaired after a crash, or MongoDB does not answer yet (the
+/// socket server starts anyway and acknowledges messages once it does).
+pub fn open_store(options: &SocketOptions) -> Result<(Store, Option<String>), String> {
     let path = match &options.store {
         StoreLocation::File(path) => path,
         StoreLocation::MongoDb(url) => {
-            return Err(format!(
-                "cannot use store '{url}': MongoDB is not available in this version"
-            ))
+            let (store, note) = MongoStore::open(url).map_err(|error| error.to_string())?;
+            return Ok((Box::new(store), note));
         }
     };
     let options = StoreOptions {
         fsync: options.fsync.into(),
     };
-    FileStore::open(path, options).map_err(|error| error.to_string())
+    let (store, note) = FileStore::open(path, options).map_err(|error| error.to_string())?;
+    Ok((Box::new(store), note))
 }
 
 /// Resolves `HOST:PORT` to its first address.

@@ -2,17 +2,21 @@
 //! messages to the socket server, a connected UDP socket or one TCP stream (`--transport tcp`)
 //! that is (re)connected without blocking when the core's `Reconnect` says so.
 //!
-//! When to send again, when to reconnect, how lines are framed and when a message has failed
-//! are the core's decisions; this module moves bytes and reports what the sockets say.
+//! When to send again, when to reconnect, how lines are framed, when a message has failed, and
+//! which of the socket server's addresses to use and when to look its name up again
+//! (`ForwardTarget`) are the core's decisions; this module moves bytes, starts lookups and
+//! reports what the sockets say.
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
 use std::time::Instant;
 
 use ferry_core::datagram::{
-    push_line, DatagramSender, LineFramer, Reconnect, ReconnectConfig, MAX_DATAGRAM_SIZE,
+    push_line, DatagramSender, ForwardTarget, LineFramer, Reconnect, ReconnectConfig,
+    MAX_DATAGRAM_SIZE,
 };
+use ferry_shell::lookup::Lookup;
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
@@ -30,17 +34,33 @@ pub struct Forward {
     buf: Vec<u8>,
     /// Where reads land, datagrams or stream bytes.
     read_buf: Vec<u8>,
+    /// Which of the socket server's addresses to use.
+    target: ForwardTarget,
+    /// `--forward` as given, looked up again when the target says so.
+    name: String,
+    lookup: Option<Lookup>,
+    /// When to look at the lookup under way again (it ends on a thread of its own).
+    lookup_check: Option<Instant>,
+    /// The stream's failed attempts already reported to the target.
+    seen_failures: u64,
 }
 
 enum Link {
-    Udp(UdpSocket),
+    Udp(UdpLink),
     // Boxed: one per process, and it keeps `Forward` small for the UDP case.
     Stream(Box<StreamLink>),
 }
 
+/// The datagram socket, connected to the target's current address.
+struct UdpLink {
+    socket: UdpSocket,
+    token: Token,
+    /// Set by `register`; needed to replace the socket when the address family changes.
+    registry: Option<Registry>,
+}
+
 /// The stream to the socket server, when there is one, and when to open the next.
 struct StreamLink {
-    target: SocketAddr,
     token: Token,
     /// Set by `register`; a stream is only opened after that.
     registry: Option<Registry>,
@@ -59,24 +79,31 @@ struct StreamConn {
 }
 
 impl Forward {
-    /// A forwarder sending datagrams on `socket`, connected to the socket server.
-    pub fn udp(socket: UdpSocket, sender: DatagramSender) -> Forward {
-        Forward::new(Link::Udp(socket), sender)
+    /// A forwarder sending datagrams to `target` (`name`, as given on the command line) on a
+    /// socket connected to its current address.
+    pub fn udp(sender: DatagramSender, target: ForwardTarget, name: &str) -> io::Result<Forward> {
+        let address = target.current().ok_or(ErrorKind::AddrNotAvailable)?;
+        let socket = udp_socket_to(address)?;
+        let link = UdpLink {
+            socket,
+            token: Token(usize::MAX),
+            registry: None,
+        };
+        Ok(Forward::new(Link::Udp(link), sender, target, name))
     }
 
     /// A forwarder keeping one stream open to `target`; the first attempt is due at `now`.
-    pub fn tcp(target: SocketAddr, sender: DatagramSender, now: Instant) -> Forward {
+    pub fn tcp(sender: DatagramSender, target: ForwardTarget, name: &str, now: Instant) -> Forward {
         let link = StreamLink {
-            target,
             token: Token(usize::MAX),
             registry: None,
             reconnect: Reconnect::new(ReconnectConfig::default(), now),
             conn: None,
         };
-        Forward::new(Link::Stream(Box::new(link)), sender)
+        Forward::new(Link::Stream(Box::new(link)), sender, target, name)
     }
 
-    fn new(link: Link, sender: DatagramSender) -> Forward {
+    fn new(link: Link, sender: DatagramSender, target: ForwardTarget, name: &str) -> Forward {
         Forward {
             link,
             sender,
@@ -84,13 +111,22 @@ impl Forward {
             next_tag: 0,
             buf: Vec::with_capacity(MAX_DATAGRAM_SIZE),
             read_buf: vec![0; READ_BUFFER],
+            target,
+            name: name.to_string(),
+            lookup: None,
+            lookup_check: None,
+            seen_failures: 0,
         }
     }
 
     /// Registers the UDP socket under `token`, or keeps `token` for the streams to come.
     pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         match &mut self.link {
-            Link::Udp(socket) => registry.register(socket, token, Interest::READABLE),
+            Link::Udp(link) => {
+                link.token = token;
+                link.registry = Some(registry.try_clone()?);
+                registry.register(&mut link.socket, token, Interest::READABLE)
+            }
             Link::Stream(link) => {
                 link.token = token;
                 link.registry = Some(registry.try_clone()?);
@@ -105,10 +141,15 @@ impl Forward {
             Link::Udp(_) => None,
             Link::Stream(link) => link.reconnect.poll_timeout(),
         };
-        [self.sender.poll_timeout(), reconnect]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.sender.poll_timeout(),
+            reconnect,
+            self.target.poll_timeout(),
+            self.lookup_check,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires the sender's timers and starts (or abandons) a connection attempt when due.
@@ -116,6 +157,11 @@ impl Forward {
         if self.sender.poll_timeout().is_some_and(|due| due <= now) {
             self.sender.handle_timeout(now);
         }
+        self.reconnect_when_due(now);
+        self.follow_target(now);
+    }
+
+    fn reconnect_when_due(&mut self, now: Instant) {
         let Link::Stream(link) = &mut self.link else {
             return;
         };
@@ -124,7 +170,11 @@ impl Forward {
         }
         let was_connecting = link.reconnect.is_connecting();
         if link.reconnect.handle_timeout(now) {
-            if link.connect().is_err() {
+            let connected = match self.target.current() {
+                Some(address) => link.connect(address),
+                None => Err(ErrorKind::AddrNotAvailable.into()),
+            };
+            if connected.is_err() {
                 link.reconnect.handle_failure(now);
             }
         } else if was_connecting && !link.reconnect.is_connecting() {
@@ -136,12 +186,18 @@ impl Forward {
     /// Readiness of the UDP socket or the stream: reads what arrived into the sender.
     pub fn handle_ready(&mut self, now: Instant, readable: bool, writable: bool) {
         match &mut self.link {
-            Link::Udp(socket) => loop {
-                match socket.recv(&mut self.read_buf) {
+            Link::Udp(link) => loop {
+                match link.socket.recv(&mut self.read_buf) {
                     Ok(n) => self.sender.handle_datagram(now, &self.read_buf[..n]),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    // ICMP "port unreachable" while the socket server is down, and the like:
-                    // the sender retransmits until its deadline regardless.
+                    // ICMP "port unreachable": nothing listens at this address (the socket
+                    // server is down, or the name's other address is the right one).
+                    Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                        if self.target.handle_failure(now) {
+                            aim_udp(link, self.target.current());
+                        }
+                    }
+                    // Other errors: the sender retransmits until its deadline regardless.
                     Err(_) => {}
                 }
             },
@@ -169,17 +225,23 @@ impl Forward {
                 }
             }
         }
+        self.follow_target(now);
     }
 
     /// Sends what the sender queued: datagrams, or lines on the stream as far as it takes them.
     pub fn flush(&mut self, now: Instant) {
         match &mut self.link {
-            Link::Udp(socket) => {
+            Link::Udp(link) => {
                 while let Some(len) = self.sender.poll_transmit(&mut self.buf) {
                     // A send that fails (buffer full, socket server down) is a lost datagram,
                     // which the sender's retransmits already cover.
-                    let _ = socket.send(&self.buf[..len]);
+                    let sent = link.socket.send(&self.buf[..len]);
                     self.buf.clear();
+                    if sent.is_err_and(|e| e.kind() == ErrorKind::ConnectionRefused)
+                        && self.target.handle_failure(now)
+                    {
+                        aim_udp(link, self.target.current());
+                    }
                 }
             }
             Link::Stream(link) => {
@@ -203,15 +265,93 @@ impl Forward {
     pub fn is_idle(&self) -> bool {
         self.waiting.is_empty()
     }
+
+    /// Tells the target what the links and the sender saw, starts or collects a lookup of the
+    /// name when the target says so, and re-aims the UDP socket when the address changed.
+    fn follow_target(&mut self, now: Instant) {
+        let mut changed = false;
+        match &self.link {
+            // Messages acknowledged or failed: only datagrams fail silently at a wrong address.
+            Link::Udp(_) => changed |= self.target.handle_sender_stats(now, &self.sender.stats()),
+            Link::Stream(link) => {
+                let failures = link.reconnect.failures();
+                if failures > self.seen_failures {
+                    self.seen_failures = failures;
+                    changed |= self.target.handle_failure(now);
+                } else if link.reconnect.is_connected() {
+                    self.target.handle_success();
+                }
+            }
+        }
+        if let Some(lookup) = self.lookup.as_mut() {
+            if let Some(addresses) = lookup.poll() {
+                self.lookup = None;
+                self.lookup_check = None;
+                changed |= self.target.handle_resolved(now, addresses);
+            } else if self.lookup_check.is_some_and(|due| due <= now) {
+                self.lookup_check = Some(now + LOOKUP_POLL_INTERVAL);
+            }
+        } else if self.target.poll_resolve(now) {
+            self.lookup = Some(Lookup::start(&self.name));
+            self.lookup_check = Some(now + LOOKUP_POLL_INTERVAL);
+        }
+        if changed {
+            // A stream uses the new address at its next connect.
+            if let Link::Udp(link) = &mut self.link {
+                aim_udp(link, self.target.current());
+            }
+        }
+    }
+}
+
+/// Points the UDP link at `address`: connects the socket there, or replaces it by one of the
+/// address's family. On failure the old socket stays; its messages fail and the target moves on.
+fn aim_udp(link: &mut UdpLink, address: Option<SocketAddr>) {
+    let Some(address) = address else {
+        return;
+    };
+    let same_family = link
+        .socket
+        .local_addr()
+        .is_ok_and(|local| local.is_ipv4() == address.is_ipv4());
+    if same_family {
+        let _ = link.socket.connect(address);
+        return;
+    }
+    let Ok(mut socket) = udp_socket_to(address) else {
+        return;
+    };
+    if let Some(registry) = link.registry.as_ref() {
+        if registry
+            .register(&mut socket, link.token, Interest::READABLE)
+            .is_err()
+        {
+            return;
+        }
+        let _ = registry.deregister(&mut link.socket);
+    }
+    link.socket = socket;
+}
+
+/// A non-blocking UDP socket on an ephemeral port of `address`'s family, connected to it.
+fn udp_socket_to(address: SocketAddr) -> io::Result<UdpSocket> {
+    let local: SocketAddr = if address.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.connect(address)?;
+    Ok(socket)
 }
 
 impl StreamLink {
-    /// Starts a non-blocking connect; its outcome arrives as readiness of `token`.
-    fn connect(&mut self) -> io::Result<()> {
+    /// Starts a non-blocking connect to `address`; its outcome arrives as readiness of `token`.
+    fn connect(&mut self, address: SocketAddr) -> io::Result<()> {
         let Some(registry) = self.registry.as_ref() else {
             return Err(ErrorKind::NotConnected.into());
         };
-        let mut stream = TcpStream::connect(self.target)?;
+        let mut stream = TcpStream::connect(address)?;
         registry.register(
             &mut stream,
             self.token,
@@ -297,3 +437,5 @@ impl StreamConn {
 const READ_BUFFER: usize = MAX_DATAGRAM_SIZE + 1;
 /// Buffers above this are released once written; acks and forwarded lines are small.
 const RETAINED_OUTPUT: usize = 16 * 1024;
+/// How often a lookup under way is looked at: short next to the resolver's own timeouts.
+const LOOKUP_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);

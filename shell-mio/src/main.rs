@@ -11,13 +11,12 @@ mod socket;
 mod timers;
 mod web;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_core::app::MessageApp;
 use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
-use ferry_core::datagram::DatagramSender;
+use ferry_core::datagram::{DatagramSender, ForwardTarget};
 use ferry_core::settings;
 use mio::net::{TcpListener, UdpSocket};
 
@@ -90,10 +89,13 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
     }
     if let Some(options) = &web {
         let site = ferry_shell::load_site(&options.static_dir)?;
+        let now = Instant::now();
         let target = match socket_address {
-            Some(bound) => cli::forward_target(bound),
-            None => ferry_shell::resolve(&options.forward)?,
+            Some(bound) => ForwardTarget::new(now, vec![cli::forward_target(bound)], false),
+            None => ferry_shell::lookup::forward_target(now, &options.forward)?,
         };
+        // Where the first message goes; a name may later stand for another address.
+        let first = target.current().ok_or("no address to forward to")?;
         let listener = ferry_shell::bind_tcp("web app", &options.http)?;
         let address = listener.local_addr().map_err(|e| format!("web app: {e}"))?;
         listener
@@ -117,7 +119,7 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
         event_loop.web = Some(web);
         lines.insert(0, settings::web_listening(address));
         if socket_address.is_none() {
-            lines.push(settings::forwarding_to(target, options.transport));
+            lines.push(settings::forwarding_to(first, options.transport));
         }
     }
     for line in lines {
@@ -128,23 +130,17 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
         .map_err(|e| format!("event loop failed: {e}"))
 }
 
-fn open_forward(options: &WebOptions, target: SocketAddr) -> Result<Forward, String> {
+fn open_forward(options: &WebOptions, target: ForwardTarget) -> Result<Forward, String> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let config = settings::sender_config(options, std::process::id(), nanos);
     let sender = DatagramSender::new(config, Instant::now());
+    let name = &options.forward;
     if options.transport == Transport::Tcp {
         // The stream opens from the event loop, without blocking, when the core says so.
-        return Ok(Forward::tcp(target, sender, Instant::now()));
+        return Ok(Forward::tcp(sender, target, name, Instant::now()));
     }
-    let local: SocketAddr = if target.is_ipv4() {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let context = |e: std::io::Error| format!("cannot open the forwarding socket: {e}");
-    let socket = UdpSocket::bind(local).map_err(context)?;
-    socket.connect(target).map_err(context)?;
-    Ok(Forward::udp(socket, sender))
+    Forward::udp(sender, target, name)
+        .map_err(|e| format!("cannot open the forwarding socket: {e}"))
 }

@@ -14,7 +14,7 @@ use ferry_core::datagram::{
     MAX_DATAGRAM_SIZE,
 };
 use ferry_core::Message;
-use ferry_storage::FileStore;
+use ferry_shell::Store;
 use mio::net::{TcpListener, UdpSocket};
 use mio::{Interest, Registry, Token, Waker};
 use time::OffsetDateTime;
@@ -60,7 +60,7 @@ impl SocketServer {
     /// Starts the writer thread, which wakes the loop through `waker_token` after each batch.
     pub fn start(
         listening: Listening,
-        store: FileStore,
+        store: Store,
         registry: &Registry,
         socket_token: Token,
         waker_token: Token,
@@ -206,7 +206,7 @@ impl SocketServer {
 }
 
 fn write_batches(
-    mut store: FileStore,
+    mut store: Store,
     jobs: Receiver<Vec<Job>>,
     results: mpsc::Sender<(Vec<StoreToken>, bool)>,
     waker: Arc<Waker>,
@@ -220,10 +220,12 @@ fn write_batches(
             ids.push(id);
             messages.push(message);
         }
-        let stored = match store.append_identified(OffsetDateTime::now_utc(), &messages, &ids) {
-            Ok(_) => true,
+        let stored = match store.store_batch(OffsetDateTime::now_utc(), &messages, &ids) {
+            Ok(()) => true,
             Err(error) => {
-                eprintln!("socket server: not stored, not acknowledged: {error}");
+                if !error.is_repeat() {
+                    eprintln!("socket server: not stored, not acknowledged: {error}");
+                }
                 false
             }
         };

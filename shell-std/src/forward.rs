@@ -31,6 +31,8 @@ pub enum ForwarderInput {
     Received { link: u64, bytes: Vec<u8> },
     /// Stream `link` reached its end or failed.
     Closed { link: u64 },
+    /// A datagram was refused (ICMP "port unreachable"): nothing listens at the address.
+    Refused,
     /// End once the messages in flight are settled.
     Stop,
 }

@@ -13,13 +13,14 @@ use std::fmt::Display;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::ExitCode;
 use std::thread;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_core::app::MessageApp;
 use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
+use ferry_core::datagram::ForwardTarget;
 use ferry_core::settings;
 use ferry_core::site::Site;
-use ferry_storage::FileStore;
+use ferry_shell::Store;
 
 use accept::WebServer;
 use conn::WebContext;
@@ -55,7 +56,12 @@ fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
     let line = endpoint.listening_line(socket_address);
     let socket_stop = Shutdown::default();
     let socket_thread = endpoint.spawn(store, socket_stop.clone())?;
-    let (forwarder, forward_thread) = start_forwarder(&web, cli::forward_target(socket_address))?;
+    let target = ForwardTarget::new(
+        Instant::now(),
+        vec![cli::forward_target(socket_address)],
+        false,
+    );
+    let (forwarder, forward_thread) = start_forwarder(&web, target)?;
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
     announce(&line);
     shutdown.wait();
@@ -72,11 +78,13 @@ fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
 fn http(web: WebOptions) -> Result<(), String> {
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let site = load_site(&web)?;
-    let target = ferry_shell::resolve(&web.forward)?;
+    let target = ferry_shell::lookup::forward_target(Instant::now(), &web.forward)?;
+    // Where the first message goes; a name may later stand for another address.
+    let first = target.current().ok_or("no address to forward to")?;
     let listener = bind_tcp(&web.http)?;
     let (forwarder, forward_thread) = start_forwarder(&web, target)?;
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
-    announce(&settings::forwarding_to(target, web.transport));
+    announce(&settings::forwarding_to(first, web.transport));
     shutdown.wait();
     web_server.stop();
     forwarder.stop();
@@ -120,15 +128,15 @@ fn start_web(
 
 fn start_forwarder(
     web: &WebOptions,
-    target: SocketAddr,
+    target: ForwardTarget,
 ) -> Result<(Forwarder, thread::JoinHandle<()>), String> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let config = settings::sender_config(web, std::process::id(), nanos);
     let started = match web.transport {
-        Transport::Udp => udp::start_forwarder(target, config),
-        Transport::Tcp => tcp::start_forwarder(target, config),
+        Transport::Udp => udp::start_forwarder(target, &web.forward, config),
+        Transport::Tcp => tcp::start_forwarder(target, &web.forward, config),
     };
     started.map_err(context("cannot open the forwarding socket"))
 }
@@ -165,7 +173,7 @@ impl SocketEndpoint {
     }
 
     /// Runs the socket server on its own thread until `stop`.
-    fn spawn(self, store: FileStore, stop: Shutdown) -> Result<thread::JoinHandle<()>, String> {
+    fn spawn(self, store: Store, stop: Shutdown) -> Result<thread::JoinHandle<()>, String> {
         thread::Builder::new()
             .name("socket-server".into())
             .spawn(move || match self {
@@ -180,7 +188,7 @@ fn load_site(web: &WebOptions) -> Result<Site, String> {
     ferry_shell::load_site(&web.static_dir)
 }
 
-fn open_store(socket: &SocketOptions) -> Result<FileStore, String> {
+fn open_store(socket: &SocketOptions) -> Result<Store, String> {
     let (store, repaired) = ferry_shell::open_store(socket)?;
     if let Some(note) = repaired {
         eprintln!("{PROGRAM}: {note}");

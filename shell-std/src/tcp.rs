@@ -3,8 +3,9 @@
 //! connection feeds it the acks), and the socket server: an accept thread and a reader thread
 //! per web app, all feeding one thread that owns the core's `DatagramReceiver` and the store.
 //!
-//! Framing, when to reconnect, what to send again and what to store are the core's decisions
-//! (`LineFramer`, `Reconnect`, `DatagramSender`, `DatagramReceiver`); this module moves bytes.
+//! Framing, when to reconnect, what to send again, what to store and which of the socket
+//! server's addresses to connect to are the core's decisions (`LineFramer`, `Reconnect`,
+//! `DatagramSender`, `DatagramReceiver`, `ForwardTarget`); this module moves bytes.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -16,26 +17,30 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ferry_core::datagram::{
-    push_line, DatagramReceiver, DatagramSender, DropReporter, LineFramer, ReceiverConfig,
-    Reconnect, ReconnectConfig, SenderConfig,
+    push_line, DatagramReceiver, DatagramSender, DropReporter, ForwardTarget, LineFramer,
+    ReceiverConfig, Reconnect, ReconnectConfig, SenderConfig,
 };
 use ferry_core::settings::{MAX_STREAM_PEERS, STREAM_WRITE_TIMEOUT};
-use ferry_storage::FileStore;
+use ferry_shell::lookup::Lookup;
+use ferry_shell::Store;
 
 use crate::forward::{Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
 use crate::udp::{store_batch, BATCH_LIMIT, POLL_INTERVAL};
 
-/// Starts the forwarding thread, which connects to `target` (and reconnects) by itself.
+/// Starts the forwarding thread, which connects to `target` (the socket server `name`, as given
+/// on the command line) and reconnects by itself, looking the name up again when due.
 pub fn start_forwarder(
-    target: SocketAddr,
+    target: ForwardTarget,
+    name: &str,
     config: SenderConfig,
 ) -> io::Result<(Forwarder, JoinHandle<()>)> {
     let (inputs, queue) = mpsc::channel();
     let forwarder = Forwarder::new(inputs.clone(), config.ack_timeout);
+    let name = name.to_string();
     let handle = thread::Builder::new()
         .name("forward".into())
-        .spawn(move || run_sender(target, queue, inputs, config))?;
+        .spawn(move || run_sender(target, name, queue, inputs, config))?;
     Ok((forwarder, handle))
 }
 
@@ -47,7 +52,8 @@ struct Link {
 }
 
 fn run_sender(
-    target: SocketAddr,
+    mut target: ForwardTarget,
+    name: String,
     queue: Receiver<ForwarderInput>,
     inputs: Sender<ForwarderInput>,
     config: SenderConfig,
@@ -92,22 +98,41 @@ fn run_sender(
             Ok(ForwarderInput::Closed { link: id }) => {
                 broken = link.as_ref().is_some_and(|link| link.id == id);
             }
+            Ok(ForwarderInput::Refused) => {}
             Ok(ForwarderInput::Stop) => stopping = true,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
         let now = Instant::now();
         if reconnect.poll_timeout().is_some_and(|due| due <= now) && reconnect.handle_timeout(now) {
+            if target.poll_resolve(now) {
+                // This thread only waits for the reconnect here: a blocking lookup is fine.
+                let addresses = Lookup::start(&name).wait();
+                target.handle_resolved(Instant::now(), addresses);
+            }
             next_link += 1;
             // A blocking connect, bounded by the core's attempt timeout: on the machine or the
             // network next door it succeeds or is refused at once.
-            match open_link(target, next_link, reconnect_config.connect_timeout, &inputs) {
+            let opened = match target.current() {
+                Some(address) => open_link(
+                    address,
+                    next_link,
+                    reconnect_config.connect_timeout,
+                    &inputs,
+                ),
+                None => Err(io::ErrorKind::AddrNotAvailable.into()),
+            };
+            match opened {
                 Ok(opened) => {
                     reconnect.handle_connected(Instant::now());
                     sender.handle_reconnect(Instant::now());
+                    target.handle_success();
                     link = Some(opened);
                 }
-                Err(_) => reconnect.handle_failure(Instant::now()),
+                Err(_) => {
+                    reconnect.handle_failure(Instant::now());
+                    target.handle_failure(Instant::now());
+                }
             }
         }
         sender.handle_timeout(now);
@@ -197,7 +222,7 @@ struct Peer {
 
 /// Runs the TCP socket server on this thread until shutdown: accept web apps' streams, read
 /// their lines, store in batches, ack each on the stream its copy came on.
-pub fn run_socket_server(listener: TcpListener, mut store: FileStore, shutdown: Shutdown) {
+pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shutdown) {
     let address = listener.local_addr().ok();
     let (inputs, queue) = mpsc::sync_channel(INPUT_QUEUE);
     let accept_stop = shutdown.clone();

@@ -263,6 +263,16 @@ pub enum StoreError {
     Append { path: PathBuf, detail: String },
     /// The id journal beside the store could not be read or written.
     Journal { path: PathBuf, detail: String },
+    /// `--store mongodb://...` could not be used as a connection string (the URL itself is
+    /// left out: it may hold a password).
+    MongoUrl { detail: String },
+    /// The MongoDB server did not store the batch (unreachable, refused, or not durable).
+    Mongo { target: String, detail: String },
+    /// The MongoDB server failed recently and the next try is not due yet.
+    MongoWaiting {
+        target: String,
+        retry_in: std::time::Duration,
+    },
 }
 
 impl StoreError {
@@ -299,6 +309,12 @@ impl StoreError {
             path: path.to_path_buf(),
             detail: error.to_string(),
         }
+    }
+
+    /// Whether this error only repeats one already reported (a try skipped while waiting to
+    /// retry), so a log may leave it out.
+    pub fn is_repeat(&self) -> bool {
+        matches!(self, StoreError::MongoWaiting { .. })
     }
 
     pub(crate) fn journal(path: &Path, error: &io::Error) -> StoreError {
@@ -357,6 +373,20 @@ impl fmt::Display for StoreError {
             StoreError::Journal { path, detail } => {
                 write!(f, "cannot use id journal {}: {detail}", path.display())
             }
+            StoreError::MongoUrl { detail } => {
+                write!(f, "cannot use the MongoDB URL: {detail}")
+            }
+            StoreError::Mongo { target, detail } => {
+                write!(
+                    f,
+                    "MongoDB at {target} did not store the messages: {detail}"
+                )
+            }
+            StoreError::MongoWaiting { target, retry_in } => write!(
+                f,
+                "MongoDB at {target} failed recently; next try in {} ms",
+                retry_in.as_millis()
+            ),
         }
     }
 }

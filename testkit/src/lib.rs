@@ -29,6 +29,7 @@ pub mod fixture;
 pub mod flood;
 pub mod form;
 pub mod malformed;
+pub mod mongo;
 pub mod pages;
 pub mod post;
 pub mod process;
@@ -130,6 +131,13 @@ macro_rules! suite {
                 no_subcommand_means_serve,
                 flags_fall_back_to_environment_variables,
                 curl_posts_a_message,
+            ],
+            mongo: [
+                post_lands_as_a_document_of_the_spec_shape,
+                five_hundred_concurrent_posts_give_five_hundred_documents,
+                killed_mongodb_server_keeps_every_acknowledged_post,
+                killed_mongodb_server_over_tcp_keeps_every_acknowledged_post,
+                http_and_socket_as_separate_processes_store_in_mongodb,
             ],
             tcp: [
                 serve_over_tcp_stores_then_redirects,

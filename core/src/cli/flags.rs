@@ -220,7 +220,8 @@ const FORWARD: FlagSpec = FlagSpec {
     placeholder: "ADDR",
     default: "127.0.0.1:5000",
     default_is_value: true,
-    summary: "The socket server that stores the messages.",
+    summary: "The socket server that stores the messages (HOST:PORT; a host name is looked up \
+              again when sends fail).",
     apply: set_forward,
 };
 
@@ -323,9 +324,8 @@ const STORE: FlagSpec = FlagSpec {
     placeholder: "FILE|URL",
     default: "storage/data.json",
     default_is_value: true,
-    summary:
-        "A JSON file to append messages to, created with its folder if missing. MongoDB \
-              URLs (mongodb://HOST:PORT/DB) are parsed but refused until that backend is available.",
+    summary: "A JSON file to append messages to, created with its folder if missing, or a MongoDB \
+              database (mongodb://HOST:PORT/DB): one document per message in 'messages'.",
     apply: set_store,
 };
 

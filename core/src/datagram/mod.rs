@@ -15,6 +15,7 @@ pub mod receiver;
 pub mod reconnect;
 pub mod sender;
 pub mod stats;
+pub mod target;
 
 #[cfg(test)]
 mod simulation;
@@ -31,3 +32,4 @@ pub use receiver::{DatagramReceiver, ReceiverConfig, ReceiverEvent, StoreToken, 
 pub use reconnect::{Reconnect, ReconnectConfig};
 pub use sender::{DatagramSender, Link, SendError, SenderConfig, SenderEvent};
 pub use stats::{DropCounts, ReceiverStats, SenderStats};
+pub use target::ForwardTarget;
