@@ -12,7 +12,7 @@ pub mod static_folder;
 
 pub use chat_client::run_chat_client;
 pub use startup::{
-    bind_tcp, bind_udp, command_line, exit_code, load_site, open_store, raise_fd_limit, resolve,
-    Store,
+    bind_tcp, bind_udp, close_store, command_line, exit_code, load_site, open_store,
+    raise_fd_limit, resolve, Store,
 };
 pub use static_folder::{read_static_folder, StaticFolderError};

@@ -77,6 +77,14 @@ pub fn open_store(options: &SocketOptions) -> Result<(Store, Option<String>), St
     Ok((Box::new(store), note))
 }
 
+/// Makes the store durable as the socket server stops (the SPEC's clean shutdown). A failure
+/// is reported in one line; nothing is left to retry.
+pub fn close_store(store: &mut Store) {
+    if let Err(error) = store.close() {
+        eprintln!("socket server: stopping: {error}");
+    }
+}
+
 /// Resolves `HOST:PORT` to its first address.
 pub fn resolve(address: &str) -> Result<SocketAddr, String> {
     address

@@ -230,8 +230,9 @@ fn write_batches(
             }
         };
         if results.send((tokens, stored)).is_err() {
-            return;
+            break;
         }
         let _ = waker.wake();
     }
+    ferry_shell::close_store(&mut store);
 }

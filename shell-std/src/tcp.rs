@@ -263,6 +263,7 @@ pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shut
             out.clear();
         }
     }
+    ferry_shell::close_store(&mut store);
     for peer in peers.values() {
         let _ = peer.stream.shutdown(SocketShutdown::Both);
     }

@@ -207,6 +207,7 @@ pub fn run_socket_server(socket: UdpSocket, mut store: Store, shutdown: Shutdown
             out.clear();
         }
     }
+    ferry_shell::close_store(&mut store);
 }
 
 /// Stores, with one append, every message the receiver asked to store since the last call, and

@@ -31,6 +31,12 @@ pub trait MessageStore {
     /// Ids stored before this open, oldest first, to seed the receiver's dedup window. Empty
     /// for a backend that recognises a repeated id by itself.
     fn recent_ids(&self) -> &[MessageId];
+
+    /// Makes everything stored so far durable; called once when the socket server stops. A
+    /// backend whose every store is already acknowledged as durable has nothing to do.
+    fn close(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl MessageStore for FileStore {
@@ -45,5 +51,9 @@ impl MessageStore for FileStore {
 
     fn recent_ids(&self) -> &[MessageId] {
         FileStore::recent_ids(self)
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.sync()
     }
 }

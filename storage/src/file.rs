@@ -159,6 +159,16 @@ impl FileStore {
         self.journal.recent()
     }
 
+    /// Forces every stored record and id to the disk, whatever the fsync policy; the socket
+    /// server calls it once when it stops, so a clean shutdown never leaves data in the page
+    /// cache alone.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.journal
+            .sync()
+            .and_then(|()| self.file.sync_data())
+            .map_err(|error| StoreError::append(&self.path, &error))
+    }
+
     /// Records stored, including those found in the file when it was opened.
     pub fn len(&self) -> u64 {
         self.appender.len()

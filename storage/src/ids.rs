@@ -8,7 +8,7 @@
 //! The file is compacted to the newest ids once it holds twice as many as are remembered.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use ferry_core::datagram::MessageId;
@@ -57,6 +57,11 @@ impl IdJournal {
             lines,
             recent,
         })
+    }
+
+    /// Forces the journal's content to the disk.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
     }
 
     /// The ids remembered from before this open, oldest first.
