@@ -28,7 +28,9 @@ pub enum Body {
     Owned(Vec<u8>),
     /// `len` bytes the shell writes itself after the head (a file sent with `sendfile`); the
     /// connection waits for them, see [`HttpConn::external_body`](super::HttpConn::external_body).
-    External { len: u64 },
+    External {
+        len: u64,
+    },
 }
 
 impl Body {

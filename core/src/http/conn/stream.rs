@@ -237,7 +237,10 @@ mod tests {
         let mut h = streaming();
         h.feed(b"PUT /f HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab");
         assert!(matches!(h.events.as_slice(), [HttpEvent::Head(head)] if head.target == "/f"));
-        assert!(!h.conn.wants_read(), "nothing is read before the application decides");
+        assert!(
+            !h.conn.wants_read(),
+            "nothing is read before the application decides"
+        );
         let mut body = Vec::new();
         assert_eq!(h.conn.poll_body(&mut body), 0);
         h.conn.accept_body(h.now).unwrap();
@@ -255,7 +258,8 @@ mod tests {
 
     #[test]
     fn continue_is_sent_only_when_the_body_is_accepted() {
-        let head = b"PUT /f HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+        let head =
+            b"PUT /f HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
         let mut accepted = streaming();
         accepted.feed(head);
         assert_eq!(accepted.sent_text(), "");
@@ -269,7 +273,10 @@ mod tests {
         let text = refused.sent_text();
         assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
         assert!(!text.contains("100 Continue"));
-        assert!(text.contains("Connection: close"), "an unread body ends the connection");
+        assert!(
+            text.contains("Connection: close"),
+            "an unread body ends the connection"
+        );
         assert!(refused.conn.is_write_closed());
     }
 
@@ -321,7 +328,11 @@ mod tests {
     fn a_stalled_body_times_out() {
         let mut h = streaming();
         h.feed(b"PUT /f HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n");
-        assert_eq!(h.conn.poll_timeout(), None, "no deadline while the application decides");
+        assert_eq!(
+            h.conn.poll_timeout(),
+            None,
+            "no deadline while the application decides"
+        );
         h.conn.accept_body(h.now).unwrap();
         h.advance(Duration::from_secs(60));
         assert_eq!(h.statuses(), vec![408]);
