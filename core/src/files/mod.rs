@@ -8,6 +8,7 @@
 //! ([`log`]) are decided here; the shell only opens, stats, reads, writes and renames files and
 //! moves bytes. Nothing in this module touches the file system.
 
+pub mod client;
 pub mod conditional;
 pub mod log;
 pub mod path;

@@ -191,6 +191,13 @@ impl FileRequest {
         }
     }
 
+    /// The connection refused the request's body itself (a chunked upload over the limit, a
+    /// stalled or malformed body) and answered `status`; the log line says so.
+    pub fn refused_by_connection(&mut self, status: u16) {
+        self.stage = Stage::Done;
+        self.answered = Some((status, None));
+    }
+
     /// The status the request was answered with, once it was.
     pub fn status(&self) -> Option<u16> {
         self.answered.map(|(status, _)| status)
