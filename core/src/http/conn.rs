@@ -38,12 +38,15 @@ use time::OffsetDateTime;
 
 use super::body::BodyDecoder;
 use super::parse::{parse_head, BodyFraming, HeadLimits, HeadScanner, Method, RequestHead, Scan};
-use super::write::{encode_response, reason_phrase, ConnectionHeader, HttpDate};
+use super::write::{encode_response, reason_phrase, ConnectionHeader};
 use super::{Body, HttpError, Response, UsageError, Version};
-use stream::Reply;
-
-mod stream;
 use crate::page::{Page, PageKind, HTML};
+use clock::WallClock;
+use stream::Reply;
+pub use stream::STREAMED_BODY_BUFFER;
+
+mod clock;
+mod stream;
 
 /// Limits and timeouts of an HTTP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -485,38 +488,6 @@ impl HttpConn {
                 discarded: 0,
             }
         };
-    }
-}
-
-/// Wall-clock time derived from the monotonic clock and one reading taken when the connection
-/// opened, with the formatted `Date` cached per second.
-#[derive(Debug)]
-struct WallClock {
-    anchor: Instant,
-    wall: OffsetDateTime,
-    cached: Option<(i64, HttpDate)>,
-}
-
-impl WallClock {
-    fn new(anchor: Instant, wall: OffsetDateTime) -> Self {
-        WallClock {
-            anchor,
-            wall,
-            cached: None,
-        }
-    }
-
-    fn date(&mut self, now: Instant) -> HttpDate {
-        let wall = self.wall + now.saturating_duration_since(self.anchor);
-        let second = wall.unix_timestamp();
-        match self.cached {
-            Some((cached_second, date)) if cached_second == second => date,
-            _ => {
-                let date = HttpDate::new(wall);
-                self.cached = Some((second, date));
-                date
-            }
-        }
     }
 }
 

@@ -12,7 +12,7 @@ mod write;
 pub use body::{BodyDecoder, Decoded};
 pub use conn::{
     HttpConfig, HttpConn, HttpEvent, Request, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_BODY, LINGER_TIMEOUT,
+    DEFAULT_MAX_BODY, LINGER_TIMEOUT, STREAMED_BODY_BUFFER,
 };
 pub use error::{HttpError, UsageError};
 pub use parse::{
