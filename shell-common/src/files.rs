@@ -5,12 +5,14 @@
 //!
 //! Every decision (which path, which status, which bytes, the log line) is `ferry-core`'s
 //! ([`ferry_core::files`]); this module only opens, stats, writes, syncs and renames. Moving the
-//! bytes of a download is the shell's (sendfile on mio, `io::copy` on threads): it takes the
-//! [`Sending`] this session leaves and reports back with [`FileSession::body_sent`].
+//! bytes of a download is the shell's: it takes the [`Sending`] this session leaves, sends it with
+//! [`Sending::send_to`] (sendfile(2)) when the socket can take it, and reports back with
+//! [`FileSession::body_sent`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::net::IpAddr;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -279,6 +281,46 @@ impl Drop for Upload {
     }
 }
 
+impl Sending {
+    /// Sends what `socket` takes of the owed bytes with sendfile(2), so they go from the page
+    /// cache to the socket without passing through this process. `Ok(true)` once all is sent;
+    /// `Ok(false)` when a non-blocking socket is full (wait until it is writable, call again).
+    pub fn send_to(&mut self, socket: &impl AsRawFd) -> io::Result<bool> {
+        while self.remaining > 0 {
+            let mut offset = libc::off_t::try_from(self.offset)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            let count = usize::try_from(self.remaining.min(SENDFILE_PIECE)).unwrap_or(usize::MAX);
+            // SAFETY: both descriptors stay open for the call (we borrow the socket and own the
+            // file), and `offset` is a valid, exclusively borrowed off_t.
+            let sent = unsafe {
+                libc::sendfile(
+                    socket.as_raw_fd(),
+                    self.file.as_raw_fd(),
+                    &mut offset,
+                    count,
+                )
+            };
+            if sent < 0 {
+                let error = io::Error::last_os_error();
+                match error.kind() {
+                    io::ErrorKind::WouldBlock => return Ok(false),
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(error),
+                }
+            }
+            if sent == 0 {
+                // The file shrank while it was being sent; the promised length cannot be kept.
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            // Positive and at most `count` here.
+            let sent = sent as u64;
+            self.offset += sent;
+            self.remaining -= sent;
+        }
+        Ok(true)
+    }
+}
+
 impl FileSession {
     /// A session for a connection from `remote`.
     pub fn new(remote: IpAddr) -> FileSession {
@@ -461,6 +503,9 @@ fn outcome_of(error: &io::Error) -> UploadOutcome {
     }
 }
 
+/// Bytes asked of one sendfile call: enough to fill any socket buffer, few enough that one
+/// connection does not hold an event loop long.
+const SENDFILE_PIECE: u64 = 1024 * 1024;
 /// Names tried for a temporary file before giving up; two uploads of one name in the same
 /// nanosecond are already rare.
 const TEMP_ATTEMPTS: u32 = 16;

@@ -5,14 +5,13 @@
 
 use std::io::{self, Read};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use ferry_core::cli::FilesOptions;
 use ferry_core::files;
 use ferry_core::http::{HttpConfig, HttpConn};
 use ferry_core::settings::{self, SHUTDOWN_GRACE};
-use ferry_shell::files::{FileServer, FileSession, Sending};
+use ferry_shell::files::{FileServer, FileSession};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -271,7 +270,7 @@ impl FilesLoop {
             }
             if conn.outbox.pending() == 0 && conn.outbox.ready {
                 if let Some(sending) = conn.session.sending.as_mut() {
-                    match send_file(&conn.stream, sending) {
+                    match sending.send_to(&conn.stream) {
                         Ok(true) => {
                             conn.session
                                 .body_sent(&self.server, &mut conn.http, now, true);
@@ -326,43 +325,6 @@ fn registry(poll: &Poll) -> &Registry {
     poll.registry()
 }
 
-/// Sends what the socket takes of the owed file part with sendfile(2). `Ok(true)` when all of
-/// it is sent, `Ok(false)` when the socket is full (wait for it to be writable).
-fn send_file(stream: &TcpStream, sending: &mut Sending) -> io::Result<bool> {
-    while sending.remaining > 0 {
-        let mut offset = libc::off_t::try_from(sending.offset)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let count = usize::try_from(sending.remaining.min(SENDFILE_PIECE)).unwrap_or(usize::MAX);
-        // SAFETY: both descriptors are open for the duration of the call (we hold the stream
-        // and the file), and `offset` is a valid, exclusively borrowed off_t.
-        let sent = unsafe {
-            libc::sendfile(
-                stream.as_raw_fd(),
-                sending.file.as_raw_fd(),
-                &mut offset,
-                count,
-            )
-        };
-        if sent < 0 {
-            let error = io::Error::last_os_error();
-            match error.kind() {
-                io::ErrorKind::WouldBlock => return Ok(false),
-                io::ErrorKind::Interrupted => continue,
-                _ => return Err(error),
-            }
-        }
-        if sent == 0 {
-            // The file shrank while it was being sent; the promised length cannot be kept.
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        // sendfile never returns more than it was asked for, a positive count here.
-        let sent = sent as u64;
-        sending.offset += sent;
-        sending.remaining -= sent;
-    }
-    Ok(true)
-}
-
 const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
 /// Tokens of connections start here.
@@ -375,9 +337,6 @@ const READ_BUFFER: usize = 64 * 1024;
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 /// Output buffers above this are released once written.
 const RETAINED_OUTPUT: usize = 16 * 1024;
-/// Bytes asked of one sendfile call: large enough to fill any socket buffer, small enough that
-/// one connection cannot hold the loop long.
-const SENDFILE_PIECE: u64 = 1024 * 1024;
 /// How long accepting pauses after the process ran out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 const ENFILE: i32 = 23;

@@ -1,10 +1,9 @@
 //! `ferry-std files`: the file server on std threads. One accept thread, one blocking thread per
 //! connection; each drives its `HttpConn` and a shared [`FileSession`], and sends download bodies
-//! with `io::copy` from the file to the socket (which the standard library turns into
-//! sendfile(2) on Linux). Every decision is the core's.
+//! with sendfile(2) on its blocking socket. Every decision is the core's.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -131,9 +130,13 @@ fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Re
             return Ok(());
         }
         if let Some(mut sending) = session.sending.take() {
-            let sent = send_file(&mut sending, &mut stream);
-            session.body_sent(server, &mut conn, Instant::now(), sent.is_ok());
-            sent?;
+            // A blocking socket: sendfile(2) returns once all is sent or the peer is gone.
+            let sent = sending.send_to(&stream);
+            let completed = matches!(sent, Ok(true));
+            session.body_sent(server, &mut conn, Instant::now(), completed);
+            if !completed {
+                return sent.map(|_| ());
+            }
             continue;
         }
         if conn.is_closed() {
@@ -173,18 +176,6 @@ fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Re
             Err(e) => return Err(e),
         }
     }
-}
-
-/// Sends the owed part of the file; `io::copy` from a file to a socket uses sendfile(2) on
-/// Linux, so the bytes never pass through this process.
-fn send_file(sending: &mut ferry_shell::files::Sending, stream: &mut TcpStream) -> io::Result<()> {
-    sending.file.seek(SeekFrom::Start(sending.offset))?;
-    let copied = io::copy(&mut (&mut sending.file).take(sending.remaining), stream)?;
-    if copied < sending.remaining {
-        // The file shrank while it was being sent; the promised length cannot be kept.
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(())
 }
 
 /// Bytes read per call: a head, or a good piece of an upload.
