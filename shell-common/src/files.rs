@@ -61,6 +61,12 @@ pub struct FileSession {
     pub sending: Option<Sending>,
     /// A body is owed but there is no file to send it from: the shell must close.
     pub broken: bool,
+    /// Set by a shell that must not block (an event loop): a finished upload is left in
+    /// [`FileSession::committing`] instead of being committed (fsync, rename) in `drive`.
+    pub defer_commits: bool,
+    /// With `defer_commits`: an upload whose body is complete; the shell commits it elsewhere
+    /// (a thread) and reports with [`FileSession::committed`].
+    pub committing: Option<Upload>,
     body: Vec<u8>,
 }
 
@@ -329,6 +335,8 @@ impl FileSession {
             current: None,
             sending: None,
             broken: false,
+            defer_commits: false,
+            committing: None,
             body: Vec::new(),
         }
     }
@@ -360,6 +368,11 @@ impl FileSession {
                         continue;
                     };
                     let outcome = match current.upload.take() {
+                        // The connection waits for the answer, so no event follows until then.
+                        Some(upload) if self.defer_commits => {
+                            self.committing = Some(upload);
+                            continue;
+                        }
                         Some(upload) => upload.commit(),
                         None => UploadOutcome::Failed,
                     };
@@ -386,6 +399,23 @@ impl FileSession {
                 HttpEvent::Request(_) => {}
             }
         }
+    }
+
+    /// The upload taken from [`FileSession::committing`] ended with `outcome`: answers it and
+    /// lets the connection go on.
+    pub fn committed(
+        &mut self,
+        server: &FileServer,
+        conn: &mut HttpConn,
+        now: Instant,
+        outcome: UploadOutcome,
+    ) {
+        let Some(current) = self.current.as_mut() else {
+            return;
+        };
+        let step = current.request.uploaded(outcome);
+        self.step(server, conn, step, now);
+        self.drive(server, conn, now);
     }
 
     /// The shell sent the whole download body (`completed`) or gave up on it: logs the request

@@ -1,19 +1,24 @@
 //! `ferry files` on its own mio event loop: accepting, driving each connection's `HttpConn` and
 //! [`FileSession`], and sending download bodies with sendfile(2), so file bytes go from the page
-//! cache to the socket without passing through this process. What to answer, which bytes to
-//! send and when to close are the core's decisions; this module moves bytes.
+//! cache to the socket without passing through this process. Finished uploads are committed
+//! (fsync, rename, fsync) on a thread of their own, so syncing a large file never stalls the
+//! other connections. What to answer, which bytes to send and when to close are the core's
+//! decisions; this module moves bytes.
 
 use std::io::{self, Read};
 use std::net::Shutdown;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use ferry_core::cli::FilesOptions;
-use ferry_core::files;
+use ferry_core::files::{self, UploadOutcome};
 use ferry_core::http::{HttpConfig, HttpConn};
 use ferry_core::settings::{self, SHUTDOWN_GRACE};
 use ferry_shell::files::{FileServer, FileSession};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use time::OffsetDateTime;
@@ -61,6 +66,15 @@ struct FilesLoop {
     timers: Timers,
     /// One read buffer for every connection, so an idle connection holds no buffer of its own.
     read_buf: Vec<u8>,
+    /// Commit threads report here and wake the loop.
+    commits: (Sender<Committed>, Receiver<Committed>),
+    waker: Arc<Waker>,
+}
+
+/// How a commit thread's upload ended, for the connection in `key`.
+struct Committed {
+    key: TimerKey,
+    outcome: UploadOutcome,
 }
 
 struct Connection {
@@ -88,6 +102,7 @@ impl FilesLoop {
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), COMMITS)?);
         Ok(FilesLoop {
             poll,
             signals,
@@ -103,6 +118,8 @@ impl FilesLoop {
             next_generation: 0,
             timers: Timers::default(),
             read_buf: vec![0; READ_BUFFER],
+            commits: mpsc::channel(),
+            waker,
         })
     }
 
@@ -134,6 +151,7 @@ impl FilesLoop {
                         self.accept_ready = true;
                         self.accept(now);
                     }
+                    COMMITS => self.finish_commits(now),
                     token => {
                         let slot = token.0 - FIRST_CONNECTION;
                         let Some(Some(conn)) = self.slots.get_mut(slot) else {
@@ -210,10 +228,12 @@ impl FilesLoop {
             return;
         }
         self.next_generation += 1;
+        let mut session = FileSession::new(remote);
+        session.defer_commits = true;
         self.slots[slot] = Some(Connection {
             stream,
             http: HttpConn::new(self.http, now, OffsetDateTime::now_utc()),
-            session: FileSession::new(remote),
+            session,
             outbox: Outbox::new(true, RETAINED_OUTPUT),
             read_ready: true,
             write_shut: false,
@@ -222,6 +242,21 @@ impl FilesLoop {
         });
         self.open += 1;
         self.drive(slot, now);
+    }
+
+    /// Answers the uploads whose commit threads have finished.
+    fn finish_commits(&mut self, now: Instant) {
+        while let Ok(Committed { key, outcome }) = self.commits.1.try_recv() {
+            let Some(Some(conn)) = self.slots.get_mut(key.slot) else {
+                continue;
+            };
+            if conn.generation != key.generation {
+                continue;
+            }
+            conn.session
+                .committed(&self.server, &mut conn.http, now, outcome);
+            self.drive(key.slot, now);
+        }
     }
 
     /// Stops accepting and half-closes every connection's read side: idle ones see EOF and
@@ -264,6 +299,22 @@ impl FilesLoop {
                 }
             }
             conn.session.drive(&self.server, &mut conn.http, now);
+            if let Some(upload) = conn.session.committing.take() {
+                let (sender, waker) = (self.commits.0.clone(), self.waker.clone());
+                let spawned = thread::Builder::new()
+                    .name("files-commit".into())
+                    .spawn(move || {
+                        let outcome = upload.commit();
+                        let _ = sender.send(Committed { key, outcome });
+                        let _ = waker.wake();
+                    });
+                if spawned.is_err() {
+                    // No thread for it: the upload is dropped (its temporary file removed).
+                    let failed = UploadOutcome::Failed;
+                    conn.session
+                        .committed(&self.server, &mut conn.http, now, failed);
+                }
+            }
             conn.http.poll_transmit(conn.outbox.buffer());
             if conn.outbox.flush(&mut conn.stream).is_err() || conn.session.broken {
                 break false;
@@ -327,6 +378,7 @@ fn registry(poll: &Poll) -> &Registry {
 
 const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
+const COMMITS: Token = Token(2);
 /// Tokens of connections start here.
 const FIRST_CONNECTION: usize = 16;
 /// Readiness events taken per wait; more wait for the next turn.
