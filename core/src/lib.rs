@@ -16,6 +16,7 @@ pub mod chat;
 pub mod check;
 pub mod cli;
 pub mod datagram;
+pub mod files;
 pub mod form;
 pub mod http;
 pub mod message;

@@ -1,11 +1,14 @@
 //! `ferry-shell`: the OS-facing steps both binaries (`ferry` and `ferry-std`) take the same way,
 //! so neither shell writes them twice: reading the command line and the environment, loading the
 //! static folder, opening the store, binding sockets, raising the fd limit, and reporting
-//! failures as one line; and the chat client's terminal loop, which both run the same way.
+//! failures as one line; the chat client's terminal loop and the file client, which both run the
+//! same way; and the file server's file-system side.
 //! Protocol decisions stay in `ferry-core`; the message store in
 //! `ferry-storage`.
 
 pub mod chat_client;
+pub mod file_client;
+pub mod files;
 pub mod lookup;
 pub mod startup;
 pub mod static_folder;

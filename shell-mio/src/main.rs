@@ -4,6 +4,7 @@
 
 mod chat;
 mod event_loop;
+mod files;
 mod forward;
 mod outbox;
 mod peers;
@@ -38,6 +39,10 @@ fn main() -> ExitCode {
         Command::Socket(options) => run(None, Some(options)),
         Command::Chat(options) => chat::run(&options),
         Command::ChatClient(options) => return ferry_shell::run_chat_client(PROGRAM, &options),
+        Command::Files(options) => files::run(&options),
+        Command::Client(options) => {
+            return ferry_shell::file_client::run_file_client(PROGRAM, &options)
+        }
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
     ferry_shell::exit_code(PROGRAM, result)

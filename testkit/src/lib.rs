@@ -1,7 +1,8 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`adversarial`], [`slow`],
-//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`chat`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`mongo`], [`chat`], [`files`],
+//! [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -25,6 +26,7 @@ pub mod client;
 pub mod connection;
 pub mod datagram;
 pub mod faults;
+pub mod files;
 pub mod fixture;
 pub mod flood;
 pub mod form;
@@ -120,6 +122,16 @@ macro_rules! suite {
                 a_client_that_never_reads_does_not_delay_the_others,
                 five_hundred_clients_each_receive_all_others,
                 interactive_client_in_a_pseudo_terminal,
+            ],
+            files: [
+                get_head_put_round_trip,
+                folders_ranges_and_conditional_requests,
+                traversal_attempts_leave_no_trace_outside_the_root,
+                large_files_stream_in_bounded_memory,
+                curl_upload_does_not_wait_for_continue,
+                refused_uploads_are_answered_before_the_body,
+                every_request_is_logged_once,
+                client_transfers_and_exit_codes,
             ],
             process: [
                 startup_errors_are_one_line_and_nonzero,

@@ -1,6 +1,7 @@
 //! Invariants of the HTTP connection machine under an arbitrary sequence of inputs: peer bytes in
 //! random pieces, time passing, the application answering or not, EOF, and the shell's writes
-//! stalling or progressing.
+//! stalling or progressing; in whole-body mode (the web app) and in streaming mode (the file
+//! server, where the application also accepts bodies and takes them in pieces).
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,22 @@ use crate::http::{HttpConfig, HttpConn, HttpEvent, Response};
 ///
 /// and at the end, that answering what waits and letting time pass closes it.
 pub fn check_http_conn_ops(start: Instant, script: &[u8]) {
+    run_ops(start, script, false);
+}
+
+/// [`check_http_conn_ops`] with streamed request bodies: besides the same invariants, a body is
+/// only handed out after the application accepted its head, `accept_body` succeeds exactly when
+/// a head waits for a decision, and an open body always has a deadline.
+pub fn check_http_stream_ops(start: Instant, script: &[u8]) {
+    run_ops(start, script, true);
+}
+
+/// Runs `script` and returns how many requests were answered (by the application, not by a
+/// rejection), so tests can tell a script did what it was written for.
+fn run_ops(start: Instant, script: &[u8], stream_bodies: bool) -> usize {
     let config = HttpConfig {
         max_body: 256,
+        stream_bodies,
         ..HttpConfig::default()
     };
     let mut run = Run {
@@ -31,12 +46,15 @@ pub fn check_http_conn_ops(start: Instant, script: &[u8]) {
         requests: 0,
         answered: 0,
         rejections: 0,
+        head_pending: false,
+        body_open: false,
+        body: Vec::new(),
     };
     let mut ops = script;
     while let Some((&op, rest)) = ops.split_first() {
         ops = rest;
         let arg = take_byte(&mut ops);
-        match op % 8 {
+        match op % 10 {
             0..=2 => {
                 let len = usize::from(arg).min(ops.len());
                 let (bytes, rest) = ops.split_at(len);
@@ -56,6 +74,7 @@ pub fn check_http_conn_ops(start: Instant, script: &[u8]) {
             }
             5 => run.respond(arg),
             6 => run.conn.receive_eof(run.now),
+            8 => run.accept(),
             _ => {
                 let written = usize::from(arg >> 1);
                 run.conn.handle_written(run.now, written, arg & 1 == 1);
@@ -64,7 +83,7 @@ pub fn check_http_conn_ops(start: Instant, script: &[u8]) {
         run.drain();
         run.check();
     }
-    run.finish();
+    run.finish()
 }
 
 /// The connection and what the checker knows about it.
@@ -76,6 +95,12 @@ struct Run {
     requests: usize,
     answered: usize,
     rejections: usize,
+    /// Streaming: a head was reported and the application has neither accepted nor answered it.
+    head_pending: bool,
+    /// Streaming: a body was accepted and has not ended.
+    body_open: bool,
+    /// Streaming: body bytes handed out, dropped as the application would store them.
+    body: Vec<u8>,
 }
 
 impl Run {
@@ -83,14 +108,32 @@ impl Run {
     fn respond(&mut self, arg: u8) {
         let status = RESPONSE_STATUSES[usize::from(arg) % RESPONSE_STATUSES.len()];
         let response = Response::new(status);
-        let waiting = self.requests > self.answered;
+        // A request whose body is still arriving cannot be answered yet.
+        let waiting = self.requests > self.answered && !self.body_open;
         let result = self.conn.respond(self.now, response);
         // After a write timeout the connection is closed and the request is never answered.
         if waiting && !self.conn.is_write_timed_out() {
             assert!(result.is_ok(), "a waiting request could not be answered");
             self.answered += 1;
+            self.head_pending = false;
         } else {
             assert!(result.is_err(), "answered a request that was not waiting");
+        }
+    }
+
+    /// Accepts the body of the head that waits, if any.
+    fn accept(&mut self) {
+        let result = self.conn.accept_body(self.now);
+        if self.head_pending && !self.conn.is_closed() {
+            assert!(
+                result.is_ok(),
+                "a waiting head's body could not be accepted"
+            );
+        }
+        if result.is_ok() {
+            assert!(self.head_pending, "accepted a body no head announced");
+            self.head_pending = false;
+            self.body_open = true;
         }
     }
 
@@ -103,8 +146,26 @@ impl Run {
         while let Some(event) = self.conn.poll_event() {
             match event {
                 HttpEvent::Request(_) => self.requests += 1,
-                HttpEvent::Rejected(_) => self.rejections += 1,
+                HttpEvent::Rejected(_) => {
+                    self.rejections += 1;
+                    self.body_open = false;
+                }
+                HttpEvent::Head(_) => {
+                    self.requests += 1;
+                    self.head_pending = true;
+                }
+                HttpEvent::BodyEnd => {
+                    assert!(self.body_open, "a body ended that was never accepted");
+                    self.body_open = false;
+                }
             }
+        }
+        self.body.clear();
+        if self.conn.poll_body(&mut self.body) > 0 {
+            assert!(
+                self.body_open || self.body.len() <= 256,
+                "body bytes nobody accepted"
+            );
         }
     }
 
@@ -125,7 +186,7 @@ impl Run {
             self.sent.len() <= OUTPUT_PER_INPUT_BYTE * self.input_len + OUTPUT_SLACK,
             "output grew without bound"
         );
-        let waiting = self.requests > self.answered;
+        let waiting = self.requests > self.answered && !self.body_open;
         if !self.conn.is_closed() && !waiting {
             assert!(
                 self.conn.poll_timeout().is_some(),
@@ -139,10 +200,12 @@ impl Run {
     }
 
     /// Answers whatever waits and lets the deadlines pass: the connection must close.
-    fn finish(mut self) {
+    fn finish(mut self) -> usize {
         let mut steps = 0;
         while !self.conn.is_closed() && steps < MAX_FINAL_STEPS {
-            if self.requests > self.answered {
+            if self.head_pending {
+                self.accept();
+            } else if self.requests > self.answered && !self.body_open {
                 self.respond(0);
             } else if let Some(deadline) = self.conn.poll_timeout() {
                 self.now = self.now.max(deadline) + Duration::from_millis(1);
@@ -161,6 +224,7 @@ impl Run {
         self.drain();
         assert_eq!(self.sent.len(), sent, "output after close");
         assert_eq!(self.requests, requests, "a request after close");
+        self.answered
     }
 }
 
@@ -217,8 +281,44 @@ mod tests {
             )]
             .concat(),
         ];
-        for script in scripts {
-            check_http_conn_ops(epoch(), &script);
+        for script in &scripts {
+            check_http_conn_ops(epoch(), script);
+            check_http_stream_ops(epoch(), script);
+        }
+    }
+
+    #[test]
+    fn streamed_uploads_keep_the_invariants() {
+        let put = b"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+        let chunked = b"PUT /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+                        5\r\nhello\r\n0\r\n\r\n";
+        let expect = b"PUT /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\
+                       Content-Length: 3\r\n\r\n";
+        // Each script with the number of requests the application answers.
+        let scripts: Vec<(Vec<u8>, usize)> = vec![
+            // Accepted, read, answered; then the next request on the same connection.
+            (
+                [
+                    receive(put),
+                    vec![8, 0, 5, 1],
+                    receive(put),
+                    vec![8, 0, 5, 0],
+                ]
+                .concat(),
+                2,
+            ),
+            // Answered early without reading the body: the connection closes.
+            ([receive(put), vec![5, 3]].concat(), 1),
+            ([receive(chunked), vec![8, 0, 5, 1]].concat(), 1),
+            // Accepted before the body arrives, then the body stalls past its timeout: 408.
+            ([receive(expect), vec![8, 0, 3, 100]].concat(), 0),
+            (
+                [receive(expect), vec![8, 0], receive(b"abc"), vec![5, 0]].concat(),
+                1,
+            ),
+        ];
+        for (script, answered) in &scripts {
+            assert_eq!(run_ops(epoch(), script, true), *answered);
         }
     }
 
@@ -226,6 +326,13 @@ mod tests {
         #[test]
         fn arbitrary_scripts_keep_the_invariants(script in prop::collection::vec(any::<u8>(), 0..400)) {
             check_http_conn_ops(epoch(), &script);
+        }
+
+        #[test]
+        fn arbitrary_streaming_scripts_keep_the_invariants(
+            script in prop::collection::vec(any::<u8>(), 0..400)
+        ) {
+            check_http_stream_ops(epoch(), &script);
         }
     }
 }

@@ -14,7 +14,7 @@ mod lines;
 
 pub use self::body::check_http_body;
 pub use self::chat::check_chat_line;
-pub use self::conn_ops::check_http_conn_ops;
+pub use self::conn_ops::{check_http_conn_ops, check_http_stream_ops};
 pub use self::http::{assert_http_responses_match_events, check_http_conn};
 pub use self::lines::check_lines;
 

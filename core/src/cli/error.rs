@@ -102,6 +102,19 @@ impl fmt::Display for CliError {
                 value,
                 reason,
             } => write!(f, "invalid value {} for {name}: {reason}", Quoted(value))?,
+            CliErrorKind::MissingArgument { name } => {
+                let names: Vec<&str> = SubcommandSpec::find(subcommand)
+                    .map(|spec| spec.positionals)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|spec| spec.name)
+                    .collect();
+                write!(
+                    f,
+                    "missing {name} (write '{subcommand} {}')",
+                    names.join(" ")
+                )?;
+            }
             CliErrorKind::InvalidValue {
                 flag,
                 value,
@@ -177,6 +190,11 @@ pub enum CliErrorKind {
         /// Why it cannot be used.
         reason: ValueError,
     },
+    /// A required argument that is not a flag (`PATH` of `client`) is missing.
+    MissingArgument {
+        /// The argument's name as help shows it.
+        name: &'static str,
+    },
     /// A value the flag cannot use.
     InvalidValue {
         /// The flag's name.
@@ -237,6 +255,12 @@ pub enum ValueError {
     History,
     /// A username the chat server would refuse.
     Username(ChatError),
+    /// A switch's value that is neither on nor off.
+    Switch,
+    /// The client's `METHOD` other than GET, PUT or HEAD.
+    ClientMethod,
+    /// The client's `PATH` that does not start with `/` or holds a space or control character.
+    ClientPath,
 }
 
 impl fmt::Display for ValueError {
@@ -279,6 +303,11 @@ impl fmt::Display for ValueError {
                 write!(f, "expected a whole number from 0 to {MAX_HISTORY}")
             }
             ValueError::Username(error) => write!(f, "{error}"),
+            ValueError::Switch => f.write_str("expected on or off (1/0, true/false, yes/no)"),
+            ValueError::ClientMethod => f.write_str("expected GET, PUT or HEAD"),
+            ValueError::ClientPath => {
+                f.write_str("expected a path starting with /, without spaces, like /docs/a.txt")
+            }
         }
     }
 }

@@ -8,8 +8,10 @@
 use std::path::PathBuf;
 
 mod chat;
+mod files;
 
 use self::chat::{CHAT, CHAT_CLIENT};
+use self::files::{CLIENT, FILES};
 use super::suggest::closest;
 use super::values::{
     check_address, parse_fsync, parse_limit, parse_store, parse_timeout, parse_transport,
@@ -32,14 +34,17 @@ pub(super) struct FlagSpec {
     /// defaults against the `Default` options reads it.
     #[cfg_attr(not(test), allow(dead_code))]
     pub default_is_value: bool,
+    /// A flag that takes no value on the command line (`--read-only`): present means `true`;
+    /// its variable and `--flag=VALUE` still take `1`/`0`, `true`/`false`, `on`/`off`.
+    pub switch: bool,
     /// What the flag controls, a sentence or two, wrapped by the help writer.
     pub summary: &'static str,
     /// Checks a non-empty value and stores it in the options.
     pub apply: fn(&mut Options, &str) -> Result<(), ValueError>,
 }
 
-/// One argument that is not a flag (`HOST`, `PORT` of `chat-client`); it may be left out, from
-/// the last one back.
+/// One argument that is not a flag (`HOST`, `PORT` of `chat-client`); unless required, it may
+/// be left out, from the last one back.
 pub(super) struct PositionalSpec {
     /// How help and errors name it.
     pub name: &'static str,
@@ -47,6 +52,8 @@ pub(super) struct PositionalSpec {
     pub default: &'static str,
     /// What it is, for help.
     pub summary: &'static str,
+    /// Whether it must be given (`default` is then not used).
+    pub required: bool,
     /// Checks the value and stores it in the options.
     pub apply: fn(&mut Options, &str) -> Result<(), ValueError>,
 }
@@ -61,7 +68,7 @@ pub(super) struct SubcommandSpec {
     pub about: &'static str,
     /// The flags it takes, in the order its help lists them.
     pub flags: &'static [&'static FlagSpec],
-    /// The arguments it takes besides flags, in order, each optional; most take none.
+    /// The arguments it takes besides flags, in order; most take none.
     pub positionals: &'static [&'static PositionalSpec],
     /// Example argument lists (after the program name), each with what it does.
     pub examples: &'static [(&'static str, &'static str)],
@@ -119,6 +126,8 @@ impl SubcommandSpec {
             SubcommandKind::Socket => Command::Socket(options.serve.socket),
             SubcommandKind::Chat => Command::Chat(options.chat),
             SubcommandKind::ChatClient => Command::ChatClient(options.client),
+            SubcommandKind::Files => Command::Files(options.files),
+            SubcommandKind::Client => Command::Client(options.file_client),
         }
     }
 }
@@ -131,6 +140,8 @@ enum SubcommandKind {
     Socket,
     Chat,
     ChatClient,
+    Files,
+    Client,
 }
 
 fn set_http(options: &mut Options, value: &str) -> Result<(), ValueError> {
@@ -210,6 +221,7 @@ const HTTP: FlagSpec = FlagSpec {
     placeholder: "ADDR",
     default: "0.0.0.0:3000",
     default_is_value: true,
+    switch: false,
     summary: "Where the web app listens.",
     apply: set_http,
 };
@@ -220,6 +232,7 @@ const FORWARD: FlagSpec = FlagSpec {
     placeholder: "ADDR",
     default: "127.0.0.1:5000",
     default_is_value: true,
+    switch: false,
     summary: "The socket server that stores the messages (HOST:PORT; a host name is looked up \
               again when sends fail).",
     apply: set_forward,
@@ -231,6 +244,7 @@ const STATIC: FlagSpec = FlagSpec {
     placeholder: "DIR",
     default: "static",
     default_is_value: true,
+    switch: false,
     summary: "The folder holding the pages and assets.",
     apply: set_static,
 };
@@ -241,6 +255,7 @@ const MAX_BODY: FlagSpec = FlagSpec {
     placeholder: "SIZE",
     default: "64K",
     default_is_value: true,
+    switch: false,
     summary: "The largest form body; a larger one gets 413.",
     apply: set_max_body,
 };
@@ -251,6 +266,7 @@ const ACK_TIMEOUT: FlagSpec = FlagSpec {
     placeholder: "DURATION",
     default: "2s",
     default_is_value: true,
+    switch: false,
     summary: "How long to keep resending a message until the socket server acknowledges it; \
               then the form answers 503.",
     apply: set_ack_timeout,
@@ -262,6 +278,7 @@ const HEADER_TIMEOUT: FlagSpec = FlagSpec {
     placeholder: "DURATION",
     default: "10s",
     default_is_value: true,
+    switch: false,
     summary: "How long a client may take to send a whole request head; then it gets 408.",
     apply: set_header_timeout,
 };
@@ -272,6 +289,7 @@ const IDLE_TIMEOUT: FlagSpec = FlagSpec {
     placeholder: "DURATION",
     default: "15s",
     default_is_value: true,
+    switch: false,
     summary: "How long an idle keep-alive connection stays open.",
     apply: set_idle_timeout,
 };
@@ -282,6 +300,7 @@ const BODY_TIMEOUT: FlagSpec = FlagSpec {
     placeholder: "DURATION",
     default: "10s",
     default_is_value: true,
+    switch: false,
     summary: "How long a request body may stall between two reads; then it gets 408.",
     apply: set_body_timeout,
 };
@@ -292,6 +311,7 @@ const WRITE_TIMEOUT: FlagSpec = FlagSpec {
     placeholder: "DURATION",
     default: "10s",
     default_is_value: true,
+    switch: false,
     summary: "How long a client may take no byte of its answer before it is closed.",
     apply: set_write_timeout,
 };
@@ -302,6 +322,7 @@ const TRANSPORT: FlagSpec = FlagSpec {
     placeholder: "udp|tcp",
     default: "udp",
     default_is_value: true,
+    switch: false,
     summary: "How messages travel from the web app to the socket server: udp datagrams, or tcp \
               (newline-delimited JSON over one connection per web app). The web app and the \
               socket server must be given the same transport.",
@@ -314,6 +335,7 @@ const SOCKET: FlagSpec = FlagSpec {
     placeholder: "ADDR",
     default: "0.0.0.0:5000",
     default_is_value: true,
+    switch: false,
     summary: "Where the socket server listens.",
     apply: set_socket,
 };
@@ -324,6 +346,7 @@ const STORE: FlagSpec = FlagSpec {
     placeholder: "FILE|URL",
     default: "storage/data.json",
     default_is_value: true,
+    switch: false,
     summary: "A JSON file to append messages to, created with its folder if missing, or a MongoDB \
               database (mongodb://HOST:PORT/DB): one document per message in 'messages'.",
     apply: set_store,
@@ -335,6 +358,7 @@ const FSYNC: FlagSpec = FlagSpec {
     placeholder: "always|batch|never",
     default: "batch",
     default_is_value: true,
+    switch: false,
     summary: "When stored messages are forced to disk: after each message, once per group of \
               messages that arrive together, or never (left to the system).",
     apply: set_fsync,
@@ -429,6 +453,8 @@ static SUBCOMMANDS: &[&SubcommandSpec] = &[
     &SERVE,
     &HTTP_SUBCOMMAND,
     &SOCKET_SUBCOMMAND,
+    &FILES,
+    &CLIENT,
     &CHAT,
     &CHAT_CLIENT,
 ];

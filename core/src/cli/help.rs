@@ -70,7 +70,10 @@ pub(super) fn subcommand_help(program: &str, spec: &SubcommandSpec) -> String {
     let positionals: String = spec
         .positionals
         .iter()
-        .map(|positional| format!(" [{}]", positional.name))
+        .map(|positional| match positional.required {
+            true => format!(" {}", positional.name),
+            false => format!(" [{}]", positional.name),
+        })
         .collect();
     out.push_str(&format!("Usage: {program} {name} [FLAGS]{positionals}\n"));
     if spec.is_default() {
@@ -90,7 +93,10 @@ pub(super) fn subcommand_help(program: &str, spec: &SubcommandSpec) -> String {
                 .unwrap_or(0)
             + GAP;
         for positional in spec.positionals {
-            let text = format!("{} [default: {}]", positional.summary, positional.default);
+            let text = match positional.required {
+                true => positional.summary.to_string(),
+                false => format!("{} [default: {}]", positional.summary, positional.default),
+            };
             push_item(&mut out, positional.name, column, &text);
         }
     }
@@ -136,6 +142,9 @@ pub(super) fn subcommand_help(program: &str, spec: &SubcommandSpec) -> String {
 
 /// `--name PLACEHOLDER`, as the flag list shows it.
 fn flag_label(flag: &FlagSpec) -> String {
+    if flag.switch {
+        return format!("--{}", flag.name);
+    }
     format!("--{} {}", flag.name, flag.placeholder)
 }
 
@@ -195,7 +204,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// The one-line description of the program in the general help.
 const ABOUT: &str =
-    "a message web app, the socket server that stores its messages, and a chat server";
+    "a message web app, the socket server that stores its messages, a file server and a chat \
+     server";
 
 /// How flags and environment variables combine, said in both kinds of help.
 const ENVIRONMENT_RULE: &str =
@@ -223,6 +233,14 @@ const GENERAL_EXAMPLES: &[(&str, &str)] = &[
     (
         "socket --socket 127.0.0.1:5000 --store /var/lib/ferry/data.json",
         "socket server alone, on this machine only, into another file",
+    ),
+    (
+        "files --root /srv/share",
+        "file server for a folder on port 8080",
+    ),
+    (
+        "client 127.0.0.1 8080 GET /notes.txt",
+        "download a file from it",
     ),
     ("chat", "chat server on port 7072"),
     (

@@ -39,6 +39,10 @@ pub enum Command {
     Chat(ChatOptions),
     /// Chat from this terminal with a chat server.
     ChatClient(ChatClientOptions),
+    /// Run the file server.
+    Files(FilesOptions),
+    /// Download, upload or inspect one file on a file server.
+    Client(FileClientOptions),
     /// Print this text on stdout and exit successfully (`-h`/`--help` anywhere).
     Help(String),
     /// Print this text on stdout and exit successfully (`-V`/`--version` anywhere).
@@ -169,6 +173,83 @@ impl Default for ChatClientOptions {
     }
 }
 
+/// Settings of the file server (`ferry files`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesOptions {
+    /// `--bind`: where the file server listens, `HOST:PORT`; the shell resolves and binds it.
+    pub bind: String,
+    /// `--root`: the folder served.
+    pub root: PathBuf,
+    /// `--log`: the file the access log is appended to; `None` prints it on stdout.
+    pub log: Option<PathBuf>,
+    /// `--read-only`: refuse uploads.
+    pub read_only: bool,
+    /// `--max-upload`: the largest upload, in bytes (never zero).
+    pub max_upload: u64,
+    /// `--header-timeout`: how long a client may take to send a head, or stall a body.
+    pub header_timeout: Duration,
+    /// `--idle-timeout`: how long an idle keep-alive connection stays open.
+    pub idle_timeout: Duration,
+}
+
+impl Default for FilesOptions {
+    /// The documented defaults; `ferry files --help` prints the same values.
+    fn default() -> Self {
+        FilesOptions {
+            bind: "127.0.0.1:8080".to_string(),
+            root: PathBuf::from("."),
+            log: None,
+            read_only: false,
+            max_upload: crate::files::DEFAULT_MAX_UPLOAD,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Settings of the file client (`ferry client`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileClientOptions {
+    /// `HOST`: the file server's host, a name or an IP address (IPv6 without brackets).
+    pub host: String,
+    /// `PORT`: the file server's port.
+    pub port: u16,
+    /// `METHOD`: what to do with the file.
+    pub method: ClientMethod,
+    /// `PATH`: the file's path on the server, starting with `/`, sent as written.
+    pub path: String,
+    /// `--out`: where GET saves the download; `None` is the last name of the path, here.
+    pub out: Option<PathBuf>,
+    /// `--file`: the local file PUT uploads; `None` is the last name of the path, here.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for FileClientOptions {
+    /// What a command line sets before its arguments are read (all four are required).
+    fn default() -> Self {
+        FileClientOptions {
+            host: "127.0.0.1".to_string(),
+            port: 8080,
+            method: ClientMethod::Get,
+            path: "/".to_string(),
+            out: None,
+            file: None,
+        }
+    }
+}
+
+/// What `ferry client` does with the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientMethod {
+    /// Download it.
+    #[default]
+    Get,
+    /// Upload it.
+    Put,
+    /// Show its status and headers.
+    Head,
+}
+
 /// Where the socket server keeps messages (`--store`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
@@ -265,6 +346,10 @@ pub fn parse(
             }));
         }
     }
+    let required = spec.positionals.iter().filter(|p| p.required);
+    if let Some(missing) = required.clone().nth(positionals.len()) {
+        return Err(fail(CliErrorKind::MissingArgument { name: missing.name }));
+    }
     for (positional, value) in spec.positionals.iter().zip(positionals) {
         if let Err(reason) = (positional.apply)(&mut options, &value) {
             return Err(fail(CliErrorKind::InvalidArgument {
@@ -301,6 +386,8 @@ pub(super) struct Options {
     pub serve: ServeOptions,
     pub chat: ChatOptions,
     pub client: ChatClientOptions,
+    pub files: FilesOptions,
+    pub file_client: FileClientOptions,
 }
 
 /// The `--version` text: the program name and the crate version.
@@ -341,6 +428,8 @@ fn collect_flags(
         }
         let value = match inline {
             Some(value) => Some(value.to_string()),
+            // A switch present on the command line is on; it never takes the next argument.
+            None if flag.switch => Some("on".to_string()),
             // A following flag is not taken as the value: `--http --static x` most likely lost
             // its address, and a value that starts with `--` can still be written `--http=--x`.
             None => args.next().filter(|next| !next.starts_with("--")).cloned(),

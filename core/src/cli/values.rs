@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddrV6};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{FsyncMode, StoreLocation, Transport, ValueError};
+use super::{ClientMethod, FsyncMode, StoreLocation, Transport, ValueError};
 use crate::chat::check_username;
 use crate::size::{parse_duration, parse_size};
 
@@ -160,6 +160,36 @@ pub(super) fn parse_fsync(text: &str) -> Result<FsyncMode, ValueError> {
     }
 }
 
+/// Reads a switch's value (`--read-only=VALUE`, `FERRY_READ_ONLY`): `1`/`true`/`yes`/`on` or
+/// `0`/`false`/`no`/`off`, in any case.
+pub(super) fn parse_switch(text: &str) -> Result<bool, ValueError> {
+    let lower = text.to_ascii_lowercase();
+    match lower.as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ValueError::Switch),
+    }
+}
+
+/// Reads the client's `METHOD`: GET, PUT or HEAD, in any case.
+pub(super) fn parse_client_method(text: &str) -> Result<ClientMethod, ValueError> {
+    match text.to_ascii_uppercase().as_str() {
+        "GET" => Ok(ClientMethod::Get),
+        "PUT" => Ok(ClientMethod::Put),
+        "HEAD" => Ok(ClientMethod::Head),
+        _ => Err(ValueError::ClientMethod),
+    }
+}
+
+/// Reads the client's `PATH`: starts with `/`, and has no space or control character, which
+/// would break the request line.
+pub(super) fn parse_client_path(text: &str) -> Result<String, ValueError> {
+    if !text.starts_with('/') || text.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(ValueError::ClientPath);
+    }
+    Ok(text.to_string())
+}
+
 /// The longest timeout accepted: one day. No ferry timeout is useful beyond that, and the bound
 /// keeps `now + timeout` far from the end of `Instant`'s range, where adding would panic.
 pub(super) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -275,6 +305,33 @@ mod tests {
                 crate::chat::ChatError::UsernameEdgeWhitespace
             ))
         );
+    }
+
+    #[test]
+    fn reads_switches_methods_and_paths() {
+        for (text, value) in [
+            ("1", true),
+            ("ON", true),
+            ("yes", true),
+            ("0", false),
+            ("off", false),
+        ] {
+            assert_eq!(parse_switch(text), Ok(value), "{text}");
+        }
+        assert_eq!(parse_switch("maybe"), Err(ValueError::Switch));
+        assert_eq!(parse_client_method("get"), Ok(ClientMethod::Get));
+        assert_eq!(parse_client_method("Put"), Ok(ClientMethod::Put));
+        assert_eq!(parse_client_method("HEAD"), Ok(ClientMethod::Head));
+        assert_eq!(parse_client_method("POST"), Err(ValueError::ClientMethod));
+        assert_eq!(parse_client_path("/a/b.txt"), Ok("/a/b.txt".to_string()));
+        for bad in ["a.txt", "/a b", "/a\r\n", ""] {
+            let bad = bad.replace("\\r\\n", "\r\n");
+            assert_eq!(
+                parse_client_path(&bad),
+                Err(ValueError::ClientPath),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,14 @@
 //!   has read the answer (RFC 9112 §9.6).
 //! - `Closed`: nothing more will happen; the shell closes the socket once output is written.
 //!
+//! With [`HttpConfig::stream_bodies`] a request's body is not buffered; see the `stream` module:
+//! after the head the connection reports [`HttpEvent::Head`] and waits in `Deciding` until the
+//! application answers at once ([`HttpConn::respond`]) or takes the body
+//! ([`HttpConn::accept_body`]); `Streaming` then hands body bytes out through
+//! [`HttpConn::poll_body`] in bounded pieces and ends with [`HttpEvent::BodyEnd`]. A response
+//! whose body the shell supplies ([`Body::External`]) holds the connection in `Sending` until
+//! [`HttpConn::handle_body_sent`].
+//!
 //! Peer errors queue their own answer with `Connection: close`, are reported as
 //! [`HttpEvent::Rejected`], and end in `Lingering`; input after that is ignored.
 //!
@@ -34,9 +42,15 @@ use time::OffsetDateTime;
 
 use super::body::BodyDecoder;
 use super::parse::{parse_head, BodyFraming, HeadLimits, HeadScanner, Method, RequestHead, Scan};
-use super::write::{encode_response, reason_phrase, ConnectionHeader, HttpDate};
+use super::write::{encode_response, reason_phrase, ConnectionHeader};
 use super::{Body, HttpError, Response, UsageError, Version};
 use crate::page::{Page, PageKind, HTML};
+use clock::WallClock;
+use stream::Reply;
+pub use stream::STREAMED_BODY_BUFFER;
+
+mod clock;
+mod stream;
 
 mod write_watch;
 
@@ -46,6 +60,9 @@ use self::write_watch::WriteWatch;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpConfig {
     pub limits: HeadLimits,
+    /// Report each head as [`HttpEvent::Head`] and stream its body out through
+    /// [`HttpConn::poll_body`] instead of buffering it whole (the file server's uploads).
+    pub stream_bodies: bool,
     /// Largest request body accepted; a larger one is answered 413.
     pub max_body: u64,
     /// How long a client may take to send a whole head once it started one.
@@ -64,6 +81,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             limits: HeadLimits::default(),
+            stream_bodies: false,
             max_body: DEFAULT_MAX_BODY,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
@@ -88,6 +106,12 @@ pub enum HttpEvent {
     Request(Request),
     /// The peer sent something refused; the error answer is already queued. For logging only.
     Rejected(HttpError),
+    /// Streaming mode: a head arrived; answer it with [`HttpConn::respond`] or take its body
+    /// with [`HttpConn::accept_body`].
+    Head(RequestHead),
+    /// Streaming mode: the accepted body is complete once [`HttpConn::poll_body`] has handed out
+    /// what it still holds; answer with [`HttpConn::respond`].
+    BodyEnd,
 }
 
 /// The server side of one HTTP/1.1 connection.
@@ -105,6 +129,8 @@ pub struct HttpConn {
     clock: WallClock,
     /// Whether the peer takes what the shell writes; see [`HttpConn::handle_written`].
     write_watch: WriteWatch,
+    /// Streaming mode: decoded body bytes not yet taken by `poll_body`.
+    streamed: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -132,6 +158,23 @@ enum State {
         discarded: usize,
     },
     Closed,
+    /// Streaming mode: a head was reported; the application has not chosen yet.
+    Deciding {
+        reply: Reply,
+        framing: BodyFraming,
+        expects_continue: bool,
+    },
+    /// Streaming mode: the body is being decoded and handed out.
+    Streaming {
+        reply: Reply,
+        decoder: BodyDecoder,
+        last_read: Instant,
+    },
+    /// A response is out except its `len` body bytes, which the shell writes.
+    Sending {
+        len: u64,
+        keep_alive: bool,
+    },
 }
 
 impl HttpConn {
@@ -149,6 +192,7 @@ impl HttpConn {
             peer_closed: false,
             clock: WallClock::new(now, wall),
             write_watch: WriteWatch::default(),
+            streamed: Vec::new(),
         }
     }
 
@@ -176,7 +220,7 @@ impl HttpConn {
         match self.state {
             // The answer to a complete request is still owed; it is sent, then the connection
             // closes.
-            State::Waiting { .. } => {}
+            State::Waiting { .. } | State::Deciding { .. } | State::Sending { .. } => {}
             // A request cut short: nobody is left to read an answer.
             _ => {
                 self.input.clear();
@@ -204,8 +248,9 @@ impl HttpConn {
         match self.state {
             State::Idle { .. } | State::Lingering { .. } => self.state = State::Closed,
             State::Head { .. } => self.fail(now, HttpError::HeadTimeout),
-            State::Body { .. } => self.fail(now, HttpError::BodyTimeout),
-            State::Waiting { .. } | State::Closed => {}
+            State::Body { .. } | State::Streaming { .. } => self.fail(now, HttpError::BodyTimeout),
+            State::Waiting { .. } | State::Deciding { .. } | State::Sending { .. } => {}
+            State::Closed => {}
         }
     }
 
@@ -220,17 +265,26 @@ impl HttpConn {
         self.write_watch.record(now, written, pending);
     }
 
-    /// Answers the request reported by the last [`HttpEvent::Request`].
+    /// Answers the request reported by the last [`HttpEvent::Request`] (or, streaming,
+    /// [`HttpEvent::Head`] or [`HttpEvent::BodyEnd`]).
     ///
-    /// Afterwards the next pipelined request, if buffered, is parsed at once.
+    /// An answer to a head whose body was never accepted closes the connection: the unread body
+    /// cannot be told apart from a next request. A [`Body::External`] body leaves the connection
+    /// waiting for [`HttpConn::handle_body_sent`]; otherwise the next pipelined request, if
+    /// buffered, is parsed at once.
     pub fn respond(&mut self, now: Instant, response: Response) -> Result<(), UsageError> {
-        let State::Waiting {
-            head_only,
-            keep_alive,
-            version,
-        } = self.state
-        else {
-            return Err(UsageError::NoRequestPending);
+        let (head_only, keep_alive, version) = match self.state {
+            State::Waiting {
+                head_only,
+                keep_alive,
+                version,
+            } => (head_only, keep_alive, version),
+            State::Deciding { reply, framing, .. } => (
+                reply.head_only,
+                reply.keep_alive && framing == BodyFraming::Empty,
+                reply.version,
+            ),
+            _ => return Err(UsageError::NoRequestPending),
         };
         let keep_alive = keep_alive && !self.peer_closed;
         let connection = match (keep_alive, version) {
@@ -240,13 +294,22 @@ impl HttpConn {
         };
         let date = self.clock.date(now);
         encode_response(&response, &date, connection, !head_only, &mut self.output);
+        if let Some(len) = stream::external_len(&response, head_only) {
+            self.state = State::Sending { len, keep_alive };
+            return Ok(());
+        }
+        self.finish_response(now, keep_alive);
+        Ok(())
+    }
+
+    /// After a response is out: the next request, or closing.
+    fn finish_response(&mut self, now: Instant, keep_alive: bool) {
         if keep_alive {
             self.state = State::Idle { since: now };
             self.advance(now);
         } else {
             self.start_closing(now);
         }
-        Ok(())
     }
 
     /// Appends the bytes to send to `out` and returns how many there were.
@@ -279,9 +342,12 @@ impl HttpConn {
         match &self.state {
             State::Idle { since } => Some(*since + self.config.idle_timeout),
             State::Head { started, .. } => Some(*started + self.config.header_timeout),
-            State::Body { last_read, .. } => Some(*last_read + self.config.body_timeout),
+            State::Body { last_read, .. } | State::Streaming { last_read, .. } => {
+                Some(*last_read + self.config.body_timeout)
+            }
             State::Lingering { until, .. } => Some(*until),
-            State::Waiting { .. } | State::Closed => None,
+            State::Waiting { .. } | State::Deciding { .. } | State::Sending { .. } => None,
+            State::Closed => None,
         }
     }
 
@@ -299,7 +365,12 @@ impl HttpConn {
         match self.state {
             State::Closed => false,
             State::Lingering { .. } => true,
-            State::Waiting { .. } => !self.peer_closed && self.input.len() < PIPELINE_BUFFER,
+            State::Waiting { .. } | State::Sending { .. } => {
+                !self.peer_closed && self.input.len() < PIPELINE_BUFFER
+            }
+            // The application chooses before any body byte is read.
+            State::Deciding { .. } => false,
+            State::Streaming { .. } => !self.peer_closed && stream::wants_more(&self.streamed),
             _ => !self.peer_closed,
         }
     }
@@ -351,6 +422,11 @@ impl HttpConn {
                         Err(error) => return self.fail(now, error),
                     };
                     self.input.drain(..end);
+                    if self.config.stream_bodies {
+                        self.state = stream::deciding(&head);
+                        self.events.push_back(HttpEvent::Head(head));
+                        return;
+                    }
                     if let BodyFraming::Length(n) = head.framing {
                         // Refused before reading the body, so a client that waits for
                         // 100 Continue never sends it.
@@ -404,7 +480,17 @@ impl HttpConn {
                         .push_back(HttpEvent::Request(Request { head, body }));
                     return;
                 }
-                State::Waiting { .. } | State::Lingering { .. } | State::Closed => return,
+                State::Streaming { .. } => {
+                    if let Err(error) = self.advance_stream(now) {
+                        return self.fail(now, error);
+                    }
+                    return;
+                }
+                State::Waiting { .. }
+                | State::Deciding { .. }
+                | State::Sending { .. }
+                | State::Lingering { .. }
+                | State::Closed => return,
             }
         }
     }
@@ -431,6 +517,7 @@ impl HttpConn {
             &mut self.output,
         );
         self.input = Vec::new();
+        self.streamed = Vec::new();
         match error {
             // A client too slow to finish its request is not worth waiting for any longer.
             HttpError::HeadTimeout | HttpError::BodyTimeout => self.state = State::Closed,
@@ -448,38 +535,6 @@ impl HttpConn {
                 discarded: 0,
             }
         };
-    }
-}
-
-/// Wall-clock time derived from the monotonic clock and one reading taken when the connection
-/// opened, with the formatted `Date` cached per second.
-#[derive(Debug)]
-struct WallClock {
-    anchor: Instant,
-    wall: OffsetDateTime,
-    cached: Option<(i64, HttpDate)>,
-}
-
-impl WallClock {
-    fn new(anchor: Instant, wall: OffsetDateTime) -> Self {
-        WallClock {
-            anchor,
-            wall,
-            cached: None,
-        }
-    }
-
-    fn date(&mut self, now: Instant) -> HttpDate {
-        let wall = self.wall + now.saturating_duration_since(self.anchor);
-        let second = wall.unix_timestamp();
-        match self.cached {
-            Some((cached_second, date)) if cached_second == second => date,
-            _ => {
-                let date = HttpDate::new(wall);
-                self.cached = Some((second, date));
-                date
-            }
-        }
     }
 }
 

@@ -26,6 +26,11 @@ pub enum Body {
     Empty,
     Shared(Arc<[u8]>),
     Owned(Vec<u8>),
+    /// `len` bytes the shell writes itself after the head (a file sent with `sendfile`); the
+    /// connection waits for them, see [`HttpConn::external_body`](super::HttpConn::external_body).
+    External {
+        len: u64,
+    },
 }
 
 impl Body {
@@ -35,7 +40,21 @@ impl Body {
             Body::Empty => &[],
             Body::Shared(bytes) => bytes,
             Body::Owned(bytes) => bytes,
+            Body::External { .. } => &[],
         }
+    }
+
+    /// The body's length as `Content-Length` states it.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::External { len } => *len,
+            other => other.as_bytes().len() as u64,
+        }
+    }
+
+    /// Whether the body has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -94,7 +113,7 @@ pub(crate) fn encode_response(
     // RFC 9110 §8.6: no Content-Length on 1xx, 204 and 304.
     if !matches!(response.status, 100..=199 | 204 | 304) {
         out.extend_from_slice(b"\r\nContent-Length: ");
-        push_decimal(out, body.len() as u64);
+        push_decimal(out, response.body.len());
     }
     if let Some(content_type) = response.content_type {
         out.extend_from_slice(b"\r\nContent-Type: ");
@@ -169,6 +188,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",

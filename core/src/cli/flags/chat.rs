@@ -50,6 +50,7 @@ const BIND: FlagSpec = FlagSpec {
     placeholder: "ADDR",
     default: "0.0.0.0:7072",
     default_is_value: true,
+    switch: false,
     summary: "Where the chat server listens.",
     apply: set_bind,
 };
@@ -60,6 +61,7 @@ const HISTORY: FlagSpec = FlagSpec {
     placeholder: "COUNT",
     default: "20",
     default_is_value: true,
+    switch: false,
     summary: "How many recent messages a newcomer is sent when it connects (0 to 1000).",
     apply: set_history,
 };
@@ -70,6 +72,7 @@ const CHAT_IDLE_TIMEOUT: FlagSpec = FlagSpec {
     placeholder: "DURATION",
     default: "10m",
     default_is_value: true,
+    switch: false,
     summary: "A client that sends nothing for this long is disconnected (the chat client \
               sends an empty line every minute to stay connected).",
     apply: set_chat_idle_timeout,
@@ -81,6 +84,7 @@ const USERNAME: FlagSpec = FlagSpec {
     placeholder: "NAME",
     default: "asked at start",
     default_is_value: false,
+    switch: false,
     summary: "The name to chat under; without it the client asks for one.",
     apply: set_username,
 };
@@ -89,6 +93,7 @@ const HOST: PositionalSpec = PositionalSpec {
     name: "HOST",
     default: "127.0.0.1",
     summary: "The chat server's host name or IP address.",
+    required: false,
     apply: set_host,
 };
 
@@ -96,6 +101,7 @@ const PORT: PositionalSpec = PositionalSpec {
     name: "PORT",
     default: "7072",
     summary: "The chat server's port.",
+    required: false,
     apply: set_port,
 };
 

@@ -24,18 +24,18 @@ fn errors_name_the_problem_in_one_line() {
                 suggestion: Some("serve"),
             },
             "ferry: unknown subcommand 'serv' (did you mean serve?); the subcommands are serve, \
-             http, socket, chat, chat-client; see 'ferry --help'"
+             http, socket, files, client, chat, chat-client; see 'ferry --help'"
                 .into(),
         ),
         (
-            &["files", "--root", "."],
+            &["mail", "--root", "."],
             &[],
             CliErrorKind::UnknownSubcommand {
-                name: "files".into(),
+                name: "mail".into(),
                 suggestion: None,
             },
-            "ferry: unknown subcommand 'files'; the subcommands are serve, http, socket, chat, \
-             chat-client; see 'ferry --help'"
+            "ferry: unknown subcommand 'mail'; the subcommands are serve, http, socket, files, \
+             client, chat, chat-client; see 'ferry --help'"
                 .into(),
         ),
         (

@@ -15,6 +15,7 @@ use super::*;
 
 mod chat;
 mod errors;
+mod files;
 
 /// Parses `args` as `ferry` would, with the environment holding `env`.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Command, CliError> {

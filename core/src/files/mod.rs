@@ -1,0 +1,55 @@
+//! The file server (`ferry files`): every decision about a GET, HEAD or PUT under the root.
+//!
+//! A shell drives one [`FileRequest`] per request head: it performs the [`FileStep`]s the
+//! request asks for (look a path up, open an upload) and reports what it found, until the
+//! request answers with a [`FileAnswer`] — a response plus, for a download, which bytes of the
+//! looked-up file to send after the head. Path safety ([`path`]), ranges ([`range`]),
+//! validators and conditional requests ([`conditional`]), content types and the access log
+//! ([`log`]) are decided here; the shell only opens, stats, reads, writes and renames files and
+//! moves bytes. Nothing in this module touches the file system.
+
+pub mod client;
+pub mod conditional;
+pub mod log;
+pub mod path;
+pub mod range;
+mod request;
+
+use std::net::SocketAddr;
+
+use crate::cli::FilesOptions;
+use crate::http::HttpConfig;
+
+pub use log::{log_line, LogEntry};
+pub use path::{download_name, resolve, FilePath, PathError, INDEX};
+pub use range::{parse_range, RangeRequest};
+pub use request::{
+    rejected_log_line, FileAnswer, FileRequest, FileStep, FilesConfig, Lookup, UploadOutcome,
+    ALLOW_READ_ONLY, ALLOW_READ_WRITE, DEFAULT_MAX_UPLOAD,
+};
+
+/// The HTTP connection settings of the file server: bodies streamed, up to `--max-upload`.
+pub fn http_config(options: &FilesOptions) -> HttpConfig {
+    HttpConfig {
+        stream_bodies: true,
+        max_body: options.max_upload,
+        header_timeout: options.header_timeout,
+        // An upload that stalls is treated like a head that stalls.
+        body_timeout: options.header_timeout,
+        idle_timeout: options.idle_timeout,
+        ..HttpConfig::default()
+    }
+}
+
+/// The answers' settings of the file server.
+pub fn files_config(options: &FilesOptions) -> FilesConfig {
+    FilesConfig {
+        read_only: options.read_only,
+        max_upload: options.max_upload,
+    }
+}
+
+/// The line the file server prints once it listens.
+pub fn listening(address: SocketAddr) -> String {
+    format!("file server listening on http://{address}")
+}

@@ -1,0 +1,388 @@
+//! [`FileRequest`]: one request to the file server, from its head to its answer and log line.
+//!
+//! # Theory of operation
+//!
+//! [`FileRequest::new`] reads the head and returns the first [`FileStep`]:
+//!
+//! - GET/HEAD: `Lookup(path)`; the shell reports a [`Lookup`] through
+//!   [`FileRequest::looked_up`]. A folder becomes a lookup of its `index.html`; a missing file a
+//!   lookup of the root's `index.html`, which is the body of the 404 (a built-in page when it is
+//!   missing too). At most three lookups, then `Respond`.
+//! - PUT: `Upload(path)` once the method, path and declared size are acceptable; the shell opens
+//!   a temporary file, takes the body, renames, and reports an [`UploadOutcome`] through
+//!   [`FileRequest::uploaded`].
+//! - Anything refused (405, 403, 413, 501) is `Respond` at once, before any body is read.
+//!
+//! The request remembers what it answered, so [`FileRequest::log_line`] can describe it.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::conditional::{etag, if_range_holds, is_not_modified, last_modified};
+use super::log::{log_line, LogEntry};
+use super::path::{resolve, FilePath};
+use super::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
+use crate::http::{reason_phrase, Body, BodyFraming, Method, RequestHead, Response, Version};
+use crate::page::escape_into;
+use crate::site::content_type;
+
+/// The file server's settings that shape answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilesConfig {
+    /// `--read-only`: PUT is answered 405.
+    pub read_only: bool,
+    /// `--max-upload`: a larger PUT body is answered 413 before it is read.
+    pub max_upload: u64,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            read_only: false,
+            max_upload: DEFAULT_MAX_UPLOAD,
+        }
+    }
+}
+
+/// What the shell must do next for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileStep {
+    /// Open this path under the root (refusing one whose real location is outside the root),
+    /// keep it open, and report what it is with [`FileRequest::looked_up`].
+    Lookup(FilePath),
+    /// Accept the body and write it atomically to this path under the root; report with
+    /// [`FileRequest::uploaded`].
+    Upload(FilePath),
+    /// Send this answer; the request is finished.
+    Respond(FileAnswer),
+}
+
+/// A response and, for a download, the part of the last looked-up file that is its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileAnswer {
+    pub response: Response,
+    /// `(offset, len)`: the bytes of the open file the shell sends after the head, when the
+    /// connection asks for them ([`crate::http::HttpConn::external_body`]; never for HEAD).
+    pub file_part: Option<(u64, u64)>,
+}
+
+/// What the shell found at a looked-up path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// A regular file, now open.
+    File { len: u64, modified: OffsetDateTime },
+    /// A folder.
+    Folder,
+    /// Nothing there (or not a file or folder).
+    Missing,
+    /// Its real location is outside the root, or the server may not read it.
+    Forbidden,
+}
+
+/// How an upload ended, as the shell reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// The file did not exist and now does.
+    Created,
+    /// An existing file was replaced.
+    Replaced,
+    /// A folder is in the way: the path names a folder, or a parent is a file.
+    Conflict,
+    /// The path leads outside the root through a symlink, or writing is not permitted.
+    Forbidden,
+    /// The disk refused the write (full, I/O error); nothing was replaced.
+    Failed,
+}
+
+/// One request to the file server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRequest {
+    request_line: String,
+    referer: Option<String>,
+    user_agent: Option<String>,
+    head_only: bool,
+    range: Option<String>,
+    if_range: Option<String>,
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+    stage: Stage,
+    /// Status and body bytes of the answer, once given.
+    answered: Option<(u16, Option<u64>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stage {
+    /// Looking up the path the target names.
+    Target(FilePath),
+    /// Looking up a folder's `index.html`.
+    FolderIndex,
+    /// Looking up the root's `index.html`, the body of a 404.
+    NotFoundPage,
+    Uploading,
+    Done,
+}
+
+impl FileRequest {
+    /// Starts a request from its head; returns it with its first step.
+    pub fn new(head: &RequestHead, config: &FilesConfig) -> (FileRequest, FileStep) {
+        let text = |name: &str| head.header_str(name).map(str::to_owned);
+        let version = match head.version {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        };
+        let mut request = FileRequest {
+            request_line: format!("{} {} {version}", head.method.as_str(), head.target),
+            referer: text("referer"),
+            user_agent: text("user-agent"),
+            head_only: head.method == Method::Head,
+            range: text("range"),
+            if_range: text("if-range"),
+            if_none_match: text("if-none-match"),
+            if_modified_since: text("if-modified-since"),
+            stage: Stage::Done,
+            answered: None,
+        };
+        let step = request.start(head, config);
+        (request, step)
+    }
+
+    /// Takes what the shell found for the last [`FileStep::Lookup`]; returns the next step.
+    pub fn looked_up(&mut self, found: Lookup) -> FileStep {
+        let stage = std::mem::replace(&mut self.stage, Stage::Done);
+        let name = match &stage {
+            Stage::Target(path) => path.segments().last().map_or(super::INDEX, String::as_str),
+            _ => super::INDEX,
+        };
+        let kind = content_type(name);
+        match (stage, found) {
+            (Stage::NotFoundPage, Lookup::File { len, .. }) => self.respond(
+                Response::new(404).with_body(HTML, Body::External { len }),
+                Some((0, len)),
+            ),
+            (Stage::NotFoundPage, _) => self.page(404, "No file has this name."),
+            (Stage::Target(_) | Stage::FolderIndex, Lookup::File { len, modified }) => {
+                self.serve(len, modified, kind)
+            }
+            (Stage::Target(path), Lookup::Folder) => {
+                self.stage = Stage::FolderIndex;
+                FileStep::Lookup(path.join(super::INDEX))
+            }
+            (Stage::Target(_) | Stage::FolderIndex, Lookup::Folder | Lookup::Missing) => {
+                self.stage = Stage::NotFoundPage;
+                FileStep::Lookup(FilePath::root_index())
+            }
+            (_, Lookup::Forbidden) => self.page(403, "This path may not be read."),
+            (Stage::Uploading | Stage::Done, _) => self.page(500, "The server lost its way."),
+        }
+    }
+
+    /// Takes how the upload of the last [`FileStep::Upload`] ended (or why it could not start);
+    /// returns the answer.
+    pub fn uploaded(&mut self, outcome: UploadOutcome) -> FileStep {
+        self.stage = Stage::Done;
+        match outcome {
+            UploadOutcome::Created => self.respond(Response::new(201), None),
+            UploadOutcome::Replaced => self.respond(Response::new(204), None),
+            UploadOutcome::Conflict => self.page(409, "A folder is in the way of this file."),
+            UploadOutcome::Forbidden => self.page(403, "This path may not be written."),
+            UploadOutcome::Failed => self.page(500, "The file could not be written."),
+        }
+    }
+
+    /// The connection refused the request's body itself (a chunked upload over the limit, a
+    /// stalled or malformed body) and answered `status`; the log line says so.
+    pub fn refused_by_connection(&mut self, status: u16) {
+        self.stage = Stage::Done;
+        self.answered = Some((status, None));
+    }
+
+    /// The status the request was answered with, once it was.
+    pub fn status(&self) -> Option<u16> {
+        self.answered.map(|(status, _)| status)
+    }
+
+    /// The access log line for this request, once answered: from the client `remote`, arrived at
+    /// wall-clock `time`, answered within `duration`. `completed` is false when the body could
+    /// not be sent in full; the line then says no body was sent.
+    pub fn log_line(
+        &self,
+        remote: IpAddr,
+        time: OffsetDateTime,
+        duration: Duration,
+        completed: bool,
+    ) -> String {
+        let (status, body_bytes) = self.answered.unwrap_or((500, None));
+        log_line(&LogEntry {
+            remote,
+            time,
+            request_line: Some(&self.request_line),
+            status,
+            body_bytes: body_bytes.filter(|_| completed),
+            referer: self.referer.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            duration,
+        })
+    }
+
+    fn start(&mut self, head: &RequestHead, config: &FilesConfig) -> FileStep {
+        let allow = if config.read_only {
+            ALLOW_READ_ONLY
+        } else {
+            ALLOW_READ_WRITE
+        };
+        match head.method {
+            Method::Get | Method::Head => {}
+            Method::Put if !config.read_only => {}
+            Method::Other(_) => return self.page(501, "This method is not implemented."),
+            _ => {
+                let step = self.page(405, "This server does not take this method here.");
+                return with_header(step, "Allow", allow);
+            }
+        }
+        let path = match resolve(&head.target) {
+            Ok(path) => path,
+            Err(error) => return self.page(error.status(), &error.to_string()),
+        };
+        if head.method != Method::Put {
+            if path.is_folder() {
+                self.stage = Stage::FolderIndex;
+                return FileStep::Lookup(path.join(super::INDEX));
+            }
+            self.stage = Stage::Target(path.clone());
+            return FileStep::Lookup(path);
+        }
+        if path.is_folder() {
+            return self.page(409, "A folder cannot be uploaded to; name a file.");
+        }
+        // Refused before 100 Continue, so the client never sends the body.
+        if let BodyFraming::Length(n) = head.framing {
+            if n > config.max_upload {
+                return self.page(413, "The file is larger than this server accepts.");
+            }
+        }
+        self.stage = Stage::Uploading;
+        FileStep::Upload(path)
+    }
+
+    /// The answer to a GET or HEAD of a file found with this length and modification time.
+    fn serve(&mut self, len: u64, modified: OffsetDateTime, kind: &'static str) -> FileStep {
+        let tag = etag(len, modified);
+        let validators = |response: Response| {
+            response
+                .with_header("ETag", tag.clone())
+                .with_header("Last-Modified", last_modified(modified))
+        };
+        if is_not_modified(
+            self.if_none_match.as_deref(),
+            self.if_modified_since.as_deref(),
+            &tag,
+            modified,
+        ) {
+            return self.respond(validators(Response::new(304)), None);
+        }
+        let range = match &self.range {
+            Some(value) if if_range_holds(self.if_range.as_deref(), &tag, modified) => {
+                parse_range(value, len)
+            }
+            _ => RangeRequest::Full,
+        };
+        match range {
+            RangeRequest::Full => {
+                let response = Response::new(200).with_body(kind, Body::External { len });
+                let response = validators(response).with_header("Accept-Ranges", "bytes");
+                self.respond(response, Some((0, len)))
+            }
+            RangeRequest::Partial { start, len: part } => {
+                let response = Response::new(206)
+                    .with_body(kind, Body::External { len: part })
+                    .with_header("Content-Range", content_range(start, part, len));
+                let response = validators(response).with_header("Accept-Ranges", "bytes");
+                self.respond(response, Some((start, part)))
+            }
+            RangeRequest::Unsatisfiable => {
+                let step = self.page(416, "The range asked for is past the end of the file.");
+                with_header(step, "Content-Range", unsatisfied_range(len))
+            }
+        }
+    }
+
+    /// A built-in HTML page for `status`.
+    fn page(&mut self, status: u16, detail: &str) -> FileStep {
+        let body = builtin_page(status, detail);
+        self.respond(
+            Response::new(status).with_body(HTML, Body::Owned(body)),
+            None,
+        )
+    }
+
+    fn respond(&mut self, response: Response, file_part: Option<(u64, u64)>) -> FileStep {
+        self.stage = Stage::Done;
+        let sends_body = !self.head_only && !matches!(response.status, 204 | 304);
+        let body_bytes = sends_body.then(|| response.body.len());
+        self.answered = Some((response.status, body_bytes));
+        let file_part = file_part.filter(|_| sends_body);
+        FileStep::Respond(FileAnswer {
+            response,
+            file_part,
+        })
+    }
+}
+
+/// The access log line for a request refused before its head could be read (the connection's
+/// own error answer, with `status`).
+pub fn rejected_log_line(
+    remote: IpAddr,
+    time: OffsetDateTime,
+    status: u16,
+    duration: Duration,
+) -> String {
+    log_line(&LogEntry {
+        remote,
+        time,
+        request_line: None,
+        status,
+        body_bytes: None,
+        referer: None,
+        user_agent: None,
+        duration,
+    })
+}
+
+/// Adds a header to the response of a `Respond` step.
+fn with_header(step: FileStep, name: &'static str, value: impl Into<String>) -> FileStep {
+    match step {
+        FileStep::Respond(mut answer) => {
+            answer.response = answer.response.with_header(name, value.into());
+            FileStep::Respond(answer)
+        }
+        other => other,
+    }
+}
+
+/// A small self-contained page: the file server has no stylesheet of its own to link.
+fn builtin_page(status: u16, detail: &str) -> Vec<u8> {
+    let mut html = String::with_capacity(256);
+    let title = format!("{status} {}", reason_phrase(status));
+    html.push_str("<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>");
+    escape_into(&mut html, &title);
+    html.push_str("</title></head>\n<body>\n<h1>");
+    escape_into(&mut html, &title);
+    html.push_str("</h1>\n<p>");
+    escape_into(&mut html, detail);
+    html.push_str("</p>\n</body>\n</html>\n");
+    html.into_bytes()
+}
+
+/// 1 GiB, the SPEC's default `--max-upload`: large enough for disk images and videos, small
+/// enough that a mistaken upload cannot fill a typical disk.
+pub const DEFAULT_MAX_UPLOAD: u64 = 1024 * 1024 * 1024;
+/// The methods a read-only file server takes.
+pub const ALLOW_READ_ONLY: &str = "GET, HEAD";
+/// The methods a writable file server takes.
+pub const ALLOW_READ_WRITE: &str = "GET, HEAD, PUT";
+const HTML: &str = "text/html; charset=utf-8";
+
+#[cfg(test)]
+mod tests;
