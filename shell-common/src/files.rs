@@ -11,11 +11,11 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_core::cli::FilesOptions;
 use ferry_core::files::{
@@ -325,6 +325,59 @@ impl Sending {
         }
         Ok(true)
     }
+
+    /// Sends the whole body from a thread that may block, as long as the peer keeps taking
+    /// bytes: the socket is made non-blocking for the send, every call is reported to `conn`,
+    /// and between calls the thread waits with poll(2) no longer than the core's next deadline.
+    /// `Ok(false)` when the core gave up on a peer that took nothing for its write timeout.
+    pub fn send_blocking(&mut self, socket: &TcpStream, conn: &mut HttpConn) -> io::Result<bool> {
+        socket.set_nonblocking(true)?;
+        let sent = self.send_until_done(socket, conn);
+        socket.set_nonblocking(false)?;
+        sent
+    }
+
+    fn send_until_done(&mut self, socket: &TcpStream, conn: &mut HttpConn) -> io::Result<bool> {
+        loop {
+            let owed = self.remaining;
+            let done = self.send_to(socket)?;
+            let now = Instant::now();
+            let written = usize::try_from(owed - self.remaining).unwrap_or(usize::MAX);
+            conn.handle_written(now, written, !done);
+            if done {
+                return Ok(true);
+            }
+            conn.handle_timeout(now);
+            if conn.is_write_timed_out() {
+                return Ok(false);
+            }
+            let wait = conn
+                .poll_timeout()
+                .map(|deadline| deadline.saturating_duration_since(now));
+            wait_writable(socket, wait)?;
+        }
+    }
+}
+
+/// Waits until `socket` can take bytes, or `wait` passes (`None`: no limit).
+fn wait_writable(socket: &TcpStream, wait: Option<Duration>) -> io::Result<()> {
+    // Rounded up, so a deadline less than a millisecond away is not a busy loop.
+    let timeout_ms = wait.map_or(-1, |wait| {
+        i32::try_from(wait.as_millis() + 1).unwrap_or(i32::MAX)
+    });
+    let mut poll = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one pollfd we own, for a descriptor `socket` keeps open during the call.
+    if unsafe { libc::poll(&mut poll, 1, timeout_ms) } < 0 {
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 impl FileSession {

@@ -316,13 +316,19 @@ impl FilesLoop {
                 }
             }
             conn.http.poll_transmit(conn.outbox.buffer());
+            let before = conn.outbox.pending();
             if conn.outbox.flush(&mut conn.stream).is_err() || conn.session.broken {
                 break false;
             }
+            let mut written = before - conn.outbox.pending();
             if conn.outbox.pending() == 0 && conn.outbox.ready {
                 if let Some(sending) = conn.session.sending.as_mut() {
-                    match sending.send_to(&conn.stream) {
+                    let owed = sending.remaining;
+                    let sent = sending.send_to(&conn.stream);
+                    written += usize::try_from(owed - sending.remaining).unwrap_or(usize::MAX);
+                    match sent {
                         Ok(true) => {
+                            conn.http.handle_written(now, written, false);
                             conn.session
                                 .body_sent(&self.server, &mut conn.http, now, true);
                             continue;
@@ -335,6 +341,16 @@ impl FilesLoop {
                         }
                     }
                 }
+            }
+            // The core times out a peer that stops taking output, a download body included.
+            let pending = conn.outbox.pending() > 0 || conn.session.sending.is_some();
+            conn.http.handle_written(now, written, pending);
+            if conn.http.is_write_timed_out() {
+                if conn.session.sending.is_some() {
+                    conn.session
+                        .body_sent(&self.server, &mut conn.http, now, false);
+                }
+                break false;
             }
             if conn.outbox.pending() == 0 && conn.session.sending.is_none() {
                 if conn.http.is_closed() {

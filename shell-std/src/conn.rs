@@ -88,7 +88,11 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
 
 /// Writes `out` whole, each blocking write bounded by the core's next deadline, reporting every
 /// write to the core; false when the core gave up on a peer that takes no bytes.
-fn write_out(stream: &mut TcpStream, conn: &mut HttpConn, out: &mut Vec<u8>) -> io::Result<bool> {
+pub fn write_out(
+    stream: &mut TcpStream,
+    conn: &mut HttpConn,
+    out: &mut Vec<u8>,
+) -> io::Result<bool> {
     let mut written = 0;
     let mut progress = 0;
     loop {

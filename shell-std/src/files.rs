@@ -3,7 +3,7 @@
 //! with sendfile(2) on its blocking socket. Every decision is the core's.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -112,7 +112,6 @@ fn accept_loop(
 /// Serves one connection until the core says it is closed or the socket fails.
 fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    stream.set_write_timeout(Some(http.idle_timeout))?;
     let remote = stream.peer_addr()?.ip();
     let mut conn = HttpConn::new(http, Instant::now(), OffsetDateTime::now_utc());
     let mut session = FileSession::new(remote);
@@ -122,16 +121,11 @@ fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Re
     loop {
         session.drive(server, &mut conn, Instant::now());
         conn.poll_transmit(&mut out);
-        if !out.is_empty() {
-            stream.write_all(&out)?;
-            out.clear();
-        }
-        if session.broken {
+        if !crate::conn::write_out(&mut stream, &mut conn, &mut out)? || session.broken {
             return Ok(());
         }
         if let Some(mut sending) = session.sending.take() {
-            // A blocking socket: sendfile(2) returns once all is sent or the peer is gone.
-            let sent = sending.send_to(&stream);
+            let sent = sending.send_blocking(&stream, &mut conn);
             let completed = matches!(sent, Ok(true));
             session.body_sent(server, &mut conn, Instant::now(), completed);
             if !completed {

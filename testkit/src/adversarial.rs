@@ -49,12 +49,12 @@ pub fn hostile_requests_get_their_answers(bin: &str) {
     let server = Launch::serve(bin, dir)
         .flag("--max-body", MAX_BODY.to_string())
         .start();
-    let mut cases = hostile_requests();
+    let mut cases = hostile_requests("POST /");
     cases.extend(body_limit_cases(
-        "/message",
+        "POST /message",
         "application/x-www-form-urlencoded",
         MAX_BODY,
-        303,
+        Expect::ServedWith(303),
         form_of_len,
     ));
     let failures = run_cases(server.web(), &cases);
@@ -95,7 +95,9 @@ pub fn run_cases(addr: SocketAddr, cases: &[Case]) -> Vec<String> {
 
 /// Hostile requests every HTTP port answers the same way, whatever it serves: heads, targets
 /// and header counts at and past their limits, smuggling shapes, malformed lines and framing.
-pub fn hostile_requests() -> Vec<Case> {
+/// Requests that carry a body are sent to `body_target` (method and path, e.g. `PUT /x`), a
+/// target that reads bodies on this port, so the framing is what gets judged.
+pub fn hostile_requests(body_target: &str) -> Vec<Case> {
     let mut cases = vec![
         served("plain GET", get_with("")),
         // Size limits: at the limit is served, one byte or one header more is refused.
@@ -342,22 +344,29 @@ pub fn hostile_requests() -> Vec<Case> {
             ),
         ),
     ]);
+    // Requests with a body go where this port reads one; the rest stay as written.
+    for case in &mut cases {
+        if let Some(rest) = case.bytes.strip_prefix(b"POST / ") {
+            case.bytes = [format!("{body_target} ").as_bytes(), rest].concat();
+        }
+    }
     cases
 }
 
-/// The body limit of one path: a body of exactly `max_body` bytes is served with `at_limit`,
-/// one byte more is refused with 413, by `Content-Length` before it is read and chunked as it
-/// arrives. `body_of_len` makes a body the path accepts, of the length asked for.
+/// The body limit of `target` (method and path, e.g. `POST /message`): a body of exactly
+/// `max_body` bytes gets `at_limit`, one byte more is refused with 413, by `Content-Length`
+/// before it is read and chunked as it arrives. `body_of_len` makes a body the target accepts,
+/// of the length asked for.
 pub fn body_limit_cases(
-    path: &str,
+    target: &str,
     content_type: &str,
     max_body: usize,
-    at_limit: u16,
+    at_limit: Expect,
     body_of_len: fn(usize) -> Vec<u8>,
 ) -> Vec<Case> {
     let with_length = |len: usize, announced: usize| {
         let mut bytes = format!(
-            "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: {content_type}\r\n\
+            "{target} HTTP/1.1\r\nHost: t\r\nContent-Type: {content_type}\r\n\
              Content-Length: {announced}\r\n\r\n"
         )
         .into_bytes();
@@ -367,7 +376,7 @@ pub fn body_limit_cases(
     let chunked = |len: usize| {
         let body = body_of_len(len);
         let mut bytes = format!(
-            "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: {content_type}\r\n\
+            "{target} HTTP/1.1\r\nHost: t\r\nContent-Type: {content_type}\r\n\
              Transfer-Encoding: chunked\r\n\r\n"
         )
         .into_bytes();
@@ -381,27 +390,27 @@ pub fn body_limit_cases(
     };
     vec![
         Case {
-            what: format!("POST {path}: body of exactly {max_body} bytes"),
+            what: format!("{target}: body of exactly {max_body} bytes"),
             bytes: with_length(max_body, max_body),
-            expect: Expect::ServedWith(at_limit),
+            expect: at_limit,
         },
         Case {
-            what: format!("POST {path}: Content-Length of {max_body} + 1"),
+            what: format!("{target}: Content-Length of {max_body} + 1"),
             bytes: with_length(max_body + 1, max_body + 1),
             expect: Expect::Refused(413),
         },
         Case {
-            what: format!("POST {path}: Content-Length of {max_body} + 1, no body sent"),
+            what: format!("{target}: Content-Length of {max_body} + 1, no body sent"),
             bytes: with_length(0, max_body + 1),
             expect: Expect::Refused(413),
         },
         Case {
-            what: format!("POST {path}: chunked body of exactly {max_body} bytes"),
+            what: format!("{target}: chunked body of exactly {max_body} bytes"),
             bytes: chunked(max_body),
-            expect: Expect::ServedWith(at_limit),
+            expect: at_limit,
         },
         Case {
-            what: format!("POST {path}: chunked body of {max_body} + 1 bytes"),
+            what: format!("{target}: chunked body of {max_body} + 1 bytes"),
             bytes: chunked(max_body + 1),
             expect: Expect::Refused(413),
         },

@@ -130,6 +130,8 @@ macro_rules! suite {
                 large_files_stream_in_bounded_memory,
                 curl_upload_does_not_wait_for_continue,
                 refused_uploads_are_answered_before_the_body,
+                hostile_requests_get_their_answers_from_the_file_server,
+                a_download_nobody_reads_is_dropped_at_the_write_timeout,
                 every_request_is_logged_once,
                 client_transfers_and_exit_codes,
             ],

@@ -186,10 +186,14 @@ pub struct FilesOptions {
     pub read_only: bool,
     /// `--max-upload`: the largest upload, in bytes (never zero).
     pub max_upload: u64,
-    /// `--header-timeout`: how long a client may take to send a head, or stall a body.
+    /// `--header-timeout`: how long a client may take to send a head.
     pub header_timeout: Duration,
+    /// `--body-timeout`: how long an upload may stall between two reads.
+    pub body_timeout: Duration,
     /// `--idle-timeout`: how long an idle keep-alive connection stays open.
     pub idle_timeout: Duration,
+    /// `--write-timeout`: how long a client may take no byte of its answer.
+    pub write_timeout: Duration,
 }
 
 impl Default for FilesOptions {
@@ -201,8 +205,10 @@ impl Default for FilesOptions {
             log: None,
             read_only: false,
             max_upload: crate::files::DEFAULT_MAX_UPLOAD,
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(15),
+            header_timeout: crate::http::DEFAULT_HEADER_TIMEOUT,
+            body_timeout: crate::http::DEFAULT_BODY_TIMEOUT,
+            idle_timeout: crate::http::DEFAULT_IDLE_TIMEOUT,
+            write_timeout: crate::http::DEFAULT_WRITE_TIMEOUT,
         }
     }
 }

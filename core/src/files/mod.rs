@@ -34,9 +34,9 @@ pub fn http_config(options: &FilesOptions) -> HttpConfig {
         stream_bodies: true,
         max_body: options.max_upload,
         header_timeout: options.header_timeout,
-        // An upload that stalls is treated like a head that stalls.
-        body_timeout: options.header_timeout,
+        body_timeout: options.body_timeout,
         idle_timeout: options.idle_timeout,
+        write_timeout: options.write_timeout,
         ..HttpConfig::default()
     }
 }

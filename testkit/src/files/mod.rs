@@ -7,9 +7,13 @@
 //! the test itself stays small too.
 
 use std::fs;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
+use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::adversarial;
 use crate::client::Client;
 use crate::temp::TempDir;
 
@@ -229,6 +233,61 @@ pub fn refused_uploads_are_answered_before_the_body(bin: &str) {
     assert_eq!(response.status, 405);
     assert_eq!(response.header("allow"), Some("GET, HEAD"));
     assert!(listing(&read_only.root()).is_empty());
+}
+
+/// The adversarial table every HTTP port answers the same way, played against the file server,
+/// with its own body limit (`--max-upload`) for PUT.
+pub fn hostile_requests_get_their_answers_from_the_file_server(bin: &str) {
+    let server = FileServer::start(bin, "files_hostile", &["--max-upload", "1K"]);
+    let mut cases = adversarial::hostile_requests("PUT /upload.bin");
+    cases.extend(adversarial::body_limit_cases(
+        "PUT /upload.bin",
+        "application/octet-stream",
+        1024,
+        // 201 the first time, 204 once the file exists.
+        adversarial::Expect::Served,
+        |len| vec![b'u'; len],
+    ));
+    let failures = adversarial::run_cases(server.addr, &cases);
+    assert!(
+        failures.is_empty(),
+        "{} of {} case(s) failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// A client that asks for a large file and never reads it is let go at `--write-timeout`,
+/// mid-body, however the body is sent (sendfile included); others are served meanwhile.
+pub fn a_download_nobody_reads_is_dropped_at_the_write_timeout(bin: &str) {
+    let server = FileServer::start(bin, "files_slow_read", &["--write-timeout", "1s"]);
+    let size = 64 * 1024 * 1024;
+    write_pattern_file(&server.root().join("big.bin"), size);
+    let mut stalled = TcpStream::connect(server.addr).expect("connect");
+    stalled
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send the request");
+    // Far more than the socket buffers hold is owed; nothing is read for 3 write timeouts.
+    thread::sleep(Duration::from_secs(3));
+    assert_eq!(server.get("/missing", "").status, 404, "others are served");
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    let mut received = 0u64;
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        match stalled.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the stalled download was not dropped: {e} after {received} bytes"),
+        }
+    }
+    assert!(
+        received < size,
+        "the whole body came after all: {received} bytes"
+    );
 }
 
 /// Every request is logged once, in Combined Log Format with the duration at the end.

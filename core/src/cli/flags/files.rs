@@ -25,7 +25,9 @@ pub(super) const FILES: SubcommandSpec = SubcommandSpec {
         &READ_ONLY,
         &MAX_UPLOAD,
         &FILES_HEADER_TIMEOUT,
+        &FILES_BODY_TIMEOUT,
         &FILES_IDLE_TIMEOUT,
+        &FILES_WRITE_TIMEOUT,
     ],
     examples: &[
         ("files", "serve this folder on 127.0.0.1:8080"),
@@ -127,9 +129,31 @@ const FILES_HEADER_TIMEOUT: FlagSpec = FlagSpec {
     default: "10s",
     default_is_value: true,
     switch: false,
-    summary: "How long a client may take to send a request head, or stall an upload; then it \
-              gets 408.",
+    summary: "How long a client may take to send a whole request head; then it gets 408.",
     apply: set_header_timeout,
+};
+
+const FILES_BODY_TIMEOUT: FlagSpec = FlagSpec {
+    name: "body-timeout",
+    env: "FERRY_BODY_TIMEOUT",
+    placeholder: "DURATION",
+    default: "10s",
+    default_is_value: true,
+    switch: false,
+    summary: "How long an upload may stall between two reads; then it gets 408.",
+    apply: set_body_timeout,
+};
+
+const FILES_WRITE_TIMEOUT: FlagSpec = FlagSpec {
+    name: "write-timeout",
+    env: "FERRY_WRITE_TIMEOUT",
+    placeholder: "DURATION",
+    default: "10s",
+    default_is_value: true,
+    switch: false,
+    summary: "How long a client may take no byte of its answer (a download included) before \
+              it is closed.",
+    apply: set_write_timeout,
 };
 
 const FILES_IDLE_TIMEOUT: FlagSpec = FlagSpec {
@@ -230,6 +254,16 @@ fn set_header_timeout(options: &mut Options, value: &str) -> Result<(), ValueErr
 
 fn set_idle_timeout(options: &mut Options, value: &str) -> Result<(), ValueError> {
     options.files.idle_timeout = parse_timeout(value)?;
+    Ok(())
+}
+
+fn set_body_timeout(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.files.body_timeout = parse_timeout(value)?;
+    Ok(())
+}
+
+fn set_write_timeout(options: &mut Options, value: &str) -> Result<(), ValueError> {
+    options.files.write_timeout = parse_timeout(value)?;
     Ok(())
 }
 
