@@ -166,10 +166,17 @@ fn check_conditionals(fields: &Fields, len: u64) {
         return;
     };
     let formatted = HttpDate::new(date);
-    // The day name is not checked against the date; everything after it must be as written.
+    // The day name need not match the date, but must be one; everything after it is as written.
+    let trimmed = text.trim();
+    assert!(
+        WEEKDAY_NAMES
+            .iter()
+            .any(|name| trimmed.get(..3) == Some(*name)),
+        "{text:?} has no day name"
+    );
     assert_eq!(
         formatted.as_str().get(3..),
-        text.trim().get(3..),
+        trimmed.get(3..),
         "{text:?} parsed as {date}"
     );
     assert_eq!(parse_http_date(formatted.as_str()), Some(date));
@@ -315,6 +322,8 @@ const FILE_LENS: [u64; 5] = [0, 1, 100, 1 << 40, u64::MAX];
 const MAX_LOOKUPS: usize = 3;
 /// What a GET or HEAD can be answered with.
 const ANSWER_STATUSES: [u16; 7] = [200, 206, 304, 400, 403, 404, 416];
+/// The day names an HTTP date may start with.
+const WEEKDAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// The modification time of the simulated file; not a whole second, so the `ETag` and the
 /// second-resolution comparisons differ.
 const MODIFIED: OffsetDateTime = datetime!(2026-01-02 03:04:05.5 UTC);
@@ -339,6 +348,9 @@ mod tests {
             "//etc\n\n\n\n",
             "/caf%C3%A9/\u{7f}",
             "*",
+            // Not an IMF-fixdate: wrong punctuation, wrong day name.
+            "/a\n\nFr2, 02 Jan 2026 03804:05 GMT",
+            "/a\n\nXyz, 02 Jan 2026 03:04:05 GMT",
         ];
         for case in cases {
             check_file_request(case.as_bytes());
