@@ -150,7 +150,8 @@ mod tests {
             b"",
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+              3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n",
             b"HTTP/1.0 200 OK\r\n\r\nuntil close",
             b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc",
