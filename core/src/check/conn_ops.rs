@@ -49,6 +49,7 @@ fn run_ops(start: Instant, script: &[u8], stream_bodies: bool) -> usize {
         head_pending: false,
         body_open: false,
         body: Vec::new(),
+        body_rejected: false,
     };
     let mut ops = script;
     while let Some((&op, rest)) = ops.split_first() {
@@ -101,6 +102,8 @@ struct Run {
     body_open: bool,
     /// Streaming: body bytes handed out, dropped as the application would store them.
     body: Vec<u8>,
+    /// Streaming: an accepted body was rejected, which answered its request.
+    body_rejected: bool,
 }
 
 impl Run {
@@ -109,7 +112,7 @@ impl Run {
         let status = RESPONSE_STATUSES[usize::from(arg) % RESPONSE_STATUSES.len()];
         let response = Response::new(status);
         // A request whose body is still arriving cannot be answered yet.
-        let waiting = self.requests > self.answered && !self.body_open;
+        let waiting = self.waiting();
         let result = self.conn.respond(self.now, response);
         // After a write timeout the connection is closed and the request is never answered.
         if waiting && !self.conn.is_write_timed_out() {
@@ -119,6 +122,12 @@ impl Run {
         } else {
             assert!(result.is_err(), "answered a request that was not waiting");
         }
+    }
+
+    /// Whether a request waits for the application's answer: reported, not answered, its body
+    /// (when streamed) complete, and not answered by a rejection of that body.
+    fn waiting(&self) -> bool {
+        self.requests > self.answered && !self.body_open && !self.body_rejected
     }
 
     /// Accepts the body of the head that waits, if any.
@@ -148,7 +157,12 @@ impl Run {
                 HttpEvent::Request(_) => self.requests += 1,
                 HttpEvent::Rejected(_) => {
                     self.rejections += 1;
-                    self.body_open = false;
+                    // A body that breaks (malformed, too large, stalled) is answered by the
+                    // rejection: its request no longer waits for the application.
+                    if self.body_open {
+                        self.body_open = false;
+                        self.body_rejected = true;
+                    }
                 }
                 HttpEvent::Head(_) => {
                     self.requests += 1;
@@ -186,8 +200,7 @@ impl Run {
             self.sent.len() <= OUTPUT_PER_INPUT_BYTE * self.input_len + OUTPUT_SLACK,
             "output grew without bound"
         );
-        let waiting = self.requests > self.answered && !self.body_open;
-        if !self.conn.is_closed() && !waiting {
+        if !self.conn.is_closed() && !self.waiting() {
             assert!(
                 self.conn.poll_timeout().is_some(),
                 "stalled: open, nothing waiting for the application, and no deadline"
@@ -205,7 +218,7 @@ impl Run {
         while !self.conn.is_closed() && steps < MAX_FINAL_STEPS {
             if self.head_pending {
                 self.accept();
-            } else if self.requests > self.answered && !self.body_open {
+            } else if self.waiting() {
                 self.respond(0);
             } else if let Some(deadline) = self.conn.poll_timeout() {
                 self.now = self.now.max(deadline) + Duration::from_millis(1);
@@ -315,6 +328,18 @@ mod tests {
             (
                 [receive(expect), vec![8, 0], receive(b"abc"), vec![5, 0]].concat(),
                 1,
+            ),
+            // The accepted chunked body is malformed: the 400 answers the request, which no
+            // longer waits for the application (found by the http_conn_stream fuzz target).
+            (
+                [
+                    receive(b"PUT /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX"),
+                    vec![8, 0],
+                    receive(b"\n0\r\n\r\n"),
+                    vec![5, 1],
+                ]
+                .concat(),
+                0,
             ),
         ];
         for (script, answered) in &scripts {

@@ -9,14 +9,18 @@
 mod body;
 mod chat;
 mod conn_ops;
+mod files;
 mod http;
 mod lines;
+mod response;
 
 pub use self::body::check_http_body;
 pub use self::chat::check_chat_line;
 pub use self::conn_ops::{check_http_conn_ops, check_http_stream_ops};
+pub use self::files::check_file_request;
 pub use self::http::{assert_http_responses_match_events, check_http_conn};
 pub use self::lines::check_lines;
+pub use self::response::check_http_response;
 
 use crate::datagram::{self, Datagram};
 use crate::form::{self, FormError};

@@ -52,7 +52,21 @@ pub fn if_range_holds(if_range: Option<&str>, etag: &str, modified: OffsetDateTi
 /// generate (RFC 9110 §5.6.7); other forms are treated as absent.
 pub fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
     let bytes = text.trim().as_bytes();
-    if bytes.len() != 29 || bytes.get(3) != Some(&b',') || !text.trim().ends_with(" GMT") {
+    if bytes.len() != 29 || !text.trim().ends_with(" GMT") {
+        return None;
+    }
+    // RFC 9110 §13.1.3: a value that is not a valid HTTP-date must be ignored, so the day name
+    // and every separator are checked, not only the numbers.
+    if !DAY_NAMES
+        .iter()
+        .any(|name| bytes.get(..3) == Some(&name[..]))
+    {
+        return None;
+    }
+    if SEPARATORS
+        .iter()
+        .any(|&(at, separator)| bytes.get(at) != Some(&separator))
+    {
         return None;
     }
     let field = |range: std::ops::Range<usize>| -> Option<u32> {
@@ -100,6 +114,19 @@ fn matches_any(list: &str, etag: &str, strong_only: bool) -> bool {
         candidate == etag
     })
 }
+
+/// The day names an IMF-fixdate may start with.
+const DAY_NAMES: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+/// The fixed punctuation of `Sun, 06 Nov 1994 08:49:37 GMT`, by position (` GMT` aside).
+const SEPARATORS: [(usize, u8); 7] = [
+    (3, b','),
+    (4, b' '),
+    (7, b' '),
+    (11, b' '),
+    (16, b' '),
+    (19, b':'),
+    (22, b':'),
+];
 
 #[cfg(test)]
 mod tests {
@@ -178,6 +205,12 @@ mod tests {
             "Sun, 06 Nov 1994 25:49:37 GMT",
             "Sun, 06 Nov 1994 08:49:37 UTC",
             "Sun, 0x Nov 1994 08:49:37 GMT",
+            // Right length and numbers, wrong punctuation or day name (found by fuzzing).
+            "Fr2, 02 Jan 2026 03804:05 GMT",
+            "Sun, 06-Nov-1994 08:49:37 GMT",
+            "Sun,x06 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49-37 GMT",
+            "Xyz, 06 Nov 1994 08:49:37 GMT",
             "",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");

@@ -219,7 +219,11 @@ impl ResponseHead {
 pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, ResponseError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
     let mut response = httparse::Response::new(&mut slots);
-    let used = match response.parse(buf) {
+    // Only the bytes a head may use are parsed, so the outcome never depends on how the bytes
+    // past the limit arrived: a head that is still open at the limit is too large, whatever
+    // follows it.
+    let within = buf.get(..MAX_RESPONSE_HEAD).unwrap_or(buf);
+    let used = match response.parse(within) {
         Ok(httparse::Status::Complete(used)) => used,
         Ok(httparse::Status::Partial) if buf.len() > MAX_RESPONSE_HEAD => {
             return Err(ResponseError::HeadTooLarge)
@@ -344,6 +348,16 @@ mod tests {
         let (events, body) = read(input, &[], true).unwrap();
         assert_eq!(head_of(&events).header("content-length"), Some("99"));
         assert!(body.is_empty());
+    }
+
+    #[test]
+    fn a_broken_byte_past_the_head_limit_gives_one_error_whatever_the_reads() {
+        let mut input = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        input.resize(MAX_RESPONSE_HEAD + 1000, b'a');
+        input.extend_from_slice(b"\x01\r\n\r\n");
+        let whole = read(&input, &[], false);
+        assert_eq!(whole, Err(ResponseError::HeadTooLarge));
+        assert_eq!(read(&input, &[MAX_RESPONSE_HEAD + 500], false), whole);
     }
 
     #[test]
