@@ -45,45 +45,60 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
             // The peer stopped reading: the core gave up on it.
             return Ok(());
         }
-        if conn.is_closed() {
+        if !read_next(&mut stream, &mut conn, &mut write_shut, &mut buf)? {
             return Ok(());
-        }
-        if conn.is_write_closed() && !write_shut {
-            stream.shutdown(SocketShutdown::Write)?;
-            write_shut = true;
-        }
-        let now = Instant::now();
-        if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
-            conn.handle_timeout(now);
-            continue;
-        }
-        if !conn.wants_read() {
-            // This thread answers each request before reading again, so a connection that
-            // wants no input has nothing left to do.
-            return Ok(());
-        }
-        let wait = conn.poll_timeout().map(|deadline| {
-            // std refuses a zero read timeout.
-            deadline
-                .saturating_duration_since(now)
-                .max(Duration::from_millis(1))
-        });
-        stream.set_read_timeout(wait)?;
-        match stream.read(&mut buf) {
-            Ok(0) => conn.receive_eof(Instant::now()),
-            Ok(n) => conn.receive(Instant::now(), &buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                conn.handle_timeout(Instant::now())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
         }
     }
+}
+
+/// The step of a connection thread once its output is written: closes what the core closed,
+/// handles a deadline that passed, or reads once, waiting no longer than the core's next
+/// deadline. False when the connection is finished.
+pub fn read_next(
+    stream: &mut TcpStream,
+    conn: &mut HttpConn,
+    write_shut: &mut bool,
+    buf: &mut [u8],
+) -> io::Result<bool> {
+    if conn.is_closed() {
+        return Ok(false);
+    }
+    if conn.is_write_closed() && !*write_shut {
+        stream.shutdown(SocketShutdown::Write)?;
+        *write_shut = true;
+    }
+    let now = Instant::now();
+    if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
+        conn.handle_timeout(now);
+        return Ok(true);
+    }
+    if !conn.wants_read() {
+        // A thread answers each request before reading again, so a connection that wants no
+        // input has nothing left to do.
+        return Ok(false);
+    }
+    let wait = conn.poll_timeout().map(|deadline| {
+        // std refuses a zero read timeout.
+        deadline
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1))
+    });
+    stream.set_read_timeout(wait)?;
+    match stream.read(buf) {
+        Ok(0) => conn.receive_eof(Instant::now()),
+        Ok(n) => conn.receive(Instant::now(), &buf[..n]),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            conn.handle_timeout(Instant::now())
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        Err(e) => return Err(e),
+    }
+    Ok(true)
 }
 
 /// Writes `out` whole, each blocking write bounded by the core's next deadline, reporting every

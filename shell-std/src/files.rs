@@ -3,7 +3,7 @@
 //! with sendfile(2) on its blocking socket. Every decision is the core's.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -133,41 +133,8 @@ fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Re
             }
             continue;
         }
-        if conn.is_closed() {
+        if !crate::conn::read_next(&mut stream, &mut conn, &mut write_shut, &mut buf)? {
             return Ok(());
-        }
-        if conn.is_write_closed() && !write_shut {
-            stream.shutdown(SocketShutdown::Write)?;
-            write_shut = true;
-        }
-        let now = Instant::now();
-        if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
-            conn.handle_timeout(now);
-            continue;
-        }
-        if !conn.wants_read() {
-            return Ok(());
-        }
-        let wait = conn.poll_timeout().map(|deadline| {
-            // std refuses a zero read timeout.
-            deadline
-                .saturating_duration_since(now)
-                .max(Duration::from_millis(1))
-        });
-        stream.set_read_timeout(wait)?;
-        match stream.read(&mut buf) {
-            Ok(0) => conn.receive_eof(Instant::now()),
-            Ok(n) => conn.receive(Instant::now(), &buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                conn.handle_timeout(Instant::now())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
         }
     }
 }
