@@ -12,6 +12,7 @@
 //! terminal; the shells move the bytes.
 
 pub mod client;
+pub mod client_map;
 pub mod framing;
 pub mod hub;
 pub mod wire;
@@ -21,8 +22,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use client::{ChatClient, ClientEvent};
+pub use client_map::{ClientIdHasher, ClientMap};
 pub use framing::LineFramer;
-pub use hub::{ChatEvent, ChatHub, ClientId, ClientIdHasher, ClientMap, CloseReason, Transmit};
+pub use hub::{ChatEvent, ChatHub, ClientId, CloseReason, Transmit};
 
 use crate::cli::ChatOptions;
 use crate::message::MAX_USERNAME_CHARS;

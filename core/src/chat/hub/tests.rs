@@ -545,7 +545,7 @@ proptest! {
 #[test]
 fn sequential_client_ids_land_in_distinct_buckets() {
     use std::hash::{BuildHasher, BuildHasherDefault};
-    let build = BuildHasherDefault::<ClientIdHasher>::default();
+    let build = BuildHasherDefault::<crate::chat::ClientIdHasher>::default();
     // A table of 1,024 buckets picks by the low ten bits; a thousand clients in a row must not
     // share one.
     let mut buckets: Vec<u64> = (1..=1024u64)

@@ -1,0 +1,109 @@
+//! Sending a download body: [`Sending::send_to`] moves what the socket takes with sendfile(2),
+//! straight from the page cache; [`Sending::send_blocking`] drives that to the end from a thread
+//! that may block, reporting progress to the connection so its write timeout applies.
+
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use ferry_core::http::HttpConn;
+
+use super::Sending;
+
+impl Sending {
+    /// Sends what `socket` takes of the owed bytes with sendfile(2), so they go from the page
+    /// cache to the socket without passing through this process. `Ok(true)` once all is sent;
+    /// `Ok(false)` when a non-blocking socket is full (wait until it is writable, call again).
+    pub fn send_to(&mut self, socket: &impl AsRawFd) -> io::Result<bool> {
+        while self.remaining > 0 {
+            let mut offset = libc::off_t::try_from(self.offset)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            let count = usize::try_from(self.remaining.min(SENDFILE_PIECE)).unwrap_or(usize::MAX);
+            // SAFETY: both descriptors stay open for the call (we borrow the socket and own the
+            // file), and `offset` is a valid, exclusively borrowed off_t.
+            let sent = unsafe {
+                libc::sendfile(
+                    socket.as_raw_fd(),
+                    self.file.as_raw_fd(),
+                    &mut offset,
+                    count,
+                )
+            };
+            if sent < 0 {
+                let error = io::Error::last_os_error();
+                match error.kind() {
+                    io::ErrorKind::WouldBlock => return Ok(false),
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(error),
+                }
+            }
+            if sent == 0 {
+                // The file shrank while it was being sent; the promised length cannot be kept.
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            // Positive and at most `count` here.
+            let sent = sent as u64;
+            self.offset += sent;
+            self.remaining -= sent;
+        }
+        Ok(true)
+    }
+
+    /// Sends the whole body from a thread that may block, as long as the peer keeps taking
+    /// bytes: the socket is made non-blocking for the send, every call is reported to `conn`,
+    /// and between calls the thread waits with poll(2) no longer than the core's next deadline.
+    /// `Ok(false)` when the core gave up on a peer that took nothing for its write timeout.
+    pub fn send_blocking(&mut self, socket: &TcpStream, conn: &mut HttpConn) -> io::Result<bool> {
+        socket.set_nonblocking(true)?;
+        let sent = self.send_until_done(socket, conn);
+        socket.set_nonblocking(false)?;
+        sent
+    }
+
+    fn send_until_done(&mut self, socket: &TcpStream, conn: &mut HttpConn) -> io::Result<bool> {
+        loop {
+            let owed = self.remaining;
+            let done = self.send_to(socket)?;
+            let now = Instant::now();
+            let written = usize::try_from(owed - self.remaining).unwrap_or(usize::MAX);
+            conn.handle_written(now, written, !done);
+            if done {
+                return Ok(true);
+            }
+            conn.handle_timeout(now);
+            if conn.is_write_timed_out() {
+                return Ok(false);
+            }
+            let wait = conn
+                .poll_timeout()
+                .map(|deadline| deadline.saturating_duration_since(now));
+            wait_writable(socket, wait)?;
+        }
+    }
+}
+
+/// Waits until `socket` can take bytes, or `wait` passes (`None`: no limit).
+fn wait_writable(socket: &TcpStream, wait: Option<Duration>) -> io::Result<()> {
+    // Rounded up, so a deadline less than a millisecond away is not a busy loop.
+    let timeout_ms = wait.map_or(-1, |wait| {
+        i32::try_from(wait.as_millis() + 1).unwrap_or(i32::MAX)
+    });
+    let mut poll = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one pollfd we own, for a descriptor `socket` keeps open during the call.
+    if unsafe { libc::poll(&mut poll, 1, timeout_ms) } < 0 {
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// Bytes asked of one sendfile call: enough to fill any socket buffer, few enough that one
+/// connection does not hold an event loop long.
+const SENDFILE_PIECE: u64 = 1024 * 1024;
