@@ -153,6 +153,7 @@ pub const MIN_RESOLVE_INTERVAL: Duration = Duration::from_secs(1);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::epoch;
 
     fn addr(text: &str) -> SocketAddr {
         text.parse().unwrap()
@@ -160,7 +161,7 @@ mod tests {
 
     #[test]
     fn an_address_given_as_such_is_never_looked_up_again() {
-        let start = Instant::now();
+        let start = epoch();
         let mut target = ForwardTarget::new(start, vec![addr("127.0.0.1:5000")], false);
         assert!(!target.handle_failure(start));
         assert_eq!(target.current(), Some(addr("127.0.0.1:5000")));
@@ -170,7 +171,7 @@ mod tests {
 
     #[test]
     fn a_failure_moves_to_the_next_address_and_wraps() {
-        let start = Instant::now();
+        let start = epoch();
         let (v6, v4) = (addr("[::1]:5000"), addr("127.0.0.1:5000"));
         let mut target = ForwardTarget::new(start, vec![v6, v4], true);
         assert_eq!(target.current(), Some(v6));
@@ -183,7 +184,7 @@ mod tests {
 
     #[test]
     fn looks_up_again_once_every_address_failed_but_not_too_often() {
-        let start = Instant::now();
+        let start = epoch();
         let mut target = ForwardTarget::new(start, vec![addr("10.0.0.1:5000")], true);
         assert!(!target.poll_resolve(start));
         target.handle_failure(start);
@@ -203,7 +204,7 @@ mod tests {
 
     #[test]
     fn one_failure_among_several_addresses_does_not_look_up() {
-        let start = Instant::now();
+        let start = epoch();
         let list = vec![addr("[::1]:5000"), addr("127.0.0.1:5000")];
         let mut target = ForwardTarget::new(start, list, true);
         target.handle_failure(start);
@@ -214,7 +215,7 @@ mod tests {
 
     #[test]
     fn refreshes_periodically_while_all_is_well() {
-        let start = Instant::now();
+        let start = epoch();
         let mut target = ForwardTarget::new(start, vec![addr("10.0.0.1:5000")], true);
         assert_eq!(target.poll_timeout(), Some(start + REFRESH_INTERVAL));
         assert!(!target.poll_resolve(start + REFRESH_INTERVAL - Duration::from_millis(1)));
@@ -223,7 +224,7 @@ mod tests {
 
     #[test]
     fn a_failed_lookup_keeps_the_old_addresses() {
-        let start = Instant::now();
+        let start = epoch();
         let old = addr("10.0.0.1:5000");
         let mut target = ForwardTarget::new(start, vec![old], true);
         target.handle_failure(start);
@@ -234,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_lookup_keeps_the_current_address_when_still_listed() {
-        let start = Instant::now();
+        let start = epoch();
         let (a, b, c) = (addr("10.0.0.1:1"), addr("10.0.0.2:1"), addr("10.0.0.3:1"));
         let mut target = ForwardTarget::new(start, vec![a, b], true);
         target.handle_failure(start);
@@ -246,7 +247,7 @@ mod tests {
 
     #[test]
     fn unacknowledged_messages_fail_the_address_and_acks_clear_it() {
-        let start = Instant::now();
+        let start = epoch();
         let (v6, v4) = (addr("[::1]:5000"), addr("127.0.0.1:5000"));
         let mut target = ForwardTarget::new(start, vec![v6, v4], true);
         let mut stats = SenderStats::default();
@@ -264,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_name_that_resolved_to_nothing_waits_for_a_lookup() {
-        let start = Instant::now();
+        let start = epoch();
         let mut target = ForwardTarget::new(start, Vec::new(), true);
         assert_eq!(target.current(), None);
         assert!(target.poll_resolve(start + MIN_RESOLVE_INTERVAL));
