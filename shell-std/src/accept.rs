@@ -1,5 +1,6 @@
-//! The web app's listener: one accept thread, one thread per connection up to a bound, and a
-//! shutdown that stops accepting, lets connections finish their request, then returns.
+//! A listener of the thread-per-connection shell, for every HTTP port (web app, file server):
+//! one accept thread, one thread per connection up to a bound, and a shutdown that stops
+//! accepting, lets connections finish their request, then returns.
 
 use std::collections::HashMap;
 use std::io;
@@ -10,39 +11,42 @@ use std::time::{Duration, Instant};
 
 use ferry_core::settings::SHUTDOWN_GRACE;
 
-use crate::conn::{self, WebContext};
 use crate::signal::{Shutdown, WorkerCount};
 
-/// A running web app listener.
-pub struct WebServer {
+/// What a connection thread runs: the connection's whole life.
+type Serve = dyn Fn(TcpStream) + Send + Sync;
+
+/// A running listener.
+pub struct Listener {
     address: SocketAddr,
     accept_thread: JoinHandle<()>,
     live: Arc<Mutex<HashMap<u64, TcpStream>>>,
     workers: WorkerCount,
 }
 
-impl WebServer {
-    /// Starts accepting on `listener`.
+impl Listener {
+    /// Starts accepting on `listener`; each connection, up to `max_connections` at a time, gets
+    /// a thread that runs `serve` on it.
     pub fn start(
         listener: TcpListener,
-        context: WebContext,
         shutdown: Shutdown,
         max_connections: usize,
-    ) -> io::Result<WebServer> {
+        serve: impl Fn(TcpStream) + Send + Sync + 'static,
+    ) -> io::Result<Listener> {
         let address = listener.local_addr()?;
         let live: Arc<Mutex<HashMap<u64, TcpStream>>> = Arc::default();
         let workers = WorkerCount::default();
-        let context = Arc::new(context);
+        let serve: Arc<Serve> = Arc::new(serve);
         let accept_thread = {
             let live = live.clone();
             let workers = workers.clone();
             thread::Builder::new()
                 .name("accept".into())
                 .spawn(move || {
-                    accept_loop(listener, context, live, workers, shutdown, max_connections)
+                    accept_loop(listener, serve, live, workers, shutdown, max_connections)
                 })?
         };
-        Ok(WebServer {
+        Ok(Listener {
             address,
             accept_thread,
             live,
@@ -68,7 +72,7 @@ impl WebServer {
 
 fn accept_loop(
     listener: TcpListener,
-    context: Arc<WebContext>,
+    serve: Arc<Serve>,
     live: Arc<Mutex<HashMap<u64, TcpStream>>>,
     workers: WorkerCount,
     shutdown: Shutdown,
@@ -108,13 +112,13 @@ fn accept_loop(
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(id, clone);
         }
-        let context = context.clone();
+        let serve = serve.clone();
         let live_for_thread = live.clone();
         let workers_for_thread = workers.clone();
         let spawned = thread::Builder::new()
             .stack_size(CONNECTION_STACK)
             .spawn(move || {
-                let _ = conn::serve(stream, &context);
+                serve(stream);
                 live_for_thread
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -133,5 +137,5 @@ fn wake_address(address: SocketAddr) -> SocketAddr {
     ferry_core::cli::forward_target(address)
 }
 
-/// Connection threads only parse and answer; 256 KiB of stack is plenty.
+/// Connection threads parse, answer and copy; 256 KiB of stack is plenty.
 const CONNECTION_STACK: usize = 256 * 1024;

@@ -13,6 +13,7 @@ mod udp;
 use std::fmt::Display;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +24,7 @@ use ferry_core::settings;
 use ferry_core::site::Site;
 use ferry_shell::Store;
 
-use accept::WebServer;
+use accept::Listener;
 use conn::WebContext;
 use forward::Forwarder;
 use signal::Shutdown;
@@ -117,7 +118,7 @@ fn start_web(
     site: Site,
     forwarder: Forwarder,
     shutdown: Shutdown,
-) -> Result<WebServer, String> {
+) -> Result<Listener, String> {
     let address = listener.local_addr().map_err(context("web app"))?;
     let context_value = WebContext {
         app: MessageApp::new(site),
@@ -125,8 +126,11 @@ fn start_web(
         forwarder,
     };
     let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
-    let server = WebServer::start(listener, context_value, shutdown, limit)
-        .map_err(context("cannot start"))?;
+    let context_value = Arc::new(context_value);
+    let server = Listener::start(listener, shutdown, limit, move |stream| {
+        let _ = conn::serve(stream, &context_value);
+    })
+    .map_err(context("cannot start"))?;
     announce(&settings::web_listening(address));
     Ok(server)
 }
