@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 
 use crate::outbox::Outbox;
 use crate::timers::{TimerKey, Timers};
+use crate::web::finish_output;
 
 /// Runs the file server until SIGINT or SIGTERM (then finishes in-flight requests, bounded).
 pub fn run(options: &FilesOptions) -> Result<(), String> {
@@ -352,16 +353,11 @@ impl FilesLoop {
                 }
                 break false;
             }
-            if conn.outbox.pending() == 0 && conn.session.sending.is_none() {
-                if conn.http.is_closed() {
-                    break false;
-                }
-                if conn.http.is_write_closed() && !conn.write_shut {
-                    conn.write_shut = true;
-                    if conn.stream.shutdown(Shutdown::Write).is_err() {
-                        break false;
-                    }
-                }
+            if conn.outbox.pending() == 0
+                && conn.session.sending.is_none()
+                && !finish_output(&conn.http, &conn.stream, &mut conn.write_shut)
+            {
+                break false;
             }
             if !conn.can_read() {
                 break true;

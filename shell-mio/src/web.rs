@@ -309,16 +309,8 @@ impl Web {
             if conn.http.is_write_timed_out() {
                 break false;
             }
-            if pending == 0 {
-                if conn.http.is_closed() {
-                    break false;
-                }
-                if conn.http.is_write_closed() && !conn.write_shut {
-                    conn.write_shut = true;
-                    if conn.stream.shutdown(Shutdown::Write).is_err() {
-                        break false;
-                    }
-                }
+            if pending == 0 && !finish_output(&conn.http, &conn.stream, &mut conn.write_shut) {
+                break false;
             }
             if !conn.can_read() {
                 break true;
@@ -344,6 +336,22 @@ impl Connection {
     fn can_read(&self) -> bool {
         self.read_ready && self.http.wants_read() && self.outbox.pending() < OUTPUT_HIGH_WATER
     }
+}
+
+/// Once every byte the core handed over is written: whether the connection lives on. Shuts the
+/// sending side when the core says no more bytes follow; false once the core closed it (or the
+/// shutdown failed), and the socket can go.
+pub(crate) fn finish_output(http: &HttpConn, stream: &TcpStream, write_shut: &mut bool) -> bool {
+    if http.is_closed() {
+        return false;
+    }
+    if http.is_write_closed() && !*write_shut {
+        *write_shut = true;
+        if stream.shutdown(Shutdown::Write).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// One read takes a pipelined burst or a whole form; shared by all connections.
