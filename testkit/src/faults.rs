@@ -234,8 +234,8 @@ pub fn largest_datagrams_never_stop_the_socket_server(bin: &str) {
 }
 
 /// Posts `count` distinct messages from `threads` threads while `go_on(i)` holds; returns each
-/// message with the status it got.
-fn post_many(
+/// message with the status it got. Also used by the MongoDB suite.
+pub(crate) fn post_many(
     web: SocketAddr,
     count: usize,
     threads: usize,

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::sync::{Client, Collection};
 
 use crate::check;
+use crate::faults::post_many;
 use crate::fixture;
 use crate::post::post_form;
 use crate::server::{Launch, Server};
@@ -364,38 +365,6 @@ fn from_environment(variable: &str, test: &str) -> Option<String> {
             None
         }
     }
-}
-
-/// Posts `message number i` for i = 0, 1, … from `threads` threads while `go_on(i)` and
-/// `i < count`; returns each message with its status.
-fn post_many(
-    web: std::net::SocketAddr,
-    count: usize,
-    threads: usize,
-    go_on: impl Fn(usize) -> bool + Send + Sync + 'static,
-) -> Vec<(String, u16)> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let answers = Arc::new(Mutex::new(Vec::new()));
-    let go_on = Arc::new(go_on);
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let (next, answers, go_on) = (next.clone(), answers.clone(), go_on.clone());
-            thread::spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= count || !go_on(i) {
-                    return;
-                }
-                let message = format!("message number {i}");
-                let status = post_form(web, &[("username", "mongo"), ("message", &message)]).status;
-                answers.lock().expect("answers").push((message, status));
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().expect("posting thread");
-    }
-    let answers = answers.lock().expect("answers").clone();
-    answers
 }
 
 fn count_messages(documents: &[Document]) -> HashMap<String, usize> {
