@@ -21,7 +21,34 @@ pub(super) struct ChatServer {
 impl ChatServer {
     pub(super) fn start(bin: &str, label: &str, flags: &[&str]) -> ChatServer {
         let dir = TempDir::new(label);
-        let mut child = command(bin, &dir)
+        ChatServer::spawn(command(bin, &dir), bin, dir, flags)
+    }
+
+    /// Starts the server under the fd limit `fd_limit`, set by the shell before the server
+    /// starts so it cannot raise it: its connection limit follows.
+    pub(super) fn start_with_fd_limit(
+        bin: &str,
+        label: &str,
+        flags: &[&str],
+        fd_limit: u32,
+    ) -> ChatServer {
+        let dir = TempDir::new(label);
+        let mut shell = command("sh", &dir);
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {fd_limit} && exec \"$@\""))
+            .arg("sh")
+            .arg(bin);
+        ChatServer::spawn(shell, bin, dir, flags)
+    }
+
+    /// The server's process id, to look at what it holds.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn spawn(mut command: Command, bin: &str, dir: TempDir, flags: &[&str]) -> ChatServer {
+        let mut child = command
             .args(["chat", "--bind", "127.0.0.1:0"])
             .args(flags)
             .spawn()
@@ -101,6 +128,31 @@ impl Peer {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
     }
 
+    /// The first line the server sends, if it sends one within `wait` (which may be shorter
+    /// than [`READ_TIMEOUT`]); panics on EOF or a line that is not JSON.
+    pub(super) fn line_within(&mut self, wait: Duration) -> Option<Value> {
+        let stream = self.reader.get_ref();
+        stream.set_read_timeout(Some(wait)).expect("read timeout");
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line);
+        let stream = self.reader.get_ref();
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("read timeout");
+        match read {
+            Ok(0) => panic!("the server closed the connection without a line"),
+            Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
+            Err(e) => panic!("no line from the server: {e}"),
+        }
+    }
+
+    /// Waits (up to [`READ_TIMEOUT`]) until bytes from the server wait in this client's socket,
+    /// without taking them: true once some do.
+    pub(super) fn has_unread_bytes(&self) -> bool {
+        matches!(self.reader.get_ref().peek(&mut [0u8; 1]), Ok(1..))
+    }
+
     /// The next line as text; panics on a timeout or EOF.
     pub(super) fn raw_line(&mut self) -> String {
         let mut line = String::new();
@@ -160,10 +212,10 @@ impl Peer {
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
                 Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {}
-                Err(e) => panic!("reading the stuck client: {e}"),
+                Err(e) => panic!("reading a client the server should close: {e}"),
             }
         }
-        panic!("the client that never read was not disconnected");
+        panic!("the server did not close the connection within {CLOSE_TIMEOUT:?}");
     }
 }
 
@@ -191,5 +243,5 @@ const LISTENING_LINE: &str = "chat server listening on tcp://";
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long any expected line may take; generous for a machine shared with builds.
 pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the server may take to disconnect a client that never reads.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the server may take to disconnect a client (one that never reads, say).
+pub(super) const CLOSE_TIMEOUT: Duration = Duration::from_secs(20);

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use harness::{message, ChatServer, Peer};
+use crate::slow::{open_sockets, LIMITED_CLIENTS, LOW_FD_LIMIT, POLL_INTERVAL};
+use harness::{message, ChatServer, Peer, CLOSE_TIMEOUT};
 use terminal::Terminal;
 
 /// Three clients: each one's messages reach the other two, never itself.
@@ -169,6 +170,105 @@ pub fn five_hundred_clients_each_receive_all_others(bin: &str) {
     assert!(took < Duration::from_secs(20), "500 clients took {took:?}");
 }
 
+/// More clients than the connection limit (set by a low fd limit): the ones within it stay in
+/// the room; each one beyond it gets one error line saying the server is full and is closed at
+/// once, rather than left in the listen backlog where it would wait for others to leave
+/// (issue 19.4). Once the room empties, newcomers get in again.
+pub fn chat_clients_beyond_the_limit_get_an_error_line(bin: &str) {
+    let server = ChatServer::start_with_fd_limit(
+        bin,
+        "chat_beyond_the_limit",
+        &["--history", "1"],
+        LOW_FD_LIMIT,
+    );
+    // One message in the history greets every newcomer let in, so being let in shows at once,
+    // before the newcomer sends anything; once bob has it, the history holds it.
+    let mut ann = server.join("ann");
+    let mut bob = server.join("bob");
+    ann.say("ann", "hello");
+    bob.expect(&message("ann", "hello"));
+    let greeting = json!({"username": "ann", "message": "hello", "history": true});
+    let mut held = vec![ann, bob];
+    let mut refused = 0;
+    for index in 0..LIMITED_CLIENTS {
+        let mut peer = server.connect();
+        let Some(line) = peer.line_within(PROMPT) else {
+            panic!(
+                "client {index} ({} in the room) got no line within {PROMPT:?}; a client \
+                 beyond the limit must be refused at once, not left in the listen backlog",
+                held.len()
+            );
+        };
+        if refused == 0 && line == greeting {
+            held.push(peer);
+            continue;
+        }
+        assert_eq!(line["type"], "error", "client {index}: {line}");
+        let reason = line["error"].as_str().unwrap_or("");
+        assert!(reason.contains("full"), "client {index}: {line}");
+        peer.expect_closed();
+        refused += 1;
+    }
+    assert!(
+        held.len() > 2 && refused > 0,
+        "{} of {LIMITED_CLIENTS} let in, {refused} refused; the limit should refuse some",
+        held.len() - 2
+    );
+    drop(held);
+    // The server sees the room empty on its own time: until then a newcomer may still be
+    // refused, never anything else.
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    loop {
+        let mut peer = server.connect();
+        let line = peer.line_within(PROMPT);
+        if line.as_ref() == Some(&greeting) {
+            break;
+        }
+        let is_refusal = line.as_ref().is_some_and(|line| line["type"] == "error");
+        assert!(is_refusal, "a newcomer after the room emptied: {line:?}");
+        assert!(
+            Instant::now() < deadline,
+            "newcomers still refused {CLOSE_TIMEOUT:?} after the room emptied"
+        );
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Clients that vanish with a reset (closed while lines they never read were waiting) leave
+/// nothing behind: the server's sockets fall back to what it held before they came.
+pub fn chat_clients_that_reset_leave_nothing_behind(bin: &str) {
+    const CLIENTS: usize = 30;
+    let server = ChatServer::start(bin, "chat_resets", &[]);
+    let mut keeper = server.join("keeper");
+    let baseline = open_sockets(server.pid());
+    let clients: Vec<Peer> = (0..CLIENTS)
+        .map(|n| server.join(&format!("user{n}")))
+        .collect();
+    // Closing a socket with bytes it never read sends a reset instead of an orderly close: give
+    // every client a line, and see it arrive, before dropping them all.
+    keeper.say("keeper", "unread by all");
+    for client in &clients {
+        assert!(client.has_unread_bytes(), "the last line never arrived");
+    }
+    drop(clients);
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    loop {
+        let open = open_sockets(server.pid());
+        if open <= baseline {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} sockets still open {CLOSE_TIMEOUT:?} after the clients reset (before: {baseline})"
+        );
+        thread::sleep(POLL_INTERVAL);
+    }
+    let mut late = server.join("late");
+    keeper.expect(&json!({"type": "join", "username": "late"}));
+    late.say("late", "hi");
+    keeper.expect(&message("late", "hi"));
+}
+
 /// The terminal client, in a pseudo-terminal: it asks for a name, shows what others say as
 /// `username: message`, sends typed lines, leaves on Ctrl-D and on Ctrl-C with exit code 0, and
 /// says so (exit code 1) when the server goes away.
@@ -209,3 +309,6 @@ pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
 
 /// The most a message to the third client may lag its sending, while another client is stuck.
 const MAX_DELAY: Duration = Duration::from_secs(2);
+/// How long a refusal may take: it is written as the connection is accepted, so this is only
+/// slack for a loaded machine.
+const PROMPT: Duration = Duration::from_secs(2);
