@@ -59,8 +59,9 @@ pub fn forwarding_to(address: SocketAddr, transport: Transport) -> String {
     format!("web app forwarding messages to {scheme}://{address}")
 }
 
-/// How many connections a server serves at once; further ones wait in the listen backlog (both
-/// shells: a client beyond the limit is answered late rather than refused).
+/// How many connections a server serves at once. `ferry-std` answers a connection beyond it at
+/// once with a refusal and closes it ([`crate::http::encode_server_full`],
+/// [`crate::chat::wire::encode_server_full`]); `ferry` still leaves it in the listen backlog.
 ///
 /// Each connection holds file descriptors, so the limit follows the process's fd limit less
 /// what the server needs besides (`None`: the limit could not be read, assume the usual 1024),
@@ -91,8 +92,9 @@ pub const MAX_CONNECTION_THREADS: usize = 1024;
 /// An event-loop connection costs about half a KiB idle, so even a million fit in memory; the
 /// fd limit is what really binds.
 pub const MAX_EVENT_LOOP_CONNECTIONS: usize = 1_000_000;
-/// `ferry-std` clones a connection's socket: a handle to wake it at shutdown (web app), a
-/// writer thread's and a closer's (chat). Three covers both.
+/// `ferry-std` clones a connection's socket: a handle to wake it at shutdown (every service),
+/// and a writer thread's, which also closes it (chat, the socket server's streams). Three covers
+/// both.
 const FDS_PER_THREADED_CONNECTION: u64 = 3;
 /// File descriptors kept for everything but connections: listeners, sockets, the store, stdio.
 const RESERVED_FDS: u64 = 64;

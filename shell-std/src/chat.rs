@@ -1,5 +1,6 @@
-//! `ferry-std chat` on std threads: the core's [`ChatHub`] behind one mutex, a reader thread and
-//! a writer thread per client, and a timer thread for the hub's idle deadlines.
+//! `ferry-std chat` on std threads: the core's [`ChatHub`] behind one mutex, a reader thread per
+//! client (the [`Listener`]'s connection thread) with a writer thread beside it, and a timer
+//! thread for the hub's idle deadlines.
 //!
 //! Whoever feeds the hub (a reader with bytes, a writer that finished, the timer) hands every
 //! transmit the hub then has to the addressed client's outbox and wakes its writer. A writer
@@ -9,16 +10,17 @@
 //! decisions; this module moves bytes.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
+use std::net::{Shutdown as SocketShutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId, ClientMap};
 use ferry_core::cli::ChatOptions;
 use ferry_core::settings;
 
-use crate::signal::{Shutdown, WorkerCount};
+use crate::accept::Listener;
+use crate::signal::Shutdown;
 
 /// Runs the chat server until SIGINT or SIGTERM.
 pub fn run(options: &ChatOptions) -> Result<(), String> {
@@ -36,20 +38,21 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         deadline_moved: Condvar::new(),
     });
     let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
-    let workers = WorkerCount::default();
-    spawn("chat-accept", {
-        let (room, workers, shutdown) = (room.clone(), workers.clone(), shutdown.clone());
-        move || accept_loop(listener, room, workers, shutdown, limit)
-    })?;
     spawn("chat-timer", {
         let room = room.clone();
         move || timer_loop(&room)
     })?;
+    let refuse = move |out: &mut Vec<u8>| chat::wire::encode_server_full(limit, out);
+    let listener = Listener::start(listener, shutdown.clone(), limit, refuse, {
+        let room = room.clone();
+        move |stream| serve_client(stream, &room)
+    })
+    .map_err(|e| format!("cannot start: {e}"))?;
     println!("{}", chat::listening_line(address));
     shutdown.wait();
     // Everyone is told and closed; the writers get a moment to send that last line.
     room.lock().shutdown();
-    workers.wait_idle(Instant::now() + SHUTDOWN_WAIT);
+    listener.stop(SHUTDOWN_WAIT);
     Ok(())
 }
 
@@ -70,7 +73,7 @@ struct State {
 struct Outbox {
     state: Mutex<OutboxState>,
     ready: Condvar,
-    /// For closing the socket from another thread.
+    /// The writer's handle on the socket, also for closing it from another thread.
     stream: TcpStream,
 }
 
@@ -110,6 +113,16 @@ impl State {
         self.hub.shutdown(Instant::now());
         self.dispatch();
     }
+
+    /// The shell lost `client`: the hub forgets it without a last line, and its writer is told
+    /// to close, since no transmit will.
+    fn disconnect(&mut self, client: ClientId) {
+        self.hub.disconnect(Instant::now(), client);
+        if let Some(outbox) = self.outboxes.remove(&client) {
+            outbox.put(&mut Vec::new(), true);
+        }
+        self.dispatch();
+    }
 }
 
 impl Outbox {
@@ -136,40 +149,21 @@ impl Outbox {
     }
 }
 
-fn accept_loop(
-    listener: TcpListener,
-    room: Arc<Room>,
-    workers: WorkerCount,
-    shutdown: Shutdown,
-    limit: usize,
-) {
-    loop {
-        if !workers.acquire(limit, &shutdown) {
-            return;
-        }
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                workers.release();
-                // Out of file descriptors (EMFILE/ENFILE): wait instead of spinning.
-                if matches!(error.raw_os_error(), Some(23 | 24)) {
-                    thread::sleep(Duration::from_millis(50));
-                }
-                continue;
-            }
-        };
-        if start_client(stream, &room, &workers).is_err() {
-            workers.release();
-        }
-    }
+/// One client's whole connection, on the listener's thread: registers it with the hub, starts
+/// its writer, reads until the connection ends, then waits for the writer's last bytes.
+fn serve_client(stream: TcpStream, room: &Arc<Room>) {
+    let Ok((client, writer)) = start_client(&stream, room) else {
+        return;
+    };
+    read_loop(stream, client, room);
+    let _ = writer.join();
 }
 
-/// Registers a client with the hub and starts its reader and writer threads.
-fn start_client(stream: TcpStream, room: &Arc<Room>, workers: &WorkerCount) -> io::Result<()> {
+/// Registers a client with the hub and starts its writer thread.
+fn start_client(stream: &TcpStream, room: &Arc<Room>) -> io::Result<(ClientId, JoinHandle<()>)> {
     // Each chat line should leave at once, not wait for the peer's delayed ACK.
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let writer_stream = stream.try_clone()?;
     let outbox = Arc::new(Outbox {
         state: Mutex::new(OutboxState::default()),
         ready: Condvar::new(),
@@ -185,24 +179,15 @@ fn start_client(stream: TcpStream, room: &Arc<Room>, workers: &WorkerCount) -> i
     room.deadline_moved.notify_one();
     let writer = {
         let room = room.clone();
-        move || write_loop(writer_stream, client, &outbox, &room)
+        move || write_loop(client, &outbox, &room)
     };
-    if let Err(error) = spawn_small("chat-writer", writer) {
-        forget(room, client);
-        return Err(error);
-    }
-    let reader = {
-        let (room, workers) = (room.clone(), workers.clone());
-        move || {
-            read_loop(stream, client, &room);
-            workers.release();
+    match spawn_small("chat-writer", writer) {
+        Ok(writer) => Ok((client, writer)),
+        Err(error) => {
+            room.lock().disconnect(client);
+            Err(error)
         }
-    };
-    if let Err(error) = spawn_small("chat-reader", reader) {
-        forget(room, client);
-        return Err(error);
     }
-    Ok(())
 }
 
 /// Feeds what the client sends to the hub until EOF or an error.
@@ -215,7 +200,8 @@ fn read_loop(mut stream: TcpStream, client: ClientId, room: &Room) {
             Ok(0) => state.hub.receive_eof(Instant::now(), client),
             Ok(n) => state.hub.receive(Instant::now(), client, &buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => state.hub.disconnect(Instant::now(), client),
+            // A reset, or the writer closed the socket; either way the client is gone.
+            Err(_) => state.disconnect(client),
         }
         state.dispatch();
         if !matches!(read, Ok(1..)) {
@@ -225,7 +211,8 @@ fn read_loop(mut stream: TcpStream, client: ClientId, room: &Room) {
 }
 
 /// Writes what the hub hands this client, reporting each batch written, until it is closed.
-fn write_loop(mut stream: TcpStream, client: ClientId, outbox: &Outbox, room: &Room) {
+fn write_loop(client: ClientId, outbox: &Outbox, room: &Room) {
+    let mut stream = &outbox.stream;
     let mut batch = Vec::new();
     loop {
         let close = {
@@ -250,6 +237,7 @@ fn write_loop(mut stream: TcpStream, client: ClientId, outbox: &Outbox, room: &R
             Err(_) => {
                 state.hub.disconnect(Instant::now(), client);
                 state.outboxes.remove(&client);
+                // Ends the reader too.
                 let _ = stream.shutdown(SocketShutdown::Both);
             }
         }
@@ -287,17 +275,6 @@ fn timer_loop(room: &Room) {
     }
 }
 
-/// Undoes [`start_client`]'s registration when a thread could not start.
-fn forget(room: &Room, client: ClientId) {
-    let mut state = room.lock();
-    state.hub.disconnect(Instant::now(), client);
-    if let Some(outbox) = state.outboxes.remove(&client) {
-        let _ = outbox.stream.shutdown(SocketShutdown::Both);
-        outbox.put(&mut Vec::new(), true);
-    }
-    state.dispatch();
-}
-
 fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String> {
     thread::Builder::new()
         .name(name.into())
@@ -306,12 +283,11 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String>
         .map_err(|e| format!("cannot start a thread: {e}"))
 }
 
-fn spawn_small(name: &str, work: impl FnOnce() + Send + 'static) -> io::Result<()> {
+fn spawn_small(name: &str, work: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name(name.into())
         .stack_size(CLIENT_STACK)
         .spawn(work)
-        .map(|_| ())
 }
 
 /// Bytes read per call: many chat lines, or one long one.

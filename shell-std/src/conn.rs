@@ -6,7 +6,7 @@ use std::net::{Shutdown as SocketShutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use ferry_core::app::{AppAction, MessageApp};
-use ferry_core::http::{HttpConfig, HttpConn, HttpEvent};
+use ferry_core::http::{self, HttpConfig, HttpConn, HttpEvent};
 use time::OffsetDateTime;
 
 use crate::forward::Forwarder;
@@ -99,6 +99,11 @@ pub fn read_next(
         Err(e) => return Err(e),
     }
     Ok(true)
+}
+
+/// What every HTTP port sends a connection beyond its limit: the core's 503, dated now.
+pub fn refusal(out: &mut Vec<u8>) {
+    http::encode_server_full(OffsetDateTime::now_utc(), out);
 }
 
 /// Writes `out` whole, each blocking write bounded by the core's next deadline, reporting every

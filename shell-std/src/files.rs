@@ -10,7 +10,7 @@ use std::time::Instant;
 use ferry_core::cli::FilesOptions;
 use ferry_core::files;
 use ferry_core::http::{HttpConfig, HttpConn};
-use ferry_core::settings;
+use ferry_core::settings::{self, SHUTDOWN_GRACE};
 use ferry_shell::files::{FileServer, FileSession};
 use time::OffsetDateTime;
 
@@ -27,13 +27,19 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
         .map_err(|e| format!("file server: {e}"))?;
     let http = files::http_config(options);
     let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
-    let listener = Listener::start(listener, shutdown.clone(), limit, move |stream| {
-        let _ = serve(stream, &server, http);
-    })
+    let listener = Listener::start(
+        listener,
+        shutdown.clone(),
+        limit,
+        crate::conn::refusal,
+        move |stream| {
+            let _ = serve(stream, &server, http);
+        },
+    )
     .map_err(|e| format!("cannot start: {e}"))?;
     println!("{}", files::listening(address));
     shutdown.wait();
-    listener.stop();
+    listener.stop(SHUTDOWN_GRACE);
     Ok(())
 }
 

@@ -72,7 +72,7 @@ fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
     announce(&line);
     shutdown.wait();
     // Web requests first (they wait on acks), then the forwarder, then the store.
-    web_server.stop();
+    web_server.stop(settings::SHUTDOWN_GRACE);
     forwarder.stop();
     let _ = forward_thread.join();
     socket_stop.request();
@@ -92,7 +92,7 @@ fn http(web: WebOptions) -> Result<(), String> {
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
     announce(&settings::forwarding_to(first, web.transport));
     shutdown.wait();
-    web_server.stop();
+    web_server.stop(settings::SHUTDOWN_GRACE);
     forwarder.stop();
     let _ = forward_thread.join();
     Ok(())
@@ -127,7 +127,7 @@ fn start_web(
     };
     let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
     let context_value = Arc::new(context_value);
-    let server = Listener::start(listener, shutdown, limit, move |stream| {
+    let server = Listener::start(listener, shutdown, limit, conn::refusal, move |stream| {
         let _ = conn::serve(stream, &context_value);
     })
     .map_err(context("cannot start"))?;

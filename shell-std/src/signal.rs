@@ -3,7 +3,7 @@
 use std::io;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -59,18 +59,11 @@ pub struct WorkerCount {
 }
 
 impl WorkerCount {
-    /// Waits until fewer than `limit` workers run, then counts one more; false on shutdown.
-    pub fn acquire(&self, limit: usize, shutdown: &Shutdown) -> bool {
-        let (lock, condvar) = &*self.state;
-        let mut count = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while *count >= limit {
-            if shutdown.is_requested() {
-                return false;
-            }
-            count = condvar
-                .wait_timeout(count, Duration::from_millis(100))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+    /// Counts one more worker unless `limit` already run; false when it did not.
+    pub fn try_acquire(&self, limit: usize) -> bool {
+        let mut count = self.state.0.lock().unwrap_or_else(|e| e.into_inner());
+        if *count >= limit {
+            return false;
         }
         *count += 1;
         true

@@ -1,7 +1,8 @@
 //! The two TCP ends of the datagram protocol (`--transport tcp`) on blocking sockets: the web
 //! app's forwarding thread, which owns its one stream to the socket server (a reader thread per
-//! connection feeds it the acks), and the socket server: an accept thread and a reader thread
-//! per web app, all feeding one thread that owns the core's `DatagramReceiver` and the store.
+//! connection feeds it the acks), and the socket server: a [`Listener`] whose connection threads
+//! read one web app each, all feeding one thread that owns the core's `DatagramReceiver` and
+//! the store.
 //!
 //! Framing, when to reconnect, what to send again, what to store and which of the socket
 //! server's addresses to connect to are the core's decisions (`LineFramer`, `Reconnect`,
@@ -10,9 +11,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -20,10 +19,11 @@ use ferry_core::datagram::{
     push_line, DatagramReceiver, DatagramSender, DropReporter, ForwardTarget, LineFramer,
     ReceiverConfig, Reconnect, ReconnectConfig, SenderConfig,
 };
-use ferry_core::settings::{MAX_STREAM_PEERS, STREAM_WRITE_TIMEOUT};
+use ferry_core::settings::{MAX_STREAM_PEERS, SHUTDOWN_GRACE, STREAM_WRITE_TIMEOUT};
 use ferry_shell::lookup::Lookup;
 use ferry_shell::Store;
 
+use crate::accept::Listener;
 use crate::forward::{Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
 use crate::udp::{store_batch, BATCH_LIMIT, POLL_INTERVAL};
@@ -223,12 +223,16 @@ struct Peer {
 /// Runs the TCP socket server on this thread until shutdown: accept web apps' streams, read
 /// their lines, store in batches, ack each on the stream its copy came on.
 pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shutdown) {
-    let address = listener.local_addr().ok();
     let (inputs, queue) = mpsc::sync_channel(INPUT_QUEUE);
-    let accept_stop = shutdown.clone();
-    let accept_thread = thread::Builder::new()
-        .name("socket-accept".into())
-        .spawn(move || accept_peers(listener, inputs, accept_stop));
+    // Beyond the bound a stream is closed at once, with nothing sent: the web app's forwarder
+    // reconnects by itself.
+    let listener = Listener::start(
+        listener,
+        shutdown.clone(),
+        MAX_STREAM_PEERS,
+        |_| {},
+        move |stream| serve_peer(stream, &inputs),
+    );
     let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
     receiver.remember_stored(store.recent_ids().iter().cloned());
     let mut drops = DropReporter::default();
@@ -267,14 +271,10 @@ pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shut
     for peer in peers.values() {
         let _ = peer.stream.shutdown(SocketShutdown::Both);
     }
-    // The accept thread is blocked in accept(); a connection to itself wakes it to see the
-    // shutdown flag.
-    if let Some(address) = address {
-        let wake = ferry_core::cli::forward_target(address);
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-    }
-    if let Ok(thread) = accept_thread {
-        let _ = thread.join();
+    // Readers blocked on a full queue give up once nobody takes from it.
+    drop(queue);
+    if let Ok(listener) = listener {
+        listener.stop(SHUTDOWN_GRACE);
     }
 }
 
@@ -318,51 +318,30 @@ fn close_peer(peers: &mut HashMap<SocketAddr, Peer>, peer: SocketAddr) {
     }
 }
 
-fn accept_peers(listener: TcpListener, inputs: SyncSender<PeerInput>, shutdown: Shutdown) {
-    let open = Arc::new(AtomicUsize::new(0));
-    loop {
-        let accepted = listener.accept();
-        if shutdown.is_requested() {
-            return;
-        }
-        let Ok((stream, peer)) = accepted else {
-            // Out of file descriptors or a connection reset before it was accepted: wait a
-            // little instead of spinning on the same error.
-            thread::sleep(Duration::from_millis(50));
-            continue;
-        };
-        // Beyond the bound the stream is closed at once (dropped here).
-        if open.load(Ordering::Acquire) >= MAX_STREAM_PEERS {
-            continue;
-        }
-        let (Ok(reader), Ok(())) = (
-            stream.try_clone(),
-            stream.set_write_timeout(Some(STREAM_WRITE_TIMEOUT)),
-        ) else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        if inputs.send(PeerInput::Opened { peer, stream }).is_err() {
-            return;
-        }
-        open.fetch_add(1, Ordering::AcqRel);
-        let reader_inputs = inputs.clone();
-        let reader_open = open.clone();
-        let spawned = thread::Builder::new()
-            .name("socket-peer".into())
-            .spawn(move || {
-                read_peer(reader, peer, reader_inputs);
-                reader_open.fetch_sub(1, Ordering::AcqRel);
-            });
-        if spawned.is_err() {
-            open.fetch_sub(1, Ordering::AcqRel);
-            let _ = inputs.send(PeerInput::Closed { peer });
-        }
+/// One web app's stream, on the listener's thread: hands the socket server a handle to write
+/// acks on, then reads until the stream ends.
+fn serve_peer(stream: TcpStream, inputs: &SyncSender<PeerInput>) {
+    let (Ok(peer), Ok(writer), Ok(())) = (
+        stream.peer_addr(),
+        stream.try_clone(),
+        stream.set_write_timeout(Some(STREAM_WRITE_TIMEOUT)),
+    ) else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    if inputs
+        .send(PeerInput::Opened {
+            peer,
+            stream: writer,
+        })
+        .is_ok()
+    {
+        read_peer(stream, peer, inputs);
     }
 }
 
 /// Feeds what one web app's stream reads to the socket server's thread until it ends.
-fn read_peer(mut stream: TcpStream, peer: SocketAddr, inputs: SyncSender<PeerInput>) {
+fn read_peer(mut stream: TcpStream, peer: SocketAddr, inputs: &SyncSender<PeerInput>) {
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
         match stream.read(&mut buf) {

@@ -105,6 +105,30 @@ impl Client {
         }
     }
 
+    /// Whether the server starts answering, or closes, within `wait` (which may be shorter than
+    /// [`IO_TIMEOUT`]); what arrives is kept for the next read.
+    pub fn responds_within(&mut self, wait: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        self.stream
+            .set_read_timeout(Some(wait))
+            .expect("read timeout");
+        let mut chunk = [0u8; 4096];
+        let read = self.stream.read(&mut chunk);
+        self.stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .expect("read timeout");
+        match read {
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e) if is_timeout(&e) => false,
+            Err(_) => true,
+        }
+    }
+
     /// Closes the sending half, so the server reads EOF while the answer can still come back.
     pub fn shutdown_write(&mut self) {
         // Fails only when the socket is already gone; the next read reports that.

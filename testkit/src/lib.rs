@@ -80,7 +80,7 @@ macro_rules! suite {
                 slowloris_heads_are_closed_at_the_header_timeout,
                 slow_bodies_are_closed_at_the_body_timeout,
                 slow_readers_are_closed_at_the_write_timeout,
-                connections_beyond_the_limit_wait_in_the_backlog,
+                connections_beyond_the_limit_are_refused_with_503,
                 running_out_of_descriptors_pauses_accepting,
             ],
             flood: [
@@ -122,6 +122,8 @@ macro_rules! suite {
                 a_client_that_never_reads_does_not_delay_the_others,
                 five_hundred_clients_each_receive_all_others,
                 interactive_client_in_a_pseudo_terminal,
+                chat_clients_beyond_the_limit_get_an_error_line,
+                chat_clients_that_reset_leave_nothing_behind,
             ],
             files: [
                 get_head_put_round_trip,

@@ -112,10 +112,92 @@ pub fn slow_readers_are_closed_at_the_write_timeout(bin: &str) {
     }
 }
 
-/// More clients than the connection limit (set by a low fd limit): the ones beyond it wait in
-/// the listen backlog while the server idles, and are answered as soon as others close.
-pub fn connections_beyond_the_limit_wait_in_the_backlog(bin: &str) {
-    let dir = fixture::sandbox("connections_beyond_the_limit_wait_in_the_backlog");
+/// More clients than the connection limit (set by a low fd limit): the ones within it keep
+/// their connections while the server idles; each one beyond it is answered 503 at once
+/// (`Retry-After`, `Connection: close`) and closed, rather than left in the listen backlog where
+/// it would wait for others to leave (issue 19.4). Once the held ones close, new clients are
+/// served again.
+pub fn connections_beyond_the_limit_are_refused_with_503(bin: &str) {
+    let what = "over the connection limit";
+    let server = serve_with_low_fd_limit(bin, "connections_beyond_the_limit_are_refused_with_503");
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for index in 0..LIMITED_CLIENTS {
+        let mut client = Client::connect(server.web());
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert!(
+            client.responds_within(PROMPT),
+            "{what}: client {index} ({} held) got no answer within {PROMPT:?}; a connection \
+             beyond the limit must be refused at once, not left in the listen backlog",
+            held.len()
+        );
+        let response = client.read_response();
+        if refused == 0 && response.status == 200 {
+            // Kept open (idle timeout 1 m), so it holds its place.
+            held.push(client);
+            continue;
+        }
+        let label = format!("{what}: client {index}");
+        check::status(&response, 503, &label);
+        check::date_and_length(&response, &label);
+        assert!(
+            response.has_connection_token("close"),
+            "{label}: no Connection: close"
+        );
+        assert_eq!(response.header("retry-after"), Some("1"), "{label}");
+        assert!(
+            !response.body.is_empty(),
+            "{label}: a 503 without a word why"
+        );
+        client.expect_closed();
+        refused += 1;
+    }
+    assert!(
+        !held.is_empty() && refused > 0,
+        "{what}: {} of {LIMITED_CLIENTS} served, {refused} refused; the limit should refuse some",
+        held.len()
+    );
+    let busy = cpu_seconds(server.pid(), SPIN_WINDOW);
+    assert!(
+        busy < MAX_IDLE_CPU,
+        "{what}: the server used {busy:.2}s of CPU in {SPIN_WINDOW:?} while full"
+    );
+    drop(held);
+    // The server sees the held connections close on its own time: until then a newcomer may
+    // still be refused, never anything else.
+    let deadline = Instant::now() + LET_GO_TIMEOUT;
+    loop {
+        let response = client::get(server.web(), "/");
+        if response.status == 200 {
+            break;
+        }
+        check::status(&response, 503, &format!("{what}: a new client"));
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still refused {LET_GO_TIMEOUT:?} after the held connections closed"
+        );
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Out of file descriptors (the limit lowered while the server runs, below what its
+/// connection limit assumed): accepting pauses instead of spinning on EMFILE, and resumes as
+/// soon as descriptors are free again.
+pub fn running_out_of_descriptors_pauses_accepting(bin: &str) {
+    let dir = fixture::sandbox("running_out_of_descriptors_pauses_accepting");
+    let server = Launch::serve(bin, dir).flag("--idle-timeout", "1m").start();
+    let limit = format!("--nofile={LOW_FD_LIMIT_AT_RUN}:{LOW_FD_LIMIT_AT_RUN}");
+    let lowered = Command::new("prlimit")
+        .args(["--pid", &server.pid().to_string(), &limit])
+        .status()
+        .expect("run prlimit");
+    assert!(lowered.success(), "prlimit failed: {lowered:?}");
+    saturate_and_recover(&server, 80, "out of file descriptors");
+}
+
+/// `serve` started under a low fd limit ([`LOW_FD_LIMIT`]), so its connection limit is small.
+fn serve_with_low_fd_limit(bin: &str, label: &str) -> Server {
+    let dir = fixture::sandbox(label);
     let static_dir = dir.join(fixture::STATIC_DIR);
     let store = dir.join(fixture::STORE_FILE);
     // The limit is lowered by the shell before the server starts, so it cannot raise it.
@@ -134,31 +216,14 @@ pub fn connections_beyond_the_limit_wait_in_the_backlog(bin: &str) {
         .arg(script)
         .arg("sh")
         .arg(bin);
-    let server = args
-        .iter()
+    args.iter()
         .fold(launch, |launch, arg| launch.arg(arg))
         .arg("--static")
         .arg(static_dir)
         .arg("--store")
         .arg(store)
         .expect_listeners(true, true)
-        .start();
-    saturate_and_recover(&server, 100, "over the connection limit");
-}
-
-/// Out of file descriptors (the limit lowered while the server runs, below what its
-/// connection limit assumed): accepting pauses instead of spinning on EMFILE, and resumes as
-/// soon as descriptors are free again.
-pub fn running_out_of_descriptors_pauses_accepting(bin: &str) {
-    let dir = fixture::sandbox("running_out_of_descriptors_pauses_accepting");
-    let server = Launch::serve(bin, dir).flag("--idle-timeout", "1m").start();
-    let limit = format!("--nofile={LOW_FD_LIMIT_AT_RUN}:{LOW_FD_LIMIT_AT_RUN}");
-    let lowered = Command::new("prlimit")
-        .args(["--pid", &server.pid().to_string(), &limit])
-        .status()
-        .expect("run prlimit");
-    assert!(lowered.success(), "prlimit failed: {lowered:?}");
-    saturate_and_recover(&server, 80, "out of file descriptors");
+        .start()
 }
 
 /// Opens `clients` connections, each sending a GET: the first ones are answered, the rest wait
@@ -260,7 +325,7 @@ fn server_lets_go(server: &Server, baseline: usize, what: &str) {
 }
 
 /// How many sockets the process `pid` has open.
-fn open_sockets(pid: u32) -> usize {
+pub(crate) fn open_sockets(pid: u32) -> usize {
     let entries = fs::read_dir(format!("/proc/{pid}/fd")).expect("read /proc/PID/fd");
     entries
         .flatten()
@@ -307,9 +372,14 @@ const NORMAL_REQUESTS: usize = 10;
 /// How long an answer may take before its client counts as waiting in the backlog; an accepted
 /// connection is answered in milliseconds.
 const WAIT_FOR_UNANSWERED: Duration = Duration::from_secs(1);
+/// How long a refusal may take: it is written as the connection is accepted, so this is only
+/// slack for a loaded machine.
+const PROMPT: Duration = Duration::from_secs(2);
 /// The fd limit the server starts with: connection limits of 64 (`ferry`) and 21
-/// (`ferry-std`), far below the 100 clients.
-const LOW_FD_LIMIT: u32 = 128;
+/// (`ferry-std`), far below [`LIMITED_CLIENTS`].
+pub(crate) const LOW_FD_LIMIT: u32 = 128;
+/// Clients sent to a server started under [`LOW_FD_LIMIT`].
+pub(crate) const LIMITED_CLIENTS: usize = 100;
 /// The fd limit set on a running server: room for a few dozen connections beyond what it
 /// already holds, fewer than the 80 clients.
 const LOW_FD_LIMIT_AT_RUN: u32 = 48;
@@ -325,4 +395,4 @@ const LET_GO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of a status line up to and including the status code.
 const STATUS_LINE_PREFIX: usize = 12;
 /// How often the server's open sockets are counted while waiting for them to close.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(50);

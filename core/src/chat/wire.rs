@@ -106,6 +106,15 @@ pub fn encode_error(text: &str, out: &mut Vec<u8>) {
     );
 }
 
+/// Appends the one line a client beyond the server's connection limit (`limit` clients) gets
+/// before its connection is closed: an error line, so every client shows it like any refusal.
+pub fn encode_server_full(limit: usize, out: &mut Vec<u8>) {
+    encode_error(
+        &format!("the server is full ({limit} clients); try again later"),
+        out,
+    );
+}
+
 /// Appends any server line.
 pub fn encode_server_line(line: &ServerLine, out: &mut Vec<u8>) {
     match line {
@@ -207,6 +216,10 @@ mod tests {
                 "{\"type\":\"error\",\"error\":\"no\"}\n",
             ),
             (
+                line(|o| encode_server_full(21, o)),
+                "{\"type\":\"error\",\"error\":\"the server is full (21 clients); try again later\"}\n",
+            ),
+            (
                 line(|o| encode_client_object("a\"b", Some("x\ny"), o)),
                 "{\"username\":\"a\\\"b\",\"message\":\"x\\ny\"}\n",
             ),
@@ -248,6 +261,19 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(&decode_client_object(text.as_bytes()), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn server_full_reads_back_as_an_error_line() {
+        let mut out = Vec::new();
+        encode_server_full(1024, &mut out);
+        let text = out.strip_suffix(b"\n").expect("one line");
+        assert_eq!(
+            decode_server_line(text),
+            Ok(ServerLine::Error {
+                error: "the server is full (1024 clients); try again later".into()
+            })
+        );
     }
 
     #[test]

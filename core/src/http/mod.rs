@@ -6,6 +6,7 @@ mod body;
 mod conn;
 mod error;
 mod parse;
+mod refusal;
 mod response;
 mod write;
 
@@ -20,6 +21,7 @@ pub use parse::{
     parse_head, BodyFraming, HeadLimits, HeadScanner, Header, Method, RequestHead, Scan, Version,
     DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET,
 };
+pub use refusal::encode_server_full;
 pub use response::{
     parse_response_head, ResponseError, ResponseEvent, ResponseFraming, ResponseHead,
     ResponseReader, MAX_RESPONSE_HEAD,

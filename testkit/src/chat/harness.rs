@@ -1,0 +1,247 @@
+//! The chat suite's harness: a `chat` server started from the binary under test, and a raw
+//! client speaking the JSON lines itself, with read timeouts so a hang fails instead of blocking.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, Capture};
+use crate::temp::TempDir;
+
+/// A running `chat` server; killed and reaped when dropped.
+pub(super) struct ChatServer {
+    child: Child,
+    pub(super) address: SocketAddr,
+    _dir: TempDir,
+}
+
+impl ChatServer {
+    pub(super) fn start(bin: &str, label: &str, flags: &[&str]) -> ChatServer {
+        let dir = TempDir::new(label);
+        ChatServer::spawn(command(bin, &dir), bin, dir, flags)
+    }
+
+    /// Starts the server under the fd limit `fd_limit`, set by the shell before the server
+    /// starts so it cannot raise it: its connection limit follows.
+    pub(super) fn start_with_fd_limit(
+        bin: &str,
+        label: &str,
+        flags: &[&str],
+        fd_limit: u32,
+    ) -> ChatServer {
+        let dir = TempDir::new(label);
+        let mut shell = command("sh", &dir);
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {fd_limit} && exec \"$@\""))
+            .arg("sh")
+            .arg(bin);
+        ChatServer::spawn(shell, bin, dir, flags)
+    }
+
+    /// The server's process id, to look at what it holds.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn spawn(mut command: Command, bin: &str, dir: TempDir, flags: &[&str]) -> ChatServer {
+        let mut child = command
+            .args(["chat", "--bind", "127.0.0.1:0"])
+            .args(flags)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let lines = forward_stdout(take_stdout(&mut child));
+        let stderr = Capture::spawn(take_stderr(&mut child));
+        let address = match lines.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line
+                .strip_prefix(LISTENING_LINE)
+                .and_then(|address| address.parse().ok()),
+            Err(_) => None,
+        };
+        let Some(address) = address else {
+            kill_and_reap(&mut child);
+            panic!(
+                "no listening line from {bin} chat; stderr: {}",
+                stderr.finish()
+            );
+        };
+        ChatServer {
+            child,
+            address,
+            _dir: dir,
+        }
+    }
+
+    pub(super) fn connect(&self) -> Peer {
+        let stream = TcpStream::connect(self.address).expect("connect to the chat server");
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("read timeout");
+        Peer {
+            writer: stream.try_clone().expect("clone"),
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// Connects and claims `name`, reading up to the server's confirmation of it.
+    pub(super) fn join(&self, name: &str) -> Peer {
+        let mut peer = self.connect();
+        peer.send(&json!({"username": name}));
+        peer.expect(&json!({"type": "join", "username": name}));
+        peer
+    }
+}
+
+impl Drop for ChatServer {
+    fn drop(&mut self) {
+        kill_and_reap(&mut self.child);
+    }
+}
+
+/// A raw client speaking the JSON lines itself.
+pub(super) struct Peer {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Peer {
+    pub(super) fn send(&mut self, value: &Value) {
+        self.send_raw(format!("{value}\n").as_bytes());
+    }
+
+    pub(super) fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer
+            .write_all(bytes)
+            .expect("send to the chat server");
+    }
+
+    pub(super) fn say(&mut self, name: &str, text: &str) {
+        self.send(&message(name, text));
+    }
+
+    /// The next line, as JSON; panics on a timeout, EOF or a line that is not JSON.
+    pub(super) fn line(&mut self) -> Value {
+        let line = self.raw_line();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+
+    /// The first line the server sends, if it sends one within `wait` (which may be shorter
+    /// than [`READ_TIMEOUT`]); panics on EOF or a line that is not JSON.
+    pub(super) fn line_within(&mut self, wait: Duration) -> Option<Value> {
+        let stream = self.reader.get_ref();
+        stream.set_read_timeout(Some(wait)).expect("read timeout");
+        let mut line = String::new();
+        let read = self.reader.read_line(&mut line);
+        let stream = self.reader.get_ref();
+        stream
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .expect("read timeout");
+        match read {
+            Ok(0) => panic!("the server closed the connection without a line"),
+            Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
+            Err(e) => panic!("no line from the server: {e}"),
+        }
+    }
+
+    /// Waits (up to [`READ_TIMEOUT`]) until bytes from the server wait in this client's socket,
+    /// without taking them: true once some do.
+    pub(super) fn has_unread_bytes(&self) -> bool {
+        matches!(self.reader.get_ref().peek(&mut [0u8; 1]), Ok(1..))
+    }
+
+    /// The next line as text; panics on a timeout or EOF.
+    pub(super) fn raw_line(&mut self) -> String {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => panic!("the server closed the connection"),
+            Ok(_) => line,
+            Err(e) => panic!("no line from the server: {e}"),
+        }
+    }
+
+    /// Reads lines until `expected`; other lines (joins, say) in between are skipped.
+    pub(super) fn expect(&mut self, expected: &Value) {
+        let mut skipped = Vec::new();
+        loop {
+            let line = self.line();
+            if line == *expected {
+                return;
+            }
+            skipped.push(line);
+            assert!(skipped.len() < 1000, "never got {expected}: {skipped:?}");
+        }
+    }
+
+    /// Reads lines until each of `expected` was seen, in any order.
+    pub(super) fn expect_all(&mut self, expected: &[Value]) {
+        let mut missing: Vec<&Value> = expected.iter().collect();
+        let mut skipped = Vec::new();
+        while !missing.is_empty() {
+            let line = self.line();
+            match missing.iter().position(|value| **value == line) {
+                Some(index) => {
+                    missing.swap_remove(index);
+                }
+                None => skipped.push(line),
+            }
+            assert!(skipped.len() < 1000, "never got {missing:?}: {skipped:?}");
+        }
+    }
+
+    /// Reads lines (the history a newcomer gets, say) until an error line.
+    pub(super) fn expect_error(&mut self) {
+        for _ in 0..1000 {
+            if self.line()["type"] == "error" {
+                return;
+            }
+        }
+        panic!("no error line");
+    }
+
+    /// Reads until the server closes the connection (within [`CLOSE_TIMEOUT`]).
+    pub(super) fn expect_closed(mut self) {
+        let deadline = Instant::now() + CLOSE_TIMEOUT;
+        let mut buf = vec![0u8; 64 * 1024];
+        while Instant::now() < deadline {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {}
+                Err(e) => panic!("reading a client the server should close: {e}"),
+            }
+        }
+        panic!("the server did not close the connection within {CLOSE_TIMEOUT:?}");
+    }
+}
+
+fn command(bin: &str, dir: &TempDir) -> Command {
+    let mut command = Command::new(bin);
+    command.current_dir(dir.path());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FERRY_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+pub(super) fn message(name: &str, text: &str) -> Value {
+    json!({"username": name, "message": text})
+}
+
+const LISTENING_LINE: &str = "chat server listening on tcp://";
+/// How long a server may take to print its listening line.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long any expected line may take; generous for a machine shared with builds.
+pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the server may take to disconnect a client (one that never reads, say).
+pub(super) const CLOSE_TIMEOUT: Duration = Duration::from_secs(20);
