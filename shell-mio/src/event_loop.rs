@@ -1,46 +1,65 @@
-//! The one loop of `ferry`: wait for readiness or the earliest core deadline, hand each event to
-//! the web app or the socket server, fire expired deadlines, repeat; on SIGINT/SIGTERM, stop
-//! accepting and run until in-flight work is done or the grace period ends.
+//! The one loop of `ferry`: one `Poll` for every socket of every service the process runs.
+//!
+//! Each turn: wait for readiness or the earliest deadline (of a connection, a service, the
+//! accept pause or the stop); hand each event to its owner (a listener, a connection, a
+//! service's own socket, the waker of the services' threads, the signals); fire the deadlines
+//! that passed; accept what waits; then let the services hand out what their inputs produced
+//! and drive the connections they woke. On SIGINT/SIGTERM: stop accepting, let connections
+//! finish (bounded by the grace period), then let the store finish and return.
 
 use std::io;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ferry_core::settings::SHUTDOWN_GRACE;
-use mio::{Events, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::peers::FIRST_PEER;
-use crate::socket::SocketServer;
-use crate::web::{Web, FIRST_CONNECTION};
+use crate::accept::Listeners;
+use crate::conns::{Conns, Cx, Wakes};
+use crate::session::{ServiceKind, Services};
 
 pub const SIGNALS: Token = Token(0);
-pub const LISTENER: Token = Token(1);
+/// Threads of the services (the store writer, upload commits) wake the loop through this.
+pub const WAKER: Token = Token(1);
+/// The web app's socket or stream to the socket server.
 pub const FORWARD: Token = Token(2);
+/// The socket server's UDP socket.
 pub const SOCKET: Token = Token(3);
-pub const STORE_DONE: Token = Token(4);
-/// The web app's stream to the socket server (`--transport tcp`), one connection at a time.
-pub const FORWARD_STREAM: Token = Token(5);
 
 pub struct EventLoop {
     pub poll: Poll,
     signals: Signals,
-    pub web: Option<Web>,
-    pub socket: Option<SocketServer>,
+    pub waker: Arc<Waker>,
+    pub listeners: Listeners,
+    pub services: Services,
+    conns: Conns,
+    wakes: Wakes,
 }
 
 impl EventLoop {
-    pub fn new() -> io::Result<EventLoop> {
+    /// A loop holding at most `max_connections` connections at once.
+    pub fn new(max_connections: usize) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
-            .register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(EventLoop {
             poll,
             signals,
-            web: None,
-            socket: None,
+            waker,
+            listeners: Listeners::new(max_connections),
+            services: Services::default(),
+            conns: Conns::new(),
+            wakes: Wakes::default(),
         })
+    }
+
+    /// Adds a listening socket whose connections go to `kind`.
+    pub fn listen(&mut self, listener: mio::net::TcpListener, kind: ServiceKind) -> io::Result<()> {
+        self.listeners.add(self.poll.registry(), listener, kind)
     }
 
     /// Runs until a signal asks to stop and in-flight work is done (or the grace period ends).
@@ -49,71 +68,79 @@ impl EventLoop {
         let mut stop_by: Option<Instant> = None;
         loop {
             let now = Instant::now();
-            let deadline = [self.web.as_ref().and_then(Web::next_deadline), stop_by]
+            let timeout = if self.conns.has_unfinished_reads() {
+                Some(Duration::ZERO)
+            } else {
+                [
+                    self.conns.next_deadline(),
+                    self.services.poll_timeout(),
+                    self.listeners.poll_timeout(),
+                    stop_by,
+                ]
                 .into_iter()
                 .flatten()
-                .min();
-            let timeout = deadline.map(|d| d.saturating_duration_since(now));
+                .min()
+                .map(|deadline| deadline.saturating_duration_since(now))
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
             let now = Instant::now();
+            let registry = self.poll.registry();
+            let conns = &mut self.conns;
+            let mut cx = Cx {
+                registry,
+                services: &mut self.services,
+                wakes: &mut self.wakes,
+            };
+            conns.begin_turn(&mut cx, now);
             for event in events.iter() {
-                match event.token() {
-                    SIGNALS if self.signals.pending().count() > 0 && stop_by.is_none() => {
-                        stop_by = Some(now + SHUTDOWN_GRACE);
-                        if let Some(web) = self.web.as_mut() {
-                            web.begin_shutdown(self.poll.registry());
+                let token = event.token();
+                let (readable, writable) = readiness(event);
+                match token {
+                    SIGNALS => {
+                        if self.signals.pending().count() > 0 && stop_by.is_none() {
+                            stop_by = Some(now + SHUTDOWN_GRACE);
+                            self.listeners.close(registry);
+                            cx.services.begin_shutdown(now);
+                            conns.begin_shutdown(&mut cx, now);
                         }
                     }
-                    LISTENER => {
-                        if let Some(web) = self.web.as_mut() {
-                            web.accept(self.poll.registry(), now);
-                        }
-                    }
-                    FORWARD | FORWARD_STREAM => {
-                        if let Some(web) = self.web.as_mut() {
-                            let (readable, writable) = readiness(event);
+                    WAKER => cx.services.handle_wake(cx.wakes, now),
+                    FORWARD => {
+                        if let Some(web) = cx.services.web.as_mut() {
                             web.forward_event(now, readable, writable);
                         }
                     }
                     SOCKET => {
-                        if let Some(socket) = self.socket.as_mut() {
+                        if let Some(socket) = cx.services.socket.as_mut() {
                             socket.readable(now);
                         }
                     }
-                    STORE_DONE => {
-                        if let Some(socket) = self.socket.as_mut() {
-                            socket.store_done(now);
-                        }
-                    }
-                    token if token.0 >= FIRST_PEER => {
-                        if let Some(socket) = self.socket.as_mut() {
-                            let (readable, writable) = readiness(event);
-                            socket.peer_ready(token, readable, writable, now);
-                        }
-                    }
-                    token if token.0 >= FIRST_CONNECTION => {
-                        if let Some(web) = self.web.as_mut() {
-                            let (readable, writable) = readiness(event);
-                            web.connection_event(token, readable, writable, now);
-                        }
-                    }
-                    _ => {}
+                    token if self.listeners.ready(token) => {}
+                    token => conns.ready(&mut cx, token, (readable, writable), now),
                 }
             }
-            if let Some(web) = self.web.as_mut() {
-                web.handle_timeouts(self.poll.registry(), now);
+            conns.handle_timeouts(&mut cx, now);
+            if cx
+                .services
+                .poll_timeout()
+                .is_some_and(|deadline| deadline <= now)
+            {
+                cx.services.handle_timeout(cx.wakes, now);
             }
+            while let Some(accepted) = self.listeners.accept(conns.len(), now) {
+                let (remote, kind) = (accepted.remote, accepted.kind);
+                conns.add(&mut cx, accepted.stream, now, |services, key| {
+                    services.open(kind, key, remote, now)
+                });
+            }
+            conns.drive_woken(&mut cx, now);
             if let Some(stop_by) = stop_by {
-                let web_done = self.web.as_ref().is_none_or(Web::is_idle);
-                let socket_done = self.socket.as_ref().is_none_or(SocketServer::is_idle);
-                if (web_done && socket_done) || now >= stop_by {
-                    if let Some(socket) = self.socket.as_mut() {
-                        socket.finish();
-                    }
+                if (conns.is_idle() && cx.services.is_idle()) || now >= stop_by {
+                    cx.services.finish();
                     return Ok(());
                 }
             }

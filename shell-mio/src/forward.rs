@@ -7,7 +7,6 @@
 //! (`ForwardTarget`) are the core's decisions; this module moves bytes, starts lookups and
 //! reports what the sockets say.
 
-use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
 use std::time::Instant;
@@ -21,15 +20,11 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
 use crate::outbox::Outbox;
-use crate::timers::TimerKey;
 
 /// The forwarding half of the web app.
 pub struct Forward {
     link: Link,
     pub sender: DatagramSender,
-    /// Which connection waits on which message.
-    pub waiting: HashMap<u64, TimerKey>,
-    pub next_tag: u64,
     /// Where transmissions are encoded before they go out.
     buf: Vec<u8>,
     /// Where reads land, datagrams or stream bytes.
@@ -107,8 +102,6 @@ impl Forward {
         Forward {
             link,
             sender,
-            waiting: HashMap::new(),
-            next_tag: 0,
             buf: Vec::with_capacity(MAX_DATAGRAM_SIZE),
             read_buf: vec![0; READ_BUFFER],
             target,
@@ -259,11 +252,6 @@ impl Forward {
                 }
             }
         }
-    }
-
-    /// Whether no caller waits on a message.
-    pub fn is_idle(&self) -> bool {
-        self.waiting.is_empty()
     }
 
     /// Tells the target what the links and the sender saw, starts or collects a lookup of the

@@ -1,13 +1,17 @@
-//! `ferry`: the production shell. One mio event loop serves every HTTP connection, the forwarder
-//! and the socket server; a writer thread does the store's appends. The protocol logic is all in
+//! `ferry`: the production shell. One mio event loop serves every connection of every service
+//! the command runs (web app, socket server, forwarder, file server, chat); a writer thread does
+//! the store's appends and short-lived threads commit uploads. The protocol logic is all in
 //! `ferry-core`, shared with `ferry-std`.
 
+mod accept;
 mod chat;
+mod conns;
 mod event_loop;
 mod files;
 mod forward;
+mod http;
 mod outbox;
-mod peers;
+mod session;
 mod socket;
 mod timers;
 mod web;
@@ -16,15 +20,19 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_core::app::MessageApp;
-use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
+use ferry_core::chat::{self as chat_core, ChatConfig};
+use ferry_core::cli::{
+    self, ChatOptions, Command, FilesOptions, SocketOptions, Transport, WebOptions,
+};
 use ferry_core::datagram::{DatagramSender, ForwardTarget};
+use ferry_core::files as files_core;
 use ferry_core::settings;
+use ferry_shell::files::FileServer;
 use mio::net::{TcpListener, UdpSocket};
 
-use event_loop::{EventLoop, FORWARD, FORWARD_STREAM, LISTENER, SOCKET, STORE_DONE};
+use event_loop::{EventLoop, FORWARD, SOCKET};
 use forward::Forward;
-use socket::{Listening, SocketServer};
-use web::Web;
+use session::ServiceKind;
 
 const PROGRAM: &str = "ferry";
 
@@ -34,12 +42,12 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let result = match command {
-        Command::Serve(options) => run(Some(options.web), Some(options.socket)),
-        Command::Http(options) => run(Some(options), None),
-        Command::Socket(options) => run(None, Some(options)),
-        Command::Chat(options) => chat::run(&options),
+        Command::Serve(options) => run(Some(options.web), Some(options.socket), None, None),
+        Command::Http(options) => run(Some(options), None, None, None),
+        Command::Socket(options) => run(None, Some(options), None, None),
+        Command::Chat(options) => run(None, None, None, Some(options)),
+        Command::Files(options) => run(None, None, Some(options), None),
         Command::ChatClient(options) => return ferry_shell::run_chat_client(PROGRAM, &options),
-        Command::Files(options) => files::run(&options),
         Command::Client(options) => {
             return ferry_shell::file_client::run_file_client(PROGRAM, &options)
         }
@@ -48,84 +56,33 @@ fn main() -> ExitCode {
     ferry_shell::exit_code(PROGRAM, result)
 }
 
-/// Runs the web app, the socket server, or both (serve), on one event loop.
-fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), String> {
+/// Runs the services given, all on one event loop.
+fn run(
+    web: Option<WebOptions>,
+    socket: Option<SocketOptions>,
+    files: Option<FilesOptions>,
+    chat: Option<ChatOptions>,
+) -> Result<(), String> {
+    let max_connections = settings::connection_limit(ferry_shell::raise_fd_limit(), false);
     let mut event_loop =
-        EventLoop::new().map_err(|e| format!("cannot start the event loop: {e}"))?;
+        EventLoop::new(max_connections).map_err(|e| format!("cannot start the event loop: {e}"))?;
     let mut lines = Vec::new();
     let mut socket_address = None;
     if let Some(options) = &socket {
-        let (store, repaired) = ferry_shell::open_store(options)?;
-        if let Some(note) = repaired {
-            eprintln!("{PROGRAM}: {note}");
-        }
-        let context = |e: std::io::Error| format!("socket server: {e}");
-        let (listening, address, line) = match options.transport {
-            Transport::Udp => {
-                let udp = ferry_shell::bind_udp("socket server", &options.socket)?;
-                let address = udp.local_addr().map_err(context)?;
-                udp.set_nonblocking(true).map_err(context)?;
-                let line = settings::socket_listening(address);
-                (Listening::Udp(UdpSocket::from_std(udp)), address, line)
-            }
-            Transport::Tcp => {
-                let listener = ferry_shell::bind_tcp("socket server", &options.socket)?;
-                let address = listener.local_addr().map_err(context)?;
-                listener.set_nonblocking(true).map_err(context)?;
-                let line = settings::socket_listening_tcp(address);
-                (
-                    Listening::Tcp(TcpListener::from_std(listener)),
-                    address,
-                    line,
-                )
-            }
-        };
-        let server = SocketServer::start(
-            listening,
-            store,
-            event_loop.poll.registry(),
-            SOCKET,
-            STORE_DONE,
-        )
-        .map_err(|e| format!("cannot start the socket server: {e}"))?;
-        event_loop.socket = Some(server);
+        let (address, line) = start_socket_server(&mut event_loop, options)?;
         socket_address = Some(address);
         lines.push(line);
     }
     if let Some(options) = &web {
-        let site = ferry_shell::load_site(&options.static_dir)?;
-        let now = Instant::now();
-        let target = match socket_address {
-            Some(bound) => ForwardTarget::new(now, vec![cli::forward_target(bound)], false),
-            None => ferry_shell::lookup::forward_target(now, &options.forward)?,
-        };
-        // Where the first message goes; a name may later stand for another address.
-        let first = target.current().ok_or("no address to forward to")?;
-        let listener = ferry_shell::bind_tcp("web app", &options.http)?;
-        let address = listener.local_addr().map_err(|e| format!("web app: {e}"))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("web app: {e}"))?;
-        let forward = open_forward(options, target)?;
-        let mut web = Web::new(
-            TcpListener::from_std(listener),
-            LISTENER,
-            MessageApp::new(site),
-            settings::http_config(options),
-            forward,
-            settings::connection_limit(ferry_shell::raise_fd_limit(), false),
-        );
-        let forward_token = match options.transport {
-            Transport::Udp => FORWARD,
-            Transport::Tcp => FORWARD_STREAM,
-        };
-        web.register(event_loop.poll.registry(), forward_token)
-            .map_err(|e| format!("web app: {e}"))?;
-        event_loop.web = Some(web);
-        lines.insert(0, settings::web_listening(address));
-        if socket_address.is_none() {
-            lines.push(settings::forwarding_to(first, options.transport));
-        }
+        let (listening, forwarding) = start_web(&mut event_loop, options, socket_address)?;
+        lines.insert(0, listening);
+        lines.extend(forwarding);
+    }
+    if let Some(options) = &files {
+        lines.push(start_files(&mut event_loop, options)?);
+    }
+    if let Some(options) = &chat {
+        lines.push(start_chat(&mut event_loop, options)?);
     }
     for line in lines {
         println!("{line}");
@@ -133,6 +90,114 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
     event_loop
         .run()
         .map_err(|e| format!("event loop failed: {e}"))
+}
+
+/// Opens the store and the socket server's socket; returns its address and listening line.
+fn start_socket_server(
+    event_loop: &mut EventLoop,
+    options: &SocketOptions,
+) -> Result<(std::net::SocketAddr, String), String> {
+    let (store, repaired) = ferry_shell::open_store(options)?;
+    if let Some(note) = repaired {
+        eprintln!("{PROGRAM}: {note}");
+    }
+    let context = |e: std::io::Error| format!("socket server: {e}");
+    let (udp, listener, address, line) = match options.transport {
+        Transport::Udp => {
+            let udp = ferry_shell::bind_udp("socket server", &options.socket)?;
+            let address = udp.local_addr().map_err(context)?;
+            udp.set_nonblocking(true).map_err(context)?;
+            let line = settings::socket_listening(address);
+            (Some(UdpSocket::from_std(udp)), None, address, line)
+        }
+        Transport::Tcp => {
+            let listener = ferry_shell::bind_tcp("socket server", &options.socket)?;
+            let address = listener.local_addr().map_err(context)?;
+            listener.set_nonblocking(true).map_err(context)?;
+            let line = settings::socket_listening_tcp(address);
+            (None, Some(TcpListener::from_std(listener)), address, line)
+        }
+    };
+    let registry = event_loop.poll.registry();
+    let waker = event_loop.waker.clone();
+    let server = socket::SocketServer::start(udp, store, registry, SOCKET, waker)
+        .map_err(|e| format!("cannot start the socket server: {e}"))?;
+    event_loop.services.socket = Some(server);
+    if let Some(listener) = listener {
+        event_loop
+            .listen(listener, ServiceKind::Peer)
+            .map_err(context)?;
+    }
+    Ok((address, line))
+}
+
+/// Starts the web app, forwarding to the socket server of this process if there is one;
+/// returns its listening line and, when it forwards elsewhere, the line saying where.
+fn start_web(
+    event_loop: &mut EventLoop,
+    options: &WebOptions,
+    socket_address: Option<std::net::SocketAddr>,
+) -> Result<(String, Option<String>), String> {
+    let site = ferry_shell::load_site(&options.static_dir)?;
+    let now = Instant::now();
+    let target = match socket_address {
+        Some(bound) => ForwardTarget::new(now, vec![cli::forward_target(bound)], false),
+        None => ferry_shell::lookup::forward_target(now, &options.forward)?,
+    };
+    // Where the first message goes; a name may later stand for another address.
+    let first = target.current().ok_or("no address to forward to")?;
+    let listener = bind("web app", &options.http)?;
+    let address = listener.local_addr().map_err(|e| format!("web app: {e}"))?;
+    let mut forward = open_forward(options, target)?;
+    forward
+        .register(event_loop.poll.registry(), FORWARD)
+        .map_err(|e| format!("web app: {e}"))?;
+    let app = MessageApp::new(site);
+    let service = web::WebService::new(app, settings::http_config(options), forward);
+    event_loop.services.web = Some(service);
+    event_loop
+        .listen(listener, ServiceKind::Web)
+        .map_err(|e| format!("web app: {e}"))?;
+    let forwarding = socket_address
+        .is_none()
+        .then(|| settings::forwarding_to(first, options.transport));
+    Ok((settings::web_listening(address), forwarding))
+}
+
+fn start_files(event_loop: &mut EventLoop, options: &FilesOptions) -> Result<String, String> {
+    let server = FileServer::open(options)?;
+    let listener = bind("file server", &options.bind)?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("file server: {e}"))?;
+    let http = files_core::http_config(options);
+    let waker = event_loop.waker.clone();
+    event_loop.services.files = Some(files::FilesService::new(server, http, waker));
+    event_loop
+        .listen(listener, ServiceKind::Files)
+        .map_err(|e| format!("file server: {e}"))?;
+    Ok(files_core::listening(address))
+}
+
+fn start_chat(event_loop: &mut EventLoop, options: &ChatOptions) -> Result<String, String> {
+    let listener = bind("chat server", &options.bind)?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("chat server: {e}"))?;
+    event_loop.services.chat = Some(chat::ChatService::new(ChatConfig::from(options)));
+    event_loop
+        .listen(listener, ServiceKind::Chat)
+        .map_err(|e| format!("chat server: {e}"))?;
+    Ok(chat_core::listening_line(address))
+}
+
+/// Binds a non-blocking listener for `server` (named in errors) at `address`.
+fn bind(server: &str, address: &str) -> Result<TcpListener, String> {
+    let listener = ferry_shell::bind_tcp(server, address)?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("{server}: {e}"))?;
+    Ok(TcpListener::from_std(listener))
 }
 
 fn open_forward(options: &WebOptions, target: ForwardTarget) -> Result<Forward, String> {

@@ -37,18 +37,6 @@ impl Outbox {
         &mut self.bytes
     }
 
-    /// Takes over `more` (leaving it empty): swapped in when nothing is pending, so the caller's
-    /// buffer is reused without a copy, appended otherwise.
-    pub fn take_from(&mut self, more: &mut Vec<u8>) {
-        if self.pending() == 0 {
-            self.bytes.clear();
-            self.written = 0;
-            std::mem::swap(&mut self.bytes, more);
-        } else {
-            self.bytes.append(more);
-        }
-    }
-
     /// Writes what the socket takes now; the rest waits for the next writable edge.
     pub fn flush(&mut self, stream: &mut impl Write) -> io::Result<()> {
         while self.ready && self.written < self.bytes.len() {

@@ -1,53 +1,64 @@
-//! The socket server on the event loop: datagrams in (or lines from web apps' streams, see
-//! `peers.rs`), the core's `DatagramReceiver` deciding what to store and what to acknowledge,
-//! and a writer thread doing the appends so a slow disk never stalls the loop. While one batch
-//! is being written (and synced), the next one gathers: group commit without a timer.
+//! The socket server on the loop: datagrams in (or lines from web apps' streams, each a
+//! connection of the loop with a [`PeerSession`]), the core's `DatagramReceiver` deciding what
+//! to store and what to acknowledge, and a writer thread doing the appends so a slow disk never
+//! stalls the loop. While one batch is being written (and synced), the next one gathers: group
+//! commit without a timer.
+//!
+//! A stream's lines are handed to the receiver as datagrams from that web app's address, and
+//! each ack is written back on the stream its copy came from. Streams stop reading while the
+//! receiver has as many stores under way as it takes (lines wait in the framer, then in the
+//! kernel's buffers: back-pressure instead of dropped messages, which a stream would not
+//! resend) and resume when a batch is stored.
 
+use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use ferry_core::datagram::{
-    DatagramReceiver, DropReporter, MessageId, ReceiverConfig, ReceiverEvent, StoreToken,
-    MAX_DATAGRAM_SIZE,
+    push_line, DatagramReceiver, DropReporter, LineFramer, MessageId, ReceiverConfig,
+    ReceiverEvent, StoreToken, MAX_DATAGRAM_SIZE,
 };
+use ferry_core::settings::MAX_STREAM_PEERS;
 use ferry_core::Message;
 use ferry_shell::Store;
-use mio::net::{TcpListener, UdpSocket};
+use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token, Waker};
 use time::OffsetDateTime;
 
-use crate::peers::Peers;
+use crate::conns::{ConnKey, Wakes};
+use crate::session::{Protocol, Status};
 
 pub struct SocketServer {
-    ingress: Ingress,
-    /// For the streams' (de)registrations.
-    registry: Registry,
+    /// The UDP socket; `None` with `--transport tcp`, whose streams are the loop's connections.
+    udp: Option<UdpSocket>,
     receiver: DatagramReceiver,
+    /// Stop reading streams while this many stores are under way (the receiver's own bound).
+    max_pending: usize,
     drops: DropReporter,
     writer: Option<Writer>,
     /// Messages waiting for the writer to finish the batch it holds.
     queued: Vec<Job>,
+    /// The web apps' streams, by address, and acks written for them not yet taken.
+    peers: HashMap<SocketAddr, ConnKey>,
+    acks: HashMap<ConnKey, Vec<u8>>,
     buf: Vec<u8>,
     out: Vec<u8>,
 }
 
+/// One web app's stream to the socket server (`--transport tcp`).
+pub struct PeerSession {
+    address: SocketAddr,
+    framer: LineFramer,
+    /// The stream ended or its framing broke: close it.
+    finished: bool,
+}
+
 /// One message for the writer: its token, its id (recorded in the id journal), the message.
 type Job = (StoreToken, Option<MessageId>, Message);
-
-/// Where messages come in and acks go out.
-enum Ingress {
-    Udp(UdpSocket),
-    Tcp(Peers),
-}
-
-/// The socket the socket server listens on, by transport.
-pub enum Listening {
-    Udp(UdpSocket),
-    Tcp(TcpListener),
-}
 
 struct Writer {
     jobs: SyncSender<Vec<Job>>,
@@ -57,28 +68,25 @@ struct Writer {
 }
 
 impl SocketServer {
-    /// Starts the writer thread, which wakes the loop through `waker_token` after each batch.
+    /// Starts the writer thread, which wakes the loop through `waker` after each batch. With a
+    /// UDP socket, registers it under `udp_token`; streams arrive through a listener of the
+    /// loop instead.
     pub fn start(
-        listening: Listening,
+        udp: Option<UdpSocket>,
         store: Store,
         registry: &Registry,
-        socket_token: Token,
-        waker_token: Token,
+        udp_token: Token,
+        waker: Arc<Waker>,
     ) -> io::Result<SocketServer> {
         let receiver_config = ReceiverConfig::default();
-        let ingress = match listening {
-            Listening::Udp(mut socket) => {
-                registry.register(&mut socket, socket_token, Interest::READABLE)?;
-                Ingress::Udp(socket)
+        let max_pending = receiver_config.max_pending;
+        let udp = match udp {
+            Some(mut socket) => {
+                registry.register(&mut socket, udp_token, Interest::READABLE)?;
+                Some(socket)
             }
-            Listening::Tcp(listener) => Ingress::Tcp(Peers::new(
-                listener,
-                registry,
-                socket_token,
-                receiver_config.max_pending,
-            )?),
+            None => None,
         };
-        let waker = Arc::new(Waker::new(registry, waker_token)?);
         let mut receiver = DatagramReceiver::new(receiver_config);
         receiver.remember_stored(store.recent_ids().iter().cloned());
         // One batch at a time is in the writer; the queue bound only guards against misuse.
@@ -88,9 +96,9 @@ impl SocketServer {
             .name("store-writer".into())
             .spawn(move || write_batches(store, job_queue, result_sender, waker))?;
         Ok(SocketServer {
-            ingress,
-            registry: registry.try_clone()?,
+            udp,
             receiver,
+            max_pending,
             drops: DropReporter::default(),
             writer: Some(Writer {
                 jobs,
@@ -99,20 +107,30 @@ impl SocketServer {
                 busy: false,
             }),
             queued: Vec::new(),
+            peers: HashMap::new(),
+            acks: HashMap::new(),
             buf: vec![0; MAX_DATAGRAM_SIZE + 1],
             out: Vec::with_capacity(MAX_DATAGRAM_SIZE),
         })
     }
 
-    /// Readiness of the socket server's socket: reads every waiting datagram, or accepts every
-    /// waiting web app.
+    /// A web app's stream, unless [`MAX_STREAM_PEERS`] are connected already.
+    pub fn open(&mut self, key: ConnKey, address: SocketAddr) -> Option<PeerSession> {
+        if self.peers.len() >= MAX_STREAM_PEERS {
+            return None;
+        }
+        self.peers.insert(address, key);
+        Some(PeerSession {
+            address,
+            framer: LineFramer::new(),
+            finished: false,
+        })
+    }
+
+    /// Readiness of the UDP socket: reads every waiting datagram.
     pub fn readable(&mut self, now: Instant) {
-        let socket = match &mut self.ingress {
-            Ingress::Udp(socket) => socket,
-            Ingress::Tcp(peers) => {
-                peers.accept(&self.registry, &mut self.receiver, now);
-                return self.after_input(now);
-            }
+        let Some(socket) = self.udp.as_mut() else {
+            return;
         };
         loop {
             match socket.recv_from(&mut self.buf) {
@@ -123,25 +141,17 @@ impl SocketServer {
                 Err(_) => {}
             }
         }
-        self.after_input(now);
     }
 
-    /// Readiness of a web app's stream (`token` from `peers::FIRST_PEER` up).
-    pub fn peer_ready(&mut self, token: Token, readable: bool, writable: bool, now: Instant) {
-        if let Ingress::Tcp(peers) = &mut self.ingress {
-            let registry = &self.registry;
-            peers.handle_ready(registry, token, readable, writable, &mut self.receiver, now);
-        }
-        self.after_input(now);
-    }
-
-    /// The writer finished a batch.
-    pub fn store_done(&mut self, now: Instant) {
+    /// The writer may have finished a batch.
+    pub fn handle_wake(&mut self, wakes: &mut Wakes, now: Instant) {
         let Some(writer) = self.writer.as_mut() else {
             return;
         };
+        let mut stored_any = false;
         while let Ok((tokens, stored)) = writer.results.try_recv() {
             writer.busy = false;
+            stored_any = true;
             for token in tokens {
                 if stored {
                     self.receiver.handle_stored(now, token);
@@ -150,27 +160,16 @@ impl SocketServer {
                 }
             }
         }
-        // Stores completed: streams paused on the receiver's bound read on.
-        if let Ingress::Tcp(peers) = &mut self.ingress {
-            peers.resume(&self.registry, &mut self.receiver, now);
-        }
-        self.after_input(now);
-    }
-
-    /// Whether no message is being or waiting to be stored.
-    pub fn is_idle(&self) -> bool {
-        self.queued.is_empty() && self.writer.as_ref().is_none_or(|w| !w.busy)
-    }
-
-    /// Lets the writer finish and sync what it holds, then joins it.
-    pub fn finish(&mut self) {
-        if let Some(writer) = self.writer.take() {
-            drop(writer.jobs);
-            let _ = writer.thread.join();
+        if stored_any {
+            // Stores completed: streams paused on the receiver's bound read on.
+            for &key in self.peers.values() {
+                wakes.wake(key);
+            }
         }
     }
 
-    fn after_input(&mut self, now: Instant) {
+    /// Hands the messages that came in to the writer and sends the acks that are due.
+    pub fn end_of_turn(&mut self, wakes: &mut Wakes, now: Instant) {
         while let Some(event) = self.receiver.poll_event() {
             match event {
                 ReceiverEvent::Store { token, message } => {
@@ -192,16 +191,111 @@ impl SocketServer {
         }
         while let Some(transmit) = self.receiver.poll_transmit(&mut self.out) {
             let ack = &self.out[..transmit.size];
-            match &mut self.ingress {
+            match self.udp.as_mut() {
                 // A lost ack is retransmitted for: the sender sends the message again and the
                 // receiver acknowledges the copy.
-                Ingress::Udp(socket) => {
+                Some(socket) => {
                     let _ = socket.send_to(ack, transmit.destination);
                 }
-                Ingress::Tcp(peers) => peers.send_ack(&self.registry, transmit.destination, ack),
+                // An ack for a web app that has gone is dropped; its copy on the next
+                // connection is acknowledged then.
+                None => {
+                    if let Some(&key) = self.peers.get(&transmit.destination) {
+                        push_line(ack, self.acks.entry(key).or_default());
+                        wakes.wake(key);
+                    }
+                }
             }
             self.out.clear();
         }
+    }
+
+    /// Whether no message is being or waiting to be stored.
+    pub fn is_idle(&self) -> bool {
+        self.queued.is_empty() && self.writer.as_ref().is_none_or(|w| !w.busy)
+    }
+
+    /// Lets the writer finish and sync what it holds, then joins it.
+    pub fn finish(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            drop(writer.jobs);
+            let _ = writer.thread.join();
+        }
+    }
+}
+
+impl PeerSession {
+    /// Hands whole lines to the receiver while it takes more.
+    fn feed(&mut self, service: &mut SocketServer, now: Instant) {
+        while !self.finished && service.receiver.pending() < service.max_pending {
+            match self.framer.poll_line() {
+                Ok(Some(line)) => service.receiver.handle_datagram(now, self.address, line),
+                Ok(None) => break,
+                Err(error) => {
+                    eprintln!(
+                        "socket server: closing the stream from {}: {error}",
+                        self.address
+                    );
+                    self.finished = true;
+                }
+            }
+        }
+    }
+}
+
+impl Protocol for PeerSession {
+    type Service = SocketServer;
+
+    fn wants_read(&self, service: &SocketServer) -> bool {
+        !self.finished && service.receiver.pending() < service.max_pending
+    }
+
+    fn receive(
+        &mut self,
+        service: &mut SocketServer,
+        _: &mut Wakes,
+        _: ConnKey,
+        now: Instant,
+        bytes: &[u8],
+    ) {
+        self.framer.receive(bytes);
+        self.feed(service, now);
+    }
+
+    fn receive_eof(&mut self, _: &mut SocketServer, _: &mut Wakes, _: ConnKey, _: Instant) {
+        self.finished = true;
+    }
+
+    fn poll_transmit(
+        &mut self,
+        service: &mut SocketServer,
+        _: &mut Wakes,
+        key: ConnKey,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) {
+        // Lines left in the framer while the receiver was full.
+        self.feed(service, now);
+        if let Some(mut acks) = service.acks.remove(&key) {
+            out.append(&mut acks);
+        }
+    }
+
+    fn status(&self) -> Status {
+        if self.finished {
+            Status::Gone
+        } else {
+            Status::Open
+        }
+    }
+
+    fn closed(&mut self, service: &mut SocketServer, _: &mut Wakes, key: ConnKey, _: Instant) {
+        service.peers.remove(&self.address);
+        service.acks.remove(&key);
+    }
+
+    fn holds_a_stop(&self) -> bool {
+        false
     }
 }
 

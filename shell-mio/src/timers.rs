@@ -10,23 +10,17 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-/// Which connection a deadline belongs to: its slot and the generation of the slot's occupant,
-/// so an entry left by a closed connection never fires on the next one in that slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TimerKey {
-    pub slot: usize,
-    pub generation: u64,
-}
+use crate::conns::ConnKey;
 
 #[derive(Default)]
 pub struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    heap: BinaryHeap<Reverse<(Instant, ConnKey)>>,
 }
 
 impl Timers {
     /// Arms `deadline` for `key` unless `armed` (what is already in the heap for it) fires no
     /// later; returns what is armed afterwards.
-    pub fn arm(&mut self, key: TimerKey, deadline: Instant, armed: Option<Instant>) -> Instant {
+    pub fn arm(&mut self, key: ConnKey, deadline: Instant, armed: Option<Instant>) -> Instant {
         match armed {
             Some(existing) if existing <= deadline => existing,
             _ => {
@@ -42,7 +36,7 @@ impl Timers {
     }
 
     /// Removes and returns one entry whose deadline is at or before `now`.
-    pub fn pop_expired(&mut self, now: Instant) -> Option<(Instant, TimerKey)> {
+    pub fn pop_expired(&mut self, now: Instant) -> Option<(Instant, ConnKey)> {
         match self.heap.peek() {
             Some(Reverse((deadline, _))) if *deadline <= now => {
                 self.heap.pop().map(|Reverse(entry)| entry)
@@ -60,7 +54,7 @@ mod tests {
     #[test]
     fn only_earlier_deadlines_are_pushed() {
         let mut timers = Timers::default();
-        let key = TimerKey {
+        let key = ConnKey {
             slot: 1,
             generation: 1,
         };
