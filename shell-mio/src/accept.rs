@@ -1,6 +1,10 @@
 //! Every listening TCP socket of the process, whichever service it serves: accepting until the
 //! socket is empty, the connection limit, and the pause when the process runs out of file
 //! descriptors. Written once for all services.
+//!
+//! A connection beyond the limit is still accepted, to be refused at once (`refuse.rs`) rather
+//! than left waiting in the listen backlog with no answer; only past the limit and the room kept
+//! for refusals do new clients wait there.
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,7 +19,7 @@ use crate::session::ServiceKind;
 pub struct Listeners {
     entries: Vec<Entry>,
     paused_until: Option<Instant>,
-    /// Beyond this many open connections, new ones wait in the listen backlog.
+    /// Beyond this many open connections, new ones are refused.
     max_connections: usize,
 }
 
@@ -31,6 +35,8 @@ pub struct Accepted {
     pub stream: TcpStream,
     pub remote: SocketAddr,
     pub kind: ServiceKind,
+    /// The connection is beyond the limit: refuse it.
+    pub refuse: bool,
 }
 
 impl Listeners {
@@ -81,16 +87,18 @@ impl Listeners {
         self.paused_until
     }
 
-    /// Takes the next waiting connection from any ready listener, while fewer than the limit
-    /// are `open`. `None` once every listener is empty (or accepting must wait).
+    /// Takes the next waiting connection from any ready listener; one beyond the limit (`open`
+    /// connections already) is marked to be refused. `None` once every listener is empty (or
+    /// accepting must wait).
     pub fn accept(&mut self, open: usize, now: Instant) -> Option<Accepted> {
         if self.paused_until.is_some_and(|until| now < until) {
             return None;
         }
         self.paused_until = None;
-        if open >= self.max_connections {
+        if open >= self.max_connections.saturating_add(REFUSING) {
             return None;
         }
+        let refuse = open >= self.max_connections;
         for entry in self.entries.iter_mut().filter(|entry| entry.ready) {
             loop {
                 match entry.listener.accept() {
@@ -99,6 +107,7 @@ impl Listeners {
                             stream,
                             remote,
                             kind: entry.kind,
+                            refuse,
                         })
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -132,6 +141,9 @@ impl Listeners {
 const FIRST_LISTENER: usize = 16;
 /// Room for every service's listener, and more.
 const MAX_LISTENERS: usize = 32;
+/// Connections beyond the limit that may be in the middle of their refusal at once; they fit in
+/// the file descriptors kept aside for everything but connections.
+const REFUSING: usize = 32;
 /// How long accepting pauses after the process ran out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 const ENFILE: i32 = 23;

@@ -51,7 +51,7 @@ impl EventLoop {
             signals,
             waker,
             listeners: Listeners::new(max_connections),
-            services: Services::default(),
+            services: Services::new(max_connections),
             conns: Conns::new(),
             wakes: Wakes::default(),
         })
@@ -132,9 +132,9 @@ impl EventLoop {
                 cx.services.handle_timeout(cx.wakes, now);
             }
             while let Some(accepted) = self.listeners.accept(conns.len(), now) {
-                let (remote, kind) = (accepted.remote, accepted.kind);
+                let (remote, kind, refuse) = (accepted.remote, accepted.kind, accepted.refuse);
                 conns.add(&mut cx, accepted.stream, now, |services, key| {
-                    services.open(kind, key, remote, now)
+                    services.open(kind, refuse, key, remote, now)
                 });
             }
             conns.drive_woken(&mut cx, now);

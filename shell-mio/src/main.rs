@@ -11,6 +11,7 @@ mod files;
 mod forward;
 mod http;
 mod outbox;
+mod refuse;
 mod session;
 mod socket;
 mod timers;

@@ -15,6 +15,7 @@ use ferry_shell::files::Sending;
 use crate::chat::{ChatService, ChatSession};
 use crate::conns::{ConnKey, Wakes};
 use crate::files::{FilesService, FilesSession};
+use crate::refuse::{Refusals, RefusedSession};
 use crate::socket::{PeerSession, SocketServer};
 use crate::web::{WebService, WebSession};
 
@@ -147,6 +148,8 @@ pub enum Session {
     Files(Box<FilesSession>),
     Chat(ChatSession),
     Peer(PeerSession),
+    /// A connection beyond the limit, being refused.
+    Refused(RefusedSession),
 }
 
 /// Which service a listener's connections belong to.
@@ -159,12 +162,12 @@ pub enum ServiceKind {
 }
 
 /// The services this process runs; any subset.
-#[derive(Default)]
 pub struct Services {
     pub web: Option<WebService>,
     pub files: Option<FilesService>,
     pub chat: Option<ChatService>,
     pub socket: Option<SocketServer>,
+    pub refusals: Refusals,
 }
 
 /// Calls `$body` with the session's own value as `$session` and its service as `$service`.
@@ -189,6 +192,10 @@ macro_rules! with_service {
                 let $service = service_of(&mut $services.socket);
                 $body
             }
+            Session::Refused($session) => {
+                let $service = &mut $services.refusals;
+                $body
+            }
         }
     };
 }
@@ -201,6 +208,7 @@ macro_rules! each_session {
             Session::Files($session) => $body,
             Session::Chat($session) => $body,
             Session::Peer($session) => $body,
+            Session::Refused($session) => $body,
         }
     };
 }
@@ -216,6 +224,7 @@ impl Session {
             Session::Files(s) => services.files.as_ref().is_some_and(|v| s.wants_read(v)),
             Session::Chat(s) => services.chat.as_ref().is_some_and(|v| s.wants_read(v)),
             Session::Peer(s) => services.socket.as_ref().is_some_and(|v| s.wants_read(v)),
+            Session::Refused(s) => s.wants_read(&services.refusals),
         }
     }
 
@@ -326,14 +335,30 @@ fn service_of<T>(service: &mut Option<T>) -> &mut T {
 }
 
 impl Services {
-    /// The session for a new connection of `kind`, or `None` when its service refuses it.
+    /// No service yet; connections beyond `limit` are refused.
+    pub fn new(limit: usize) -> Services {
+        Services {
+            web: None,
+            files: None,
+            chat: None,
+            socket: None,
+            refusals: Refusals { limit },
+        }
+    }
+
+    /// The session for a new connection of `kind` (refusing it when `refuse`), or `None` when
+    /// its service will not take it.
     pub fn open(
         &mut self,
         kind: ServiceKind,
+        refuse: bool,
         key: ConnKey,
         remote: SocketAddr,
         now: Instant,
     ) -> Option<Session> {
+        if refuse {
+            return Some(Session::Refused(self.refusals.open(kind, now)));
+        }
         match kind {
             ServiceKind::Web => Some(Session::Web(self.web.as_mut()?.open(now))),
             ServiceKind::Files => Some(Session::Files(Box::new(
