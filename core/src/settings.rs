@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 
-use crate::cli::{Transport, WebOptions};
-use crate::datagram::{Link, SenderConfig};
+use crate::cli::WebOptions;
+use crate::datagram::{id_prefix, SenderConfig, Transport};
 use crate::http::HttpConfig;
 
 /// The HTTP connection settings of the web app.
@@ -25,11 +25,8 @@ pub fn http_config(options: &WebOptions) -> HttpConfig {
 pub fn sender_config(options: &WebOptions, process_id: u32, start_nanos: u128) -> SenderConfig {
     SenderConfig {
         ack_timeout: options.ack_timeout,
-        id_prefix: format!("{start_nanos:x}.{process_id:x}"),
-        link: match options.transport {
-            Transport::Udp => Link::Datagrams,
-            Transport::Tcp => Link::Stream,
-        },
+        id_prefix: id_prefix(process_id, start_nanos),
+        link: options.transport.link(),
         ..SenderConfig::default()
     }
 }
@@ -52,11 +49,10 @@ pub fn socket_listening_tcp(address: SocketAddr) -> String {
 
 /// The line the web app prints to say where it forwards messages, over `transport`.
 pub fn forwarding_to(address: SocketAddr, transport: Transport) -> String {
-    let scheme = match transport {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
-    };
-    format!("web app forwarding messages to {scheme}://{address}")
+    format!(
+        "web app forwarding messages to {}://{address}",
+        transport.name()
+    )
 }
 
 /// How many connections a server serves at once; further ones wait in the listen backlog (both
@@ -115,6 +111,7 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datagram::Link;
 
     #[test]
     fn the_transport_sets_the_link_and_the_printed_lines() {

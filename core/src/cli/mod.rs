@@ -18,11 +18,13 @@ mod suggest;
 mod tests;
 mod values;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::{CliError, CliErrorKind, ValueError, ValueSource};
+// Shells still name these through the command line until they move to `ferry-cli`.
+pub use crate::datagram::{forward_target, Transport};
+pub use crate::files::client::ClientMethod;
 
 use flags::{FlagSpec, SubcommandSpec};
 
@@ -244,18 +246,6 @@ impl Default for FileClientOptions {
     }
 }
 
-/// What `ferry client` does with the file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ClientMethod {
-    /// Download it.
-    #[default]
-    Get,
-    /// Upload it.
-    Put,
-    /// Show its status and headers.
-    Head,
-}
-
 /// Where the socket server keeps messages (`--store`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
@@ -263,16 +253,6 @@ pub enum StoreLocation {
     File(PathBuf),
     /// A MongoDB database; holds the whole `mongodb://` URL as given.
     MongoDb(String),
-}
-
-/// How the web app and the socket server exchange messages (`--transport`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Transport {
-    /// One JSON message per UDP datagram, acknowledged by a datagram.
-    #[default]
-    Udp,
-    /// Newline-delimited JSON messages over one TCP connection, acknowledged by lines.
-    Tcp,
 }
 
 /// When the socket server forces stored messages to disk (`--fsync`).
@@ -366,23 +346,6 @@ pub fn parse(
         }
     }
     Ok(spec.command(options))
-}
-
-/// The address the web app of `ferry serve` forwards to, given the one its socket server bound.
-///
-/// An unspecified IP (`0.0.0.0`, `::`) accepts on every interface but is no destination, so it
-/// becomes the loopback address of the same family; the port is kept, which also covers a
-/// port the system picked for `--socket HOST:0`. Any other address is returned unchanged.
-pub fn forward_target(socket_bound: SocketAddr) -> SocketAddr {
-    match socket_bound.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), socket_bound.port())
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), socket_bound.port())
-        }
-        _ => socket_bound,
-    }
 }
 
 /// Every subcommand's options while a command line is read; the chosen subcommand's part

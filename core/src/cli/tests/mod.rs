@@ -1,9 +1,8 @@
-//! Tests of [`super::parse`] and [`super::forward_target`]: whole command lines and environments
+//! Tests of [`super::parse`]: whole command lines and environments
 //! in, commands and error lines out.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -354,25 +353,6 @@ fn help_and_version_name_the_program() {
     };
     assert!(text.starts_with("ferry-std serve: "), "{text}");
     assert!(text.contains("Usage: ferry-std serve [FLAGS]"), "{text}");
-}
-
-#[test]
-fn forward_target_turns_unspecified_addresses_into_loopback() {
-    let cases = [
-        ("0.0.0.0:5000", "127.0.0.1:5000"),
-        ("0.0.0.0:40123", "127.0.0.1:40123"),
-        ("[::]:5000", "[::1]:5000"),
-        ("127.0.0.1:5000", "127.0.0.1:5000"),
-        ("127.0.0.1:40123", "127.0.0.1:40123"),
-        ("192.168.1.20:5000", "192.168.1.20:5000"),
-        ("[2001:db8::7]:5000", "[2001:db8::7]:5000"),
-        ("[::1]:5000", "[::1]:5000"),
-    ];
-    for (bound, expected) in cases {
-        let bound: SocketAddr = bound.parse().unwrap();
-        let expected: SocketAddr = expected.parse().unwrap();
-        assert_eq!(forward_target(bound), expected, "{bound}");
-    }
 }
 
 /// Pieces of command lines, likely and unlikely, for the property below.
