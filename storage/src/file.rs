@@ -238,6 +238,20 @@ pub enum FsyncPolicy {
     Never,
 }
 
+impl FsyncPolicy {
+    /// Every policy, in the order help lists them.
+    pub const ALL: [FsyncPolicy; 3] = [FsyncPolicy::Always, FsyncPolicy::Batch, FsyncPolicy::Never];
+
+    /// The policy's name, as `--fsync` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Batch => "batch",
+            FsyncPolicy::Never => "never",
+        }
+    }
+}
+
 /// The `--fsync` choice of the command line.
 impl From<FsyncMode> for FsyncPolicy {
     fn from(mode: FsyncMode) -> Self {
