@@ -12,8 +12,8 @@
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId, ClientMap};
-use ferry_core::cli::ChatOptions;
+use ferry_cli::ChatOptions;
+use ferry_core::chat::{self, ChatHub, ClientId, ClientMap};
 use ferry_core::settings;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -34,7 +34,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
     let max_connections = settings::connection_limit(ferry_shell::raise_fd_limit(), false);
     let mut server = ChatServer::new(
         TcpListener::from_std(listener),
-        ChatHub::new(ChatConfig::from(options)),
+        ChatHub::new(options.chat_config()),
         max_connections,
     )
     .map_err(|e| format!("cannot start the event loop: {e}"))?;

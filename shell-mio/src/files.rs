@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_core::cli::FilesOptions;
+use ferry_cli::FilesOptions;
 use ferry_core::files::{self, UploadOutcome};
 use ferry_core::http::{HttpConfig, HttpConn};
 use ferry_core::settings::{self, SHUTDOWN_GRACE};
@@ -41,7 +41,7 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
     let mut files_loop = FilesLoop::new(
         TcpListener::from_std(listener),
         server,
-        files::http_config(options),
+        options.http_config(),
         max_connections,
     )
     .map_err(|e| format!("cannot start the event loop: {e}"))?;

@@ -15,9 +15,9 @@ mod web;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use ferry_cli::{Command, SocketOptions, WebOptions};
 use ferry_core::app::MessageApp;
-use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
-use ferry_core::datagram::{DatagramSender, ForwardTarget};
+use ferry_core::datagram::{self, DatagramSender, ForwardTarget, Transport};
 use ferry_core::settings;
 use mio::net::{TcpListener, UdpSocket};
 
@@ -96,7 +96,7 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
         let site = ferry_shell::load_site(&options.static_dir)?;
         let now = Instant::now();
         let target = match socket_address {
-            Some(bound) => ForwardTarget::new(now, vec![cli::forward_target(bound)], false),
+            Some(bound) => ForwardTarget::new(now, vec![datagram::forward_target(bound)], false),
             None => ferry_shell::lookup::forward_target(now, &options.forward)?,
         };
         // Where the first message goes; a name may later stand for another address.
@@ -111,7 +111,7 @@ fn run(web: Option<WebOptions>, socket: Option<SocketOptions>) -> Result<(), Str
             TcpListener::from_std(listener),
             LISTENER,
             MessageApp::new(site),
-            settings::http_config(options),
+            options.http_config(),
             forward,
             settings::connection_limit(ferry_shell::raise_fd_limit(), false),
         );
@@ -139,7 +139,7 @@ fn open_forward(options: &WebOptions, target: ForwardTarget) -> Result<Forward, 
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let config = settings::sender_config(options, std::process::id(), nanos);
+    let config = options.sender_config(std::process::id(), nanos);
     let sender = DatagramSender::new(config, Instant::now());
     let name = &options.forward;
     if options.transport == Transport::Tcp {

@@ -14,8 +14,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId, ClientMap};
-use ferry_core::cli::ChatOptions;
+use ferry_cli::ChatOptions;
+use ferry_core::chat::{self, ChatHub, ClientId, ClientMap};
 use ferry_core::settings;
 
 use crate::signal::{Shutdown, WorkerCount};
@@ -29,7 +29,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         .map_err(|e| format!("chat server: {e}"))?;
     let room = Arc::new(Room {
         state: Mutex::new(State {
-            hub: ChatHub::new(ChatConfig::from(options)),
+            hub: ChatHub::new(options.chat_config()),
             outboxes: ClientMap::default(),
             transmit: Vec::new(),
         }),

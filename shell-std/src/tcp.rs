@@ -270,7 +270,7 @@ pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shut
     // The accept thread is blocked in accept(); a connection to itself wakes it to see the
     // shutdown flag.
     if let Some(address) = address {
-        let wake = ferry_core::cli::forward_target(address);
+        let wake = ferry_core::datagram::forward_target(address);
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
     }
     if let Ok(thread) = accept_thread {

@@ -10,7 +10,6 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ferry_core::cli::FsyncMode;
 use ferry_core::datagram::MessageId;
 use ferry_core::Message;
 use time::OffsetDateTime;
@@ -248,17 +247,6 @@ impl FsyncPolicy {
             FsyncPolicy::Always => "always",
             FsyncPolicy::Batch => "batch",
             FsyncPolicy::Never => "never",
-        }
-    }
-}
-
-/// The `--fsync` choice of the command line.
-impl From<FsyncMode> for FsyncPolicy {
-    fn from(mode: FsyncMode) -> Self {
-        match mode {
-            FsyncMode::Always => FsyncPolicy::Always,
-            FsyncMode::Batch => FsyncPolicy::Batch,
-            FsyncMode::Never => FsyncPolicy::Never,
         }
     }
 }
