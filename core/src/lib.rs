@@ -14,7 +14,6 @@ pub mod app;
 pub mod chat;
 #[doc(hidden)]
 pub mod check;
-pub mod cli;
 pub mod datagram;
 pub mod files;
 pub mod form;
@@ -24,7 +23,6 @@ pub mod page;
 pub mod router;
 pub mod settings;
 pub mod site;
-pub mod size;
 
 #[cfg(test)]
 mod testing;

@@ -1,38 +1,9 @@
-//! From command-line options to the configuration of each machine, and the lines a server
-//! prints when it starts, so both shells configure and announce themselves identically.
+//! The lines a server prints when it starts and the limits both shells hold it to, so both
+//! shells announce and bound themselves identically.
 
 use std::net::SocketAddr;
 
-use crate::cli::{Transport, WebOptions};
-use crate::datagram::{Link, SenderConfig};
-use crate::http::HttpConfig;
-
-/// The HTTP connection settings of the web app.
-pub fn http_config(options: &WebOptions) -> HttpConfig {
-    HttpConfig {
-        max_body: options.max_body,
-        header_timeout: options.header_timeout,
-        body_timeout: options.body_timeout,
-        idle_timeout: options.idle_timeout,
-        write_timeout: options.write_timeout,
-        ..HttpConfig::default()
-    }
-}
-
-/// The datagram sender settings of the web app. `process_id` and `start_nanos` (wall-clock
-/// nanoseconds at start) make message ids unique across restarts and across web apps sharing
-/// one socket server.
-pub fn sender_config(options: &WebOptions, process_id: u32, start_nanos: u128) -> SenderConfig {
-    SenderConfig {
-        ack_timeout: options.ack_timeout,
-        id_prefix: format!("{start_nanos:x}.{process_id:x}"),
-        link: match options.transport {
-            Transport::Udp => Link::Datagrams,
-            Transport::Tcp => Link::Stream,
-        },
-        ..SenderConfig::default()
-    }
-}
+use crate::datagram::Transport;
 
 /// The line the web app prints once it listens.
 pub fn web_listening(address: SocketAddr) -> String {
@@ -52,11 +23,10 @@ pub fn socket_listening_tcp(address: SocketAddr) -> String {
 
 /// The line the web app prints to say where it forwards messages, over `transport`.
 pub fn forwarding_to(address: SocketAddr, transport: Transport) -> String {
-    let scheme = match transport {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
-    };
-    format!("web app forwarding messages to {scheme}://{address}")
+    format!(
+        "web app forwarding messages to {}://{address}",
+        transport.name()
+    )
 }
 
 /// How many connections a server serves at once. `ferry-std` answers a connection beyond it at
@@ -119,11 +89,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_transport_sets_the_link_and_the_printed_lines() {
-        let mut options = WebOptions::default();
-        assert_eq!(sender_config(&options, 1, 2).link, Link::Datagrams);
-        options.transport = Transport::Tcp;
-        assert_eq!(sender_config(&options, 1, 2).link, Link::Stream);
+    fn the_transport_sets_the_printed_lines() {
         let address = SocketAddr::from(([127, 0, 0, 1], 5000));
         assert_eq!(
             socket_listening_tcp(address),

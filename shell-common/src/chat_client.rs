@@ -11,8 +11,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ferry_cli::ChatClientOptions;
 use ferry_core::chat::{ChatClient, ClientEvent};
-use ferry_core::cli::ChatClientOptions;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 

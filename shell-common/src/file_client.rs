@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use ferry_core::cli::{ClientMethod, FileClientOptions};
+use ferry_cli::FileClientOptions;
+use ferry_core::files::client::ClientMethod;
 use ferry_core::files::client::{
     head_lines, is_success, progress_line, request_head, saved_line, status_error, uploaded_line,
     PROGRESS_INTERVAL, PROGRESS_THRESHOLD,

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use std::process::ExitCode;
 
-use ferry_core::cli::{self, Command, SocketOptions, StoreLocation};
+use ferry_cli::{Command, SocketOptions};
 use ferry_core::site::Site;
 
-use ferry_storage::{FileStore, MessageStore, MongoStore, StoreOptions};
+use ferry_storage::{FileStore, MessageStore, MongoStore, StoreLocation, StoreOptions};
 
 use crate::read_static_folder;
 
@@ -21,7 +21,7 @@ use crate::read_static_folder;
 /// used is reported in one line on stderr with exit code 2.
 pub fn command_line(program: &str) -> Result<Command, ExitCode> {
     let args: Vec<String> = env::args().skip(1).collect();
-    match cli::parse(program, &args, &|name| env::var(name).ok()) {
+    match ferry_cli::parse(program, &args) {
         Ok(Command::Help(text)) => {
             print!("{text}");
             Err(ExitCode::SUCCESS)
@@ -71,7 +71,7 @@ pub fn open_store(options: &SocketOptions) -> Result<(Store, Option<String>), St
         }
     };
     let options = StoreOptions {
-        fsync: options.fsync.into(),
+        fsync: options.fsync,
     };
     let (store, note) = FileStore::open(path, options).map_err(|error| error.to_string())?;
     Ok((Box::new(store), note))

@@ -20,12 +20,10 @@ mod web;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use ferry_cli::{ChatOptions, Command, FilesOptions, SocketOptions, WebOptions};
 use ferry_core::app::MessageApp;
-use ferry_core::chat::{self as chat_core, ChatConfig};
-use ferry_core::cli::{
-    self, ChatOptions, Command, FilesOptions, SocketOptions, Transport, WebOptions,
-};
-use ferry_core::datagram::{DatagramSender, ForwardTarget};
+use ferry_core::chat as chat_core;
+use ferry_core::datagram::{self, DatagramSender, ForwardTarget, Transport};
 use ferry_core::files as files_core;
 use ferry_core::settings;
 use ferry_shell::files::FileServer;
@@ -142,7 +140,7 @@ fn start_web(
     let site = ferry_shell::load_site(&options.static_dir)?;
     let now = Instant::now();
     let target = match socket_address {
-        Some(bound) => ForwardTarget::new(now, vec![cli::forward_target(bound)], false),
+        Some(bound) => ForwardTarget::new(now, vec![datagram::forward_target(bound)], false),
         None => ferry_shell::lookup::forward_target(now, &options.forward)?,
     };
     // Where the first message goes; a name may later stand for another address.
@@ -154,7 +152,7 @@ fn start_web(
         .register(event_loop.poll.registry(), FORWARD)
         .map_err(|e| format!("web app: {e}"))?;
     let app = MessageApp::new(site);
-    let service = web::WebService::new(app, settings::http_config(options), forward);
+    let service = web::WebService::new(app, options.http_config(), forward);
     event_loop.services.web = Some(service);
     event_loop
         .listen(listener, ServiceKind::Web)
@@ -171,7 +169,7 @@ fn start_files(event_loop: &mut EventLoop, options: &FilesOptions) -> Result<Str
     let address = listener
         .local_addr()
         .map_err(|e| format!("file server: {e}"))?;
-    let http = files_core::http_config(options);
+    let http = options.http_config();
     let waker = event_loop.waker.clone();
     event_loop.services.files = Some(files::FilesService::new(server, http, waker));
     event_loop
@@ -185,7 +183,7 @@ fn start_chat(event_loop: &mut EventLoop, options: &ChatOptions) -> Result<Strin
     let address = listener
         .local_addr()
         .map_err(|e| format!("chat server: {e}"))?;
-    event_loop.services.chat = Some(chat::ChatService::new(ChatConfig::from(options)));
+    event_loop.services.chat = Some(chat::ChatService::new(options.chat_config()));
     event_loop
         .listen(listener, ServiceKind::Chat)
         .map_err(|e| format!("chat server: {e}"))?;
@@ -205,7 +203,7 @@ fn open_forward(options: &WebOptions, target: ForwardTarget) -> Result<Forward, 
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let config = settings::sender_config(options, std::process::id(), nanos);
+    let config = options.sender_config(std::process::id(), nanos);
     let sender = DatagramSender::new(config, Instant::now());
     let name = &options.forward;
     if options.transport == Transport::Tcp {

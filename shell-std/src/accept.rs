@@ -181,7 +181,7 @@ fn refuse(stream: TcpStream, refusal: &[u8]) {
 
 /// Where to connect to reach a listener bound to `address` (a wildcard becomes loopback).
 fn wake_address(address: SocketAddr) -> SocketAddr {
-    ferry_core::cli::forward_target(address)
+    ferry_core::datagram::forward_target(address)
 }
 
 /// Connection threads parse, answer and copy; 256 KiB of stack is plenty.

@@ -15,8 +15,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use ferry_core::chat::{self, ChatConfig, ChatHub, ClientId, ClientMap};
-use ferry_core::cli::ChatOptions;
+use ferry_cli::ChatOptions;
+use ferry_core::chat::{self, ChatHub, ClientId, ClientMap};
 use ferry_core::settings;
 
 use crate::accept::Listener;
@@ -31,7 +31,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         .map_err(|e| format!("chat server: {e}"))?;
     let room = Arc::new(Room {
         state: Mutex::new(State {
-            hub: ChatHub::new(ChatConfig::from(options)),
+            hub: ChatHub::new(options.chat_config()),
             outboxes: ClientMap::default(),
             transmit: Vec::new(),
         }),

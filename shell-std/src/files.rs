@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferry_core::cli::FilesOptions;
+use ferry_cli::FilesOptions;
 use ferry_core::files;
 use ferry_core::http::{HttpConfig, HttpConn};
 use ferry_core::settings::{self, SHUTDOWN_GRACE};
@@ -25,7 +25,7 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("file server: {e}"))?;
-    let http = files::http_config(options);
+    let http = options.http_config();
     let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
     let listener = Listener::start(
         listener,

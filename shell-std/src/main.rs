@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use ferry_cli::{Command, SocketOptions, WebOptions};
 use ferry_core::app::MessageApp;
-use ferry_core::cli::{self, Command, SocketOptions, Transport, WebOptions};
-use ferry_core::datagram::ForwardTarget;
+use ferry_core::datagram::{self, ForwardTarget, Transport};
 use ferry_core::settings;
 use ferry_core::site::Site;
 use ferry_shell::Store;
@@ -64,7 +64,7 @@ fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
     let socket_thread = endpoint.spawn(store, socket_stop.clone())?;
     let target = ForwardTarget::new(
         Instant::now(),
-        vec![cli::forward_target(socket_address)],
+        vec![datagram::forward_target(socket_address)],
         false,
     );
     let (forwarder, forward_thread) = start_forwarder(&web, target)?;
@@ -122,7 +122,7 @@ fn start_web(
     let address = listener.local_addr().map_err(context("web app"))?;
     let context_value = WebContext {
         app: MessageApp::new(site),
-        http: settings::http_config(web),
+        http: web.http_config(),
         forwarder,
     };
     let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
@@ -142,7 +142,7 @@ fn start_forwarder(
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let config = settings::sender_config(web, std::process::id(), nanos);
+    let config = web.sender_config(std::process::id(), nanos);
     let started = match web.transport {
         Transport::Udp => udp::start_forwarder(target, &web.forward, config),
         Transport::Tcp => tcp::start_forwarder(target, &web.forward, config),

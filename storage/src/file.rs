@@ -10,7 +10,6 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ferry_core::cli::FsyncMode;
 use ferry_core::datagram::MessageId;
 use ferry_core::Message;
 use time::OffsetDateTime;
@@ -238,13 +237,16 @@ pub enum FsyncPolicy {
     Never,
 }
 
-/// The `--fsync` choice of the command line.
-impl From<FsyncMode> for FsyncPolicy {
-    fn from(mode: FsyncMode) -> Self {
-        match mode {
-            FsyncMode::Always => FsyncPolicy::Always,
-            FsyncMode::Batch => FsyncPolicy::Batch,
-            FsyncMode::Never => FsyncPolicy::Never,
+impl FsyncPolicy {
+    /// Every policy, in the order help lists them.
+    pub const ALL: [FsyncPolicy; 3] = [FsyncPolicy::Always, FsyncPolicy::Batch, FsyncPolicy::Never];
+
+    /// The policy's name, as `--fsync` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Batch => "batch",
+            FsyncPolicy::Never => "never",
         }
     }
 }

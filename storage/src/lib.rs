@@ -2,7 +2,8 @@
 //!
 //! Owns the record key and its clock ([`key`]), the `data.json` format ([`format`]), reading
 //! records back ([`record`]), the file store that puts them together ([`FileStore`]), the
-//! MongoDB store ([`MongoStore`]) and the contract both meet for the shells ([`MessageStore`]).
+//! MongoDB store ([`MongoStore`]), which of the two a `--store` text names ([`location`]) and
+//! the contract both meet for the shells ([`MessageStore`]).
 //!
 //! The split follows ferry's sans-io rule: everything about the file's content (where to append,
 //! how records are laid out, what a torn tail is and how to repair it, how key collisions are
@@ -17,6 +18,7 @@ pub mod file;
 pub mod format;
 pub mod ids;
 pub mod key;
+pub mod location;
 pub mod mongo;
 pub mod record;
 
@@ -25,5 +27,6 @@ pub use file::{FileStore, FsyncPolicy, StoreError, StoreOptions};
 pub use format::{ScanError, ScanReport, TailFix};
 pub use ids::IdJournal;
 pub use key::{KeyClock, RecordKey};
+pub use location::{LocationError, StoreLocation};
 pub use mongo::MongoStore;
 pub use record::{RecordError, StoredRecord};

@@ -26,7 +26,6 @@ pub use client_map::{ClientIdHasher, ClientMap};
 pub use framing::LineFramer;
 pub use hub::{ChatEvent, ChatHub, ClientId, CloseReason, Transmit};
 
-use crate::cli::ChatOptions;
 use crate::message::MAX_USERNAME_CHARS;
 
 /// Limits and timeouts of a chat room.
@@ -49,17 +48,6 @@ impl Default for ChatConfig {
             max_line: MAX_LINE,
             max_queue: DEFAULT_MAX_QUEUE,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
-        }
-    }
-}
-
-impl From<&ChatOptions> for ChatConfig {
-    /// The room `ferry chat` runs with these command-line options.
-    fn from(options: &ChatOptions) -> Self {
-        ChatConfig {
-            history: options.history,
-            idle_timeout: options.idle_timeout,
-            ..ChatConfig::default()
         }
     }
 }

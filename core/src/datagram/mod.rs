@@ -16,6 +16,7 @@ pub mod reconnect;
 pub mod sender;
 pub mod stats;
 pub mod target;
+pub mod transport;
 
 #[cfg(test)]
 mod simulation;
@@ -30,6 +31,7 @@ pub use drops::DropReporter;
 pub use lines::{push_line, LineError, LineFramer, MAX_LINE_LEN};
 pub use receiver::{DatagramReceiver, ReceiverConfig, ReceiverEvent, StoreToken, Transmit};
 pub use reconnect::{Reconnect, ReconnectConfig};
-pub use sender::{DatagramSender, Link, SendError, SenderConfig, SenderEvent};
+pub use sender::{id_prefix, DatagramSender, Link, SendError, SenderConfig, SenderEvent};
 pub use stats::{DropCounts, ReceiverStats, SenderStats};
-pub use target::ForwardTarget;
+pub use target::{forward_target, ForwardTarget};
+pub use transport::Transport;

@@ -71,6 +71,13 @@ impl Default for SenderConfig {
     }
 }
 
+/// An [`SenderConfig::id_prefix`] unique per process start: `process_id` and `start_nanos`
+/// (wall-clock nanoseconds at start) tell apart a web app restarted with the same process id and
+/// web apps on several machines sharing one socket server.
+pub fn id_prefix(process_id: u32, start_nanos: u128) -> String {
+    format!("{start_nanos:x}.{process_id:x}")
+}
+
 /// Why [`DatagramSender::send`] did not take a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {

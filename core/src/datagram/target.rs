@@ -14,7 +14,7 @@
 //! A target given as an address rather than a name is never looked up again. The machine never
 //! resolves, opens or sends anything itself.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::stats::SenderStats;
@@ -150,6 +150,23 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// turn every retransmission into a query to the resolver.
 pub const MIN_RESOLVE_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The address the web app of `ferry serve` forwards to, given the one its socket server bound.
+///
+/// An unspecified IP (`0.0.0.0`, `::`) accepts on every interface but is no destination, so it
+/// becomes the loopback address of the same family; the port is kept, which also covers a
+/// port the system picked for `--socket HOST:0`. Any other address is returned unchanged.
+pub fn forward_target(socket_bound: SocketAddr) -> SocketAddr {
+    match socket_bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), socket_bound.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), socket_bound.port())
+        }
+        _ => socket_bound,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,5 +289,21 @@ mod tests {
         let found = addr("10.0.0.9:5000");
         assert!(target.handle_resolved(start + MIN_RESOLVE_INTERVAL, vec![found]));
         assert_eq!(target.current(), Some(found));
+    }
+
+    #[test]
+    fn forward_target_turns_unspecified_addresses_into_loopback() {
+        let cases = [
+            ("0.0.0.0:5000", "127.0.0.1:5000"),
+            ("0.0.0.0:40123", "127.0.0.1:40123"),
+            ("[::]:5000", "[::1]:5000"),
+            ("127.0.0.1:5000", "127.0.0.1:5000"),
+            ("192.168.1.20:5000", "192.168.1.20:5000"),
+            ("[2001:db8::7]:5000", "[2001:db8::7]:5000"),
+            ("[::1]:5000", "[::1]:5000"),
+        ];
+        for (bound, expected) in cases {
+            assert_eq!(forward_target(addr(bound)), addr(expected), "{bound}");
+        }
     }
 }

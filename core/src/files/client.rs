@@ -5,8 +5,33 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::cli::ClientMethod;
 use crate::http::ResponseHead;
+
+/// What `ferry client` does with the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientMethod {
+    /// Download it.
+    #[default]
+    Get,
+    /// Upload it.
+    Put,
+    /// Show its status and headers.
+    Head,
+}
+
+impl ClientMethod {
+    /// Every method, in the order help lists them.
+    pub const ALL: [ClientMethod; 3] = [ClientMethod::Get, ClientMethod::Put, ClientMethod::Head];
+
+    /// The method's name in the request line, which is also how the command line writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientMethod::Get => "GET",
+            ClientMethod::Put => "PUT",
+            ClientMethod::Head => "HEAD",
+        }
+    }
+}
 
 /// The request head for `method` on `path` at `host:port`; `upload_len` is the body length of
 /// a PUT, which waits for `100 Continue` so a refused upload is never sent.
@@ -17,11 +42,7 @@ pub fn request_head(
     port: u16,
     upload_len: Option<u64>,
 ) -> Vec<u8> {
-    let method = match method {
-        ClientMethod::Get => "GET",
-        ClientMethod::Put => "PUT",
-        ClientMethod::Head => "HEAD",
-    };
+    let method = method.name();
     // RFC 9110 §7.2: an IPv6 literal in Host is written in brackets.
     let host = if host.contains(':') {
         format!("[{host}]")

@@ -17,9 +17,6 @@ mod request;
 
 use std::net::SocketAddr;
 
-use crate::cli::FilesOptions;
-use crate::http::HttpConfig;
-
 pub use log::{log_line, LogEntry};
 pub use path::{download_name, resolve, FilePath, PathError, INDEX};
 pub use range::{parse_range, RangeRequest};
@@ -27,27 +24,6 @@ pub use request::{
     rejected_log_line, FileAnswer, FileRequest, FileStep, FilesConfig, Lookup, UploadOutcome,
     ALLOW_READ_ONLY, ALLOW_READ_WRITE, DEFAULT_MAX_UPLOAD,
 };
-
-/// The HTTP connection settings of the file server: bodies streamed, up to `--max-upload`.
-pub fn http_config(options: &FilesOptions) -> HttpConfig {
-    HttpConfig {
-        stream_bodies: true,
-        max_body: options.max_upload,
-        header_timeout: options.header_timeout,
-        body_timeout: options.body_timeout,
-        idle_timeout: options.idle_timeout,
-        write_timeout: options.write_timeout,
-        ..HttpConfig::default()
-    }
-}
-
-/// The answers' settings of the file server.
-pub fn files_config(options: &FilesOptions) -> FilesConfig {
-    FilesConfig {
-        read_only: options.read_only,
-        max_upload: options.max_upload,
-    }
-}
 
 /// The line the file server prints once it listens.
 pub fn listening(address: SocketAddr) -> String {

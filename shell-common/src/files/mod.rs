@@ -18,9 +18,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 mod send;
 
-use ferry_core::cli::FilesOptions;
+use ferry_cli::FilesOptions;
 use ferry_core::files::{
-    self, rejected_log_line, FilePath, FileRequest, FileStep, FilesConfig, Lookup, UploadOutcome,
+    rejected_log_line, FilePath, FileRequest, FileStep, FilesConfig, Lookup, UploadOutcome,
 };
 use ferry_core::http::{HttpConn, HttpEvent};
 use time::OffsetDateTime;
@@ -101,7 +101,7 @@ impl FileServer {
         };
         Ok(FileServer {
             root,
-            config: files::files_config(options),
+            config: options.files_config(),
             log,
         })
     }

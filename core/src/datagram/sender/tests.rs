@@ -303,3 +303,10 @@ fn a_datagram_sender_ignores_disconnects() {
     sender.send(start, message("a"), 1).unwrap();
     assert_eq!(drain(&mut sender).len(), 1);
 }
+
+#[test]
+fn id_prefixes_tell_process_starts_apart() {
+    assert_eq!(id_prefix(0x2a, 0xff), "ff.2a");
+    assert_ne!(id_prefix(1, 2), id_prefix(1, 3));
+    assert_ne!(id_prefix(1, 2), id_prefix(2, 2));
+}

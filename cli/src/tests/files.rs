@@ -3,33 +3,54 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ferry_core::files::client::ClientMethod;
+use ferry_core::files::FilesConfig;
+use ferry_core::http::HttpConfig;
+
 use super::{line, run};
-use crate::cli::{
-    CliError, CliErrorKind, ClientMethod, Command, FileClientOptions, FilesOptions, ValueError,
-    ValueSource,
+use crate::{
+    CliError, CliErrorKind, Command, FileClientOptions, FilesOptions, ValueError, ValueSource,
 };
 
+/// `ferry files` with its defaults, then `change`.
 fn files(change: impl FnOnce(&mut FilesOptions)) -> Result<Command, CliError> {
-    let mut options = FilesOptions::default();
+    let Ok(Command::Files(mut options)) = line("files") else {
+        panic!("files did not parse");
+    };
     change(&mut options);
     Ok(Command::Files(options))
 }
 
+/// A client command line for a GET of `/` from 127.0.0.1:8080, then `change`.
 fn client(change: impl FnOnce(&mut FileClientOptions)) -> Result<Command, CliError> {
-    let mut options = FileClientOptions::default();
+    let mut options = FileClientOptions {
+        host: "127.0.0.1".into(),
+        port: 8080,
+        method: ClientMethod::Get,
+        path: "/".into(),
+        out: None,
+        file: None,
+    };
     change(&mut options);
     Ok(Command::Client(options))
 }
 
 #[test]
 fn files_defaults_to_this_folder_on_local_port_8080() {
-    let defaults = FilesOptions::default();
+    let Ok(Command::Files(defaults)) = line("files") else {
+        panic!("files did not parse");
+    };
     assert_eq!(defaults.bind, "127.0.0.1:8080");
     assert_eq!(defaults.root, PathBuf::from("."));
     assert_eq!(defaults.log, None);
     assert!(!defaults.read_only);
     assert_eq!(defaults.max_upload, 1 << 30);
-    assert_eq!(line("files"), files(|_| {}));
+    assert_eq!(defaults.idle_timeout, Duration::from_secs(15));
+    assert_eq!(defaults.files_config(), FilesConfig::default());
+    let http = defaults.http_config();
+    assert!(http.stream_bodies);
+    assert_eq!(http.max_body, 1 << 30);
+    assert_eq!(http.limits, HttpConfig::default().limits);
 }
 
 #[test]
@@ -79,13 +100,26 @@ fn a_switch_never_takes_the_next_argument() {
             o.root = PathBuf::from("x");
         })
     );
+    let error = line("files --read-only x").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "ferry: unexpected argument 'x' for 'files' (it takes flags only); see 'ferry files --help'"
+    );
+    for (value, on) in [("true", true), ("on", true), ("0", false), ("OFF", false)] {
+        let expected = files(|o| o.read_only = on);
+        assert_eq!(
+            run(&["files"], &[("FERRY_READ_ONLY", value)]),
+            expected,
+            "{value}"
+        );
+    }
     let error = run(&["files"], &[("FERRY_READ_ONLY", "maybe")]).unwrap_err();
     assert_eq!(
         error.kind(),
         &CliErrorKind::InvalidValue {
-            flag: "read-only",
+            flag: "read-only".into(),
             value: "maybe".into(),
-            source: ValueSource::Environment("FERRY_READ_ONLY"),
+            source: ValueSource::Environment("FERRY_READ_ONLY".into()),
             reason: ValueError::Switch,
         }
     );
@@ -148,8 +182,8 @@ fn help_lists_the_file_flags_and_arguments() {
         panic!("no help")
     };
     for needle in [
-        "--read-only ",
-        "--max-upload SIZE",
+        "--read-only[=<on|off>]",
+        "--max-upload <SIZE>",
         "FERRY_READ_ONLY",
         "[default: 1G]",
     ] {
@@ -159,7 +193,7 @@ fn help_lists_the_file_flags_and_arguments() {
         panic!("no help")
     };
     assert!(
-        text.contains("Usage: ferry client [FLAGS] HOST PORT METHOD PATH"),
+        text.contains("Usage: ferry client [OPTIONS] <HOST> <PORT> <METHOD> <PATH>"),
         "{text}"
     );
     assert!(!text.contains("[default: ]"), "{text}");

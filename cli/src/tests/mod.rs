@@ -1,35 +1,65 @@
-//! Tests of [`super::parse`] and [`super::forward_target`]: whole command lines and environments
-//! in, commands and error lines out.
+//! Tests of [`crate::parse`]: whole command lines and environments in, commands and error lines
+//! out.
+//!
+//! clap reads `FERRY_*` from the process environment, so every test parses through [`run`],
+//! which sets the variables a case asks for, and only those, while it holds a lock that keeps
+//! the tests from seeing each other's variables.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use ferry_core::datagram::Transport;
+use ferry_storage::{FsyncPolicy, StoreLocation};
 use proptest::prelude::*;
 
-use super::flags::SubcommandSpec;
-use super::help::{general_help, subcommand_help};
-use super::*;
+use crate::{parse, CliError, Command, ServeOptions, SocketOptions};
 
 mod chat;
 mod errors;
 mod files;
+mod help;
+mod readme;
 
-/// Parses `args` as `ferry` would, with the environment holding `env`.
+/// Parses `args` as `ferry` would, with `env` as the only `FERRY_*` variables.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Command, CliError> {
-    let env: HashMap<String, String> = env
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
     let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    parse("ferry", &args, &|name| env.get(name).cloned())
+    with_environment(env, || parse("ferry", &args))
 }
 
-/// Parses a line split at spaces, with an empty environment.
+/// Parses a line split at spaces, with no `FERRY_*` variable set.
 fn line(text: &str) -> Result<Command, CliError> {
     run(&text.split_whitespace().collect::<Vec<_>>(), &[])
+}
+
+/// Runs `f` with `env` as the only `FERRY_*` variables of the process.
+fn with_environment<T>(env: &[(&str, &str)], f: impl FnOnce() -> T) -> T {
+    static ENVIRONMENT: Mutex<()> = Mutex::new(());
+    let _only_us = ENVIRONMENT.lock().unwrap_or_else(PoisonError::into_inner);
+    let inherited: Vec<OsString> = std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_string_lossy().starts_with("FERRY_"))
+        .collect();
+    for name in inherited {
+        std::env::remove_var(name);
+    }
+    for (name, value) in env {
+        std::env::set_var(name, value);
+    }
+    let result = f();
+    for (name, _) in env {
+        std::env::remove_var(name);
+    }
+    result
+}
+
+/// What `ferry serve` runs with when nothing is given.
+fn serve_defaults() -> ServeOptions {
+    match line("serve") {
+        Ok(Command::Serve(options)) => options,
+        other => panic!("serve: {other:?}"),
+    }
 }
 
 /// The command `subcommand` produces from `options`.
@@ -44,7 +74,7 @@ fn command(subcommand: &str, options: ServeOptions) -> Command {
 
 #[test]
 fn each_subcommand_defaults_to_the_documented_values() {
-    let defaults = ServeOptions::default();
+    let defaults = serve_defaults();
     assert_eq!(defaults.web.http, "0.0.0.0:3000");
     assert_eq!(defaults.web.forward, "127.0.0.1:5000");
     assert_eq!(defaults.web.static_dir, PathBuf::from("static"));
@@ -61,13 +91,12 @@ fn each_subcommand_defaults_to_the_documented_values() {
         StoreLocation::File(PathBuf::from("storage/data.json"))
     );
     assert_eq!(defaults.socket.transport, Transport::Udp);
-    assert_eq!(defaults.socket.fsync, FsyncMode::Batch);
+    assert_eq!(defaults.socket.fsync, FsyncPolicy::Batch);
 
     let cases: &[(&str, Command)] = &[
-        ("", Command::Serve(ServeOptions::default())),
-        ("serve", Command::Serve(ServeOptions::default())),
-        ("http", Command::Http(WebOptions::default())),
-        ("socket", Command::Socket(SocketOptions::default())),
+        ("", Command::Serve(defaults.clone())),
+        ("http", Command::Http(defaults.web.clone())),
+        ("socket", Command::Socket(defaults.socket.clone())),
     ];
     for (args, expected) in cases {
         assert_eq!(line(args).as_ref(), Ok(expected), "{args:?}");
@@ -75,25 +104,21 @@ fn each_subcommand_defaults_to_the_documented_values() {
 }
 
 #[test]
-fn help_prints_the_defaults_the_options_use() {
-    for spec in SubcommandSpec::all() {
-        for flag in spec.flags.iter().filter(|flag| flag.default_is_value) {
-            let mut options = Options::default();
-            assert_eq!(
-                (flag.apply)(&mut options, flag.default),
-                Ok(()),
-                "--{}",
-                flag.name
-            );
-            assert_eq!(
-                options,
-                Options::default(),
-                "--{} {}",
-                flag.name,
-                flag.default
-            );
-        }
-    }
+fn configs_take_the_flags_and_keep_the_cores_other_settings() {
+    let Ok(Command::Http(options)) = line("http --max-body 1K --idle-timeout 3s --transport tcp")
+    else {
+        panic!("http did not parse");
+    };
+    let http = options.http_config();
+    assert_eq!(http.max_body, 1024);
+    assert_eq!(http.idle_timeout, Duration::from_secs(3));
+    assert!(!http.stream_bodies);
+    let sender = options.sender_config(0x2a, 0xff);
+    assert_eq!(sender.link, Transport::Tcp.link());
+    assert_eq!(sender.id_prefix, "ff.2a");
+    assert_eq!(sender.ack_timeout, Duration::from_secs(2));
+    let core = ferry_core::datagram::SenderConfig::default();
+    assert_eq!(sender.max_in_flight, core.max_in_flight);
 }
 
 /// One flag of one subcommand, a value for it, and what that value changes.
@@ -139,7 +164,7 @@ fn every_flag_is_read_from_the_command_line_and_the_environment() {
             o.socket.store = StoreLocation::MongoDb("mongodb://db:27017/ferry".into())
         }),
         ("serve", "fsync", "always", |o| {
-            o.socket.fsync = FsyncMode::Always
+            o.socket.fsync = FsyncPolicy::Always
         }),
         ("serve", "transport", "tcp", |o| {
             o.web.transport = Transport::Tcp;
@@ -180,14 +205,15 @@ fn every_flag_is_read_from_the_command_line_and_the_environment() {
             o.socket.store = StoreLocation::File("data.json".into())
         }),
         ("socket", "fsync", "never", |o| {
-            o.socket.fsync = FsyncMode::Never
+            o.socket.fsync = FsyncPolicy::Never
         }),
         ("socket", "transport", "tcp", |o| {
             o.socket.transport = Transport::Tcp
         }),
     ];
+    let defaults = serve_defaults();
     for (subcommand, flag, value, change) in cases {
-        let mut options = ServeOptions::default();
+        let mut options = defaults.clone();
         change(&mut options);
         let expected = Ok(command(subcommand, options));
         let long = format!("--{flag}");
@@ -210,6 +236,8 @@ fn every_flag_is_read_from_the_command_line_and_the_environment() {
                 expected,
                 "--{flag} without 'serve'"
             );
+            let from_variable = run(&[], &[(&variable, value)]);
+            assert_eq!(from_variable, expected, "{variable} without 'serve'");
         }
     }
 }
@@ -221,7 +249,7 @@ fn a_flag_on_the_command_line_beats_its_variable() {
         ("FERRY_MAX_BODY", "not a size"),
     ];
     let got = run(&["--http", "10.0.0.2:2", "--max-body", "1K"], &env);
-    let mut options = ServeOptions::default();
+    let mut options = serve_defaults();
     options.web.http = "10.0.0.2:2".into();
     options.web.max_body = 1024;
     assert_eq!(got, Ok(Command::Serve(options)));
@@ -238,7 +266,7 @@ fn variables_mix_with_flags() {
         socket: "127.0.0.1:7000".into(),
         store: StoreLocation::MongoDb("mongodb://db/ferry".into()),
         transport: Transport::Tcp,
-        fsync: FsyncMode::Batch,
+        fsync: FsyncPolicy::Batch,
     };
     assert_eq!(got, Ok(Command::Socket(expected)));
 }
@@ -249,12 +277,18 @@ fn an_empty_variable_counts_as_unset() {
         ("FERRY_HTTP", ""),
         ("FERRY_MAX_BODY", ""),
         ("FERRY_TRANSPORT", ""),
+        ("FERRY_STATIC", ""),
     ];
-    assert_eq!(run(&[], &env), Ok(Command::Serve(ServeOptions::default())));
+    assert_eq!(run(&[], &env), Ok(Command::Serve(serve_defaults())));
+    assert_eq!(
+        run(&["http"], &[("FERRY_FORWARD", "")]),
+        Ok(Command::Http(serve_defaults().web))
+    );
 }
 
 #[test]
 fn variables_of_flags_the_subcommand_does_not_take_are_ignored() {
+    let defaults = serve_defaults();
     let env = [
         ("FERRY_FORWARD", "nonsense"),
         ("FERRY_HTTP", "nonsense"),
@@ -263,13 +297,11 @@ fn variables_of_flags_the_subcommand_does_not_take_are_ignored() {
     ];
     assert_eq!(
         run(&["socket"], &env),
-        Ok(Command::Socket(SocketOptions::default()))
+        Ok(Command::Socket(defaults.socket.clone()))
     );
     let env = [("FERRY_FORWARD", "nonsense"), ("FERRY_ROOT", "/")];
-    assert_eq!(
-        run(&["serve"], &env),
-        Ok(Command::Serve(ServeOptions::default()))
-    );
+    assert_eq!(run(&["serve"], &env), Ok(Command::Serve(defaults.clone())));
+    assert_eq!(run(&[], &env), Ok(Command::Serve(defaults.clone())));
     let env = [
         ("FERRY_SOCKET", "nonsense"),
         ("FERRY_STORE", "x://y"),
@@ -277,102 +309,8 @@ fn variables_of_flags_the_subcommand_does_not_take_are_ignored() {
     ];
     assert_eq!(
         run(&["http"], &env),
-        Ok(Command::Http(WebOptions::default()))
+        Ok(Command::Http(defaults.web.clone()))
     );
-}
-
-#[test]
-fn only_the_variables_of_the_subcommand_are_looked_up() {
-    let asked = RefCell::new(Vec::new());
-    let env = |name: &str| {
-        asked.borrow_mut().push(name.to_string());
-        None
-    };
-    let args = vec![
-        "socket".to_string(),
-        "--fsync".to_string(),
-        "never".to_string(),
-    ];
-    assert!(parse("ferry", &args, &env).is_ok());
-    assert_eq!(
-        asked.into_inner(),
-        ["FERRY_SOCKET", "FERRY_STORE", "FERRY_TRANSPORT"]
-    );
-}
-
-#[test]
-fn help_and_version_win_anywhere() {
-    let general = Ok(Command::Help(general_help("ferry")));
-    let help_of = |name| {
-        Ok(Command::Help(subcommand_help(
-            "ferry",
-            SubcommandSpec::find(name).unwrap(),
-        )))
-    };
-    let version = Ok(Command::Version(format!(
-        "ferry {}",
-        env!("CARGO_PKG_VERSION")
-    )));
-    let cases: &[(&str, Result<Command, CliError>)] = &[
-        ("--help", general.clone()),
-        ("-h", general.clone()),
-        ("--http 127.0.0.1:1 --help", general.clone()),
-        ("--bogus -h", general.clone()),
-        ("frobnicate --help", general.clone()),
-        ("serve --help", help_of("serve")),
-        ("serve -h", help_of("serve")),
-        ("http --static x -h", help_of("http")),
-        ("http --http -h", help_of("http")),
-        ("socket --bogus --help", help_of("socket")),
-        ("socket extra --store --help", help_of("socket")),
-        ("-V", version.clone()),
-        ("--version", version.clone()),
-        ("socket -V", version.clone()),
-        ("http --nonsense --version", version.clone()),
-        ("--version --help", version.clone()),
-        ("--help --version", general.clone()),
-    ];
-    for (args, expected) in cases {
-        assert_eq!(&line(args), expected, "{args:?}");
-    }
-}
-
-#[test]
-fn help_and_version_name_the_program() {
-    let args = ["--version".to_string()];
-    let version = parse("ferry-std", &args, &|_| None);
-    assert_eq!(
-        version,
-        Ok(Command::Version(format!(
-            "ferry-std {}",
-            env!("CARGO_PKG_VERSION")
-        )))
-    );
-    let args = ["serve".to_string(), "--help".to_string()];
-    let Ok(Command::Help(text)) = parse("ferry-std", &args, &|_| None) else {
-        panic!("no help");
-    };
-    assert!(text.starts_with("ferry-std serve: "), "{text}");
-    assert!(text.contains("Usage: ferry-std serve [FLAGS]"), "{text}");
-}
-
-#[test]
-fn forward_target_turns_unspecified_addresses_into_loopback() {
-    let cases = [
-        ("0.0.0.0:5000", "127.0.0.1:5000"),
-        ("0.0.0.0:40123", "127.0.0.1:40123"),
-        ("[::]:5000", "[::1]:5000"),
-        ("127.0.0.1:5000", "127.0.0.1:5000"),
-        ("127.0.0.1:40123", "127.0.0.1:40123"),
-        ("192.168.1.20:5000", "192.168.1.20:5000"),
-        ("[2001:db8::7]:5000", "[2001:db8::7]:5000"),
-        ("[::1]:5000", "[::1]:5000"),
-    ];
-    for (bound, expected) in cases {
-        let bound: SocketAddr = bound.parse().unwrap();
-        let expected: SocketAddr = expected.parse().unwrap();
-        assert_eq!(forward_target(bound), expected, "{bound}");
-    }
 }
 
 /// Pieces of command lines, likely and unlikely, for the property below.
@@ -381,6 +319,9 @@ fn arg() -> impl Strategy<Value = String> {
         "serve",
         "http",
         "socket",
+        "files",
+        "client",
+        "chat-client",
         "--http",
         "--forward",
         "--static",
@@ -389,12 +330,18 @@ fn arg() -> impl Strategy<Value = String> {
         "--transport=tcp",
         "--fsync",
         "--ack-timeout",
+        "--read-only",
+        "--read-only=x",
+        "--history",
         "--",
         "-",
         "-x",
+        "-1",
         "--help=1",
         "1K",
         "2s",
+        "GET",
+        "/a",
         "0.0.0.0:0",
         "[::]:1",
         "",
@@ -410,15 +357,21 @@ proptest! {
         args in prop::collection::vec(arg(), 0..6),
         variable in ".{0,12}",
     ) {
-        let env = |name: &str| (name == "FERRY_MAX_BODY").then(|| variable.clone());
-        match parse("ferry", &args, &env) {
-            Ok(_) => {}
-            Err(error) => {
-                let message = error.to_string();
-                prop_assert!(message.starts_with("ferry: "), "{}", message);
-                prop_assert!(message.ends_with(" --help'"), "{}", message);
-                prop_assert!(!message.contains('\n') && !message.contains('\r'), "{}", message);
+        let result = with_environment(&[], || {
+            // A variable holding NUL cannot be set; any other text may be.
+            if !variable.contains('\0') {
+                std::env::set_var("FERRY_MAX_BODY", &variable);
             }
+            let result = parse("ferry", &args);
+            std::env::remove_var("FERRY_MAX_BODY");
+            result
+        });
+        if let Err(error) = result {
+            let message = error.to_string();
+            prop_assert!(message.starts_with("ferry: "), "{}", message);
+            prop_assert!(message.ends_with(" --help'"), "{}", message);
+            prop_assert!(!message.contains('\n') && !message.contains('\r'), "{}", message);
+            prop_assert_eq!(error.exit_code(), 2);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Sizes and durations as people write them on a command line: `64K`, `1G`, `500ms`, `2s`.
 //!
-//! Owns the grammar of these values and their overflow checks. It never decides which values a
+//! Owns the grammar of these values, their overflow checks, and the text help shows for a
+//! default (the same grammar, so a default reads back as itself). It never decides which values a
 //! setting accepts (zero, upper bounds): that belongs to whoever reads the setting, here
-//! [`crate::cli`].
+//! [`crate::values`].
 //!
 //! A size is a whole number of bytes, optionally followed by `K`, `M` or `G` (binary multiples,
 //! `1K` = 1024 bytes, any case). A duration is a whole number followed by `ms`, `s` or `m`
@@ -57,6 +58,31 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         Err(DurationError::UnknownUnit(unit.to_string()))
     } else {
         Err(DurationError::Invalid)
+    }
+}
+
+/// Writes a size in the largest unit that divides it: `65536` is `64K`.
+pub fn format_size(bytes: u64) -> String {
+    let unit = [(GIB, "G"), (MIB, "M"), (KIB, "K")]
+        .into_iter()
+        .find(|(multiple, _)| bytes > 0 && bytes % multiple == 0);
+    match unit {
+        Some((multiple, suffix)) => format!("{}{suffix}", bytes / multiple),
+        None => bytes.to_string(),
+    }
+}
+
+/// Writes a duration in the largest unit that divides it: `600s` is `10m`. Anything finer than
+/// a millisecond is dropped, as no duration of ferry's is that fine.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    let minute = u128::from(SECONDS_PER_MINUTE * 1000);
+    if millis > 0 && millis % minute == 0 {
+        format!("{}m", millis / minute)
+    } else if millis % 1000 == 0 {
+        format!("{}s", millis / 1000)
+    } else {
+        format!("{millis}ms")
     }
 }
 
@@ -238,6 +264,30 @@ mod tests {
     }
 
     #[test]
+    fn formats_in_the_largest_whole_unit() {
+        let sizes = [
+            (0, "0"),
+            (1000, "1000"),
+            (65_536, "64K"),
+            (3 << 20, "3M"),
+            (1 << 30, "1G"),
+        ];
+        for (bytes, text) in sizes {
+            assert_eq!(format_size(bytes), text);
+        }
+        let durations = [
+            (0, "0s"),
+            (1, "1ms"),
+            (1500, "1500ms"),
+            (15_000, "15s"),
+            (600_000, "10m"),
+        ];
+        for (millis, text) in durations {
+            assert_eq!(format_duration(Duration::from_millis(millis)), text);
+        }
+    }
+
+    #[test]
     fn error_messages_name_the_accepted_forms() {
         let cases: &[(String, &str)] = &[
             (SizeError::Invalid.to_string(), "expected a size like 64K"),
@@ -283,6 +333,13 @@ mod tests {
         fn seconds_and_milliseconds_round_trip(n in any::<u64>()) {
             prop_assert_eq!(parse_duration(&format!("{n}s")), Ok(Duration::from_secs(n)));
             prop_assert_eq!(parse_duration(&format!("{n}ms")), Ok(Duration::from_millis(n)));
+        }
+
+        #[test]
+        fn sizes_and_durations_read_back_as_written(bytes in any::<u64>(), millis in any::<u64>()) {
+            prop_assert_eq!(parse_size(&format_size(bytes)), Ok(bytes));
+            let duration = Duration::from_millis(millis);
+            prop_assert_eq!(parse_duration(&format_duration(duration)), Ok(duration));
         }
 
         #[test]

@@ -1,8 +1,11 @@
-//! Tests of the errors [`crate::cli::parse`] reports: the kind and the exact line for each.
+//! Tests of the errors [`crate::parse`] reports: the kind and the exact line for each, in
+//! ferry's words rather than clap's.
+
+use ferry_storage::LocationError;
 
 use super::run;
-use crate::cli::{CliErrorKind, ValueError, ValueSource};
 use crate::size::{DurationError, SizeError};
+use crate::{CliErrorKind, ValueError, ValueSource};
 
 /// Arguments, environment, the error they give and its message.
 type ErrorCase = (
@@ -21,7 +24,7 @@ fn errors_name_the_problem_in_one_line() {
             &[],
             CliErrorKind::UnknownSubcommand {
                 name: "serv".into(),
-                suggestion: Some("serve"),
+                suggestion: Some("serve".into()),
             },
             "ferry: unknown subcommand 'serv' (did you mean serve?); the subcommands are serve, \
              http, socket, files, client, chat, chat-client; see 'ferry --help'"
@@ -43,7 +46,7 @@ fn errors_name_the_problem_in_one_line() {
             &[],
             CliErrorKind::UnknownFlag {
                 flag: "--htp".into(),
-                suggestion: Some("http"),
+                suggestion: Some("http".into()),
             },
             format!("ferry: unknown flag '--htp' for 'serve' (did you mean --http?){see_serve}"),
         ),
@@ -52,7 +55,7 @@ fn errors_name_the_problem_in_one_line() {
             &[],
             CliErrorKind::UnknownFlag {
                 flag: "--stor".into(),
-                suggestion: Some("store"),
+                suggestion: Some("store".into()),
             },
             format!("ferry: unknown flag '--stor' for 'serve' (did you mean --store?){see_serve}"),
         ),
@@ -79,7 +82,7 @@ fn errors_name_the_problem_in_one_line() {
             &[],
             CliErrorKind::UnknownFlag {
                 flag: "-forward".into(),
-                suggestion: Some("forward"),
+                suggestion: Some("forward".into()),
             },
             "ferry: unknown flag '-forward' for 'http' (did you mean --forward?); see 'ferry \
              http --help'"
@@ -90,7 +93,7 @@ fn errors_name_the_problem_in_one_line() {
             &[],
             CliErrorKind::FlagNotTaken {
                 flag: "forward".into(),
-                taken_by: vec!["http"],
+                taken_by: vec!["http".into()],
             },
             format!("ferry: 'serve' does not take --forward (only 'http'){see_serve}"),
         ),
@@ -99,7 +102,7 @@ fn errors_name_the_problem_in_one_line() {
             &[],
             CliErrorKind::FlagNotTaken {
                 flag: "http".into(),
-                taken_by: vec!["serve", "http"],
+                taken_by: vec!["serve".into(), "http".into()],
             },
             "ferry: 'socket' does not take --http (only 'serve' and 'http'); see 'ferry socket \
              --help'"
@@ -117,8 +120,8 @@ fn errors_name_the_problem_in_one_line() {
             &["--http"],
             &[],
             CliErrorKind::MissingValue {
-                flag: "http",
-                placeholder: "ADDR",
+                flag: "http".into(),
+                placeholder: "ADDR".into(),
             },
             format!("ferry: missing value for --http (write --http ADDR){see_serve}"),
         ),
@@ -126,8 +129,8 @@ fn errors_name_the_problem_in_one_line() {
             &["--http", "--static", "x"],
             &[],
             CliErrorKind::MissingValue {
-                flag: "http",
-                placeholder: "ADDR",
+                flag: "http".into(),
+                placeholder: "ADDR".into(),
             },
             format!("ferry: missing value for --http (write --http ADDR){see_serve}"),
         ),
@@ -135,8 +138,8 @@ fn errors_name_the_problem_in_one_line() {
             &["socket", "--transport="],
             &[],
             CliErrorKind::MissingValue {
-                flag: "transport",
-                placeholder: "udp|tcp",
+                flag: "transport".into(),
+                placeholder: "udp|tcp".into(),
             },
             "ferry: missing value for --transport (write --transport udp|tcp); see 'ferry \
              socket --help'"
@@ -146,15 +149,17 @@ fn errors_name_the_problem_in_one_line() {
             &["--static", ""],
             &[],
             CliErrorKind::MissingValue {
-                flag: "static",
-                placeholder: "DIR",
+                flag: "static".into(),
+                placeholder: "DIR".into(),
             },
             format!("ferry: missing value for --static (write --static DIR){see_serve}"),
         ),
         (
             &["--http", "a:1", "--http=a:2"],
             &[],
-            CliErrorKind::RepeatedFlag { flag: "http" },
+            CliErrorKind::RepeatedFlag {
+                flag: "http".into(),
+            },
             format!("ferry: --http is given more than once{see_serve}"),
         ),
         (
@@ -178,12 +183,14 @@ fn errors_name_the_problem_in_one_line() {
                 .into(),
         ),
         (
-            &["serve", "--"],
+            &["serve", "--", "--http"],
             &[],
             CliErrorKind::UnexpectedArgument {
-                argument: "--".into(),
+                argument: "--http".into(),
             },
-            format!("ferry: unexpected argument '--' for 'serve' (it takes flags only){see_serve}"),
+            format!(
+                "ferry: unexpected argument '--http' for 'serve' (it takes flags only){see_serve}"
+            ),
         ),
         (
             &["--max-body", "abc"],
@@ -338,7 +345,12 @@ fn errors_name_the_problem_in_one_line() {
         (
             &["--store", "redis://cache/0"],
             &[],
-            invalid("store", "redis://cache/0", None, ValueError::StoreScheme),
+            invalid(
+                "store",
+                "redis://cache/0",
+                None,
+                ValueError::Store(LocationError::Scheme),
+            ),
             format!(
                 "ferry: invalid value 'redis://cache/0' for --store: expected a file path or a \
                  mongodb://HOST:PORT/DB URL{see_serve}"
@@ -363,15 +375,12 @@ fn errors_name_the_problem_in_one_line() {
 }
 
 /// The kind of an invalid value, from the command line or from `variable`.
-fn invalid(
-    flag: &'static str,
-    value: &str,
-    variable: Option<&'static str>,
-    reason: ValueError,
-) -> CliErrorKind {
-    let source = variable.map_or(ValueSource::CommandLine, ValueSource::Environment);
+fn invalid(flag: &str, value: &str, variable: Option<&str>, reason: ValueError) -> CliErrorKind {
+    let source = variable.map_or(ValueSource::CommandLine, |variable| {
+        ValueSource::Environment(variable.into())
+    });
     CliErrorKind::InvalidValue {
-        flag,
+        flag: flag.into(),
         value: value.into(),
         source,
         reason,

@@ -2,35 +2,58 @@
 
 use std::time::Duration;
 
-use super::{line, run};
-use crate::chat::ChatError;
-use crate::cli::{ChatClientOptions, ChatOptions, CliErrorKind, Command, ValueError, ValueSource};
+use ferry_core::chat::{ChatConfig, ChatError};
 
-fn chat(change: impl FnOnce(&mut ChatOptions)) -> Result<Command, crate::cli::CliError> {
-    let mut options = ChatOptions::default();
+use super::{line, run};
+use crate::{ChatClientOptions, ChatOptions, CliErrorKind, Command, ValueError, ValueSource};
+
+/// `ferry chat` with its defaults, then `change`.
+fn chat(change: impl FnOnce(&mut ChatOptions)) -> Result<Command, crate::CliError> {
+    let Ok(Command::Chat(mut options)) = line("chat") else {
+        panic!("chat did not parse");
+    };
     change(&mut options);
     Ok(Command::Chat(options))
 }
 
-fn client(change: impl FnOnce(&mut ChatClientOptions)) -> Result<Command, crate::cli::CliError> {
-    let mut options = ChatClientOptions::default();
+/// `ferry chat-client` with its defaults, then `change`.
+fn client(change: impl FnOnce(&mut ChatClientOptions)) -> Result<Command, crate::CliError> {
+    let Ok(Command::ChatClient(mut options)) = line("chat-client") else {
+        panic!("chat-client did not parse");
+    };
     change(&mut options);
     Ok(Command::ChatClient(options))
 }
 
 #[test]
 fn chat_defaults_to_port_7072_history_20_and_ten_idle_minutes() {
-    let defaults = ChatOptions::default();
+    let Ok(Command::Chat(defaults)) = line("chat") else {
+        panic!("chat did not parse");
+    };
     assert_eq!(defaults.bind, "0.0.0.0:7072");
     assert_eq!(defaults.history, 20);
     assert_eq!(defaults.idle_timeout, Duration::from_secs(600));
-    assert_eq!(line("chat"), chat(|_| {}));
-    let defaults = ChatClientOptions::default();
+    assert_eq!(defaults.chat_config(), ChatConfig::default());
+    let Ok(Command::ChatClient(defaults)) = line("chat-client") else {
+        panic!("chat-client did not parse");
+    };
     assert_eq!(
         (defaults.host.as_str(), defaults.port, defaults.username),
         ("127.0.0.1", 7072, None)
     );
-    assert_eq!(line("chat-client"), client(|_| {}));
+}
+
+#[test]
+fn the_room_takes_the_flags_and_keeps_the_cores_other_limits() {
+    let Ok(Command::Chat(options)) = line("chat --history 3 --idle-timeout 1m") else {
+        panic!("chat did not parse");
+    };
+    let config = options.chat_config();
+    assert_eq!(
+        (config.history, config.idle_timeout),
+        (3, Duration::from_secs(60))
+    );
+    assert_eq!(config.max_queue, ChatConfig::default().max_queue);
 }
 
 #[test]
@@ -62,7 +85,7 @@ fn chat_flags_are_read_from_the_command_line_and_the_environment() {
 
 #[test]
 fn chat_client_takes_host_and_port_and_a_username() {
-    let cases: &[(&str, Result<Command, crate::cli::CliError>)] = &[
+    let cases: &[(&str, Result<Command, crate::CliError>)] = &[
         (
             "chat-client example.org",
             client(|o| o.host = "example.org".into()),
@@ -113,7 +136,7 @@ fn chat_errors_name_the_problem_in_one_line() {
         (
             &["chat-client", "localhost", "0"],
             CliErrorKind::InvalidArgument {
-                name: "PORT",
+                name: "PORT".into(),
                 value: "0".into(),
                 reason: ValueError::Port,
             },
@@ -123,7 +146,7 @@ fn chat_errors_name_the_problem_in_one_line() {
         (
             &["chat-client", "no such host"],
             CliErrorKind::InvalidArgument {
-                name: "HOST",
+                name: "HOST".into(),
                 value: "no such host".into(),
                 reason: ValueError::Host,
             },
@@ -133,7 +156,7 @@ fn chat_errors_name_the_problem_in_one_line() {
         (
             &["chat-client", "--username", " ann"],
             CliErrorKind::InvalidValue {
-                flag: "username",
+                flag: "username".into(),
                 value: " ann".into(),
                 source: ValueSource::CommandLine,
                 reason: ValueError::Username(ChatError::UsernameEdgeWhitespace),
@@ -144,7 +167,7 @@ fn chat_errors_name_the_problem_in_one_line() {
         (
             &["chat", "--history", "many"],
             CliErrorKind::InvalidValue {
-                flag: "history",
+                flag: "history".into(),
                 value: "many".into(),
                 source: ValueSource::CommandLine,
                 reason: ValueError::History,
@@ -164,7 +187,7 @@ fn chat_errors_name_the_problem_in_one_line() {
             &["chat", "--store", "x"],
             CliErrorKind::FlagNotTaken {
                 flag: "store".into(),
-                taken_by: vec!["serve", "socket"],
+                taken_by: vec!["serve".into(), "socket".into()],
             },
             "ferry: 'chat' does not take --store (only 'serve' and 'socket'); see 'ferry chat \
              --help'",
@@ -191,7 +214,7 @@ fn web_variables_do_not_reach_chat_and_chat_variables_do_not_reach_the_web() {
             &["http"],
             &[("FERRY_HISTORY", "nonsense"), ("FERRY_BIND", "nonsense")]
         ),
-        Ok(Command::Http(crate::cli::WebOptions::default()))
+        line("http")
     );
 }
 
@@ -201,10 +224,10 @@ fn chat_client_help_shows_its_arguments() {
         panic!("no help");
     };
     assert!(
-        text.contains("Usage: ferry chat-client [FLAGS] [HOST] [PORT]"),
+        text.contains("Usage: ferry chat-client [OPTIONS] [HOST] [PORT]"),
         "{text}"
     );
-    assert!(text.contains("\nArguments:\n  HOST  "), "{text}");
+    assert!(text.contains("\nArguments:\n  [HOST]  "), "{text}");
     assert!(text.contains("[default: 127.0.0.1]"), "{text}");
     assert!(text.contains("[default: 7072]"), "{text}");
     let Ok(Command::Help(text)) = line("chat --help") else {

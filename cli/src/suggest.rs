@@ -1,13 +1,13 @@
 //! Typo suggestions: which known name a mistyped subcommand or flag most likely meant.
 //!
 //! Owns the distance measure and the threshold for "close enough". It never decides which
-//! names are candidates; the tables in `flags.rs` do.
+//! names are candidates; the error that asks does, from the subcommands' flags.
 
 /// The candidate closest to `typed`, if it is close enough to be a typo of it.
 ///
 /// A candidate qualifies when `typed` is a prefix of it (`--max` for `--max-body`) or when at
 /// most [`MAX_TYPO_EDITS`] edits, and fewer than half its length, turn one into the other.
-pub(super) fn closest<'a>(
+pub(crate) fn closest<'a>(
     typed: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {
@@ -22,7 +22,7 @@ pub(super) fn closest<'a>(
             }
             distance
         };
-        // Ties go to the earlier candidate: the tables list the more common flags first.
+        // Ties go to the earlier candidate: each subcommand lists its more common flags first.
         match best {
             Some((shortest, _)) if shortest <= distance => {}
             _ => best = Some((distance, candidate)),

@@ -1,0 +1,57 @@
+//! The chat server and its terminal client on the command line: `chat` and `chat-client`.
+
+use std::time::Duration;
+
+use clap::Args;
+use ferry_core::chat::{ChatConfig, DEFAULT_HISTORY, DEFAULT_IDLE_TIMEOUT};
+
+use crate::size::format_duration;
+use crate::values;
+
+/// Settings of the chat server (`ferry chat`).
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct ChatOptions {
+    /// Where the chat server listens.
+    #[arg(long, env = "FERRY_BIND", value_name = "ADDR",
+          default_value = format!("0.0.0.0:{DEFAULT_PORT}"), value_parser = values::address)]
+    pub bind: String,
+    /// How many recent messages a newcomer is sent when it connects (0 to 1000).
+    #[arg(long, env = "FERRY_HISTORY", value_name = "COUNT",
+          default_value = DEFAULT_HISTORY.to_string(), value_parser = values::history)]
+    pub history: usize,
+    /// A client that sends nothing for this long is disconnected (the chat client sends an
+    /// empty line every minute to stay connected).
+    #[arg(long, env = "FERRY_IDLE_TIMEOUT", value_name = "DURATION",
+          default_value = format_duration(DEFAULT_IDLE_TIMEOUT), value_parser = values::timeout)]
+    pub idle_timeout: Duration,
+}
+
+impl ChatOptions {
+    /// The room `ferry chat` runs with these options.
+    pub fn chat_config(&self) -> ChatConfig {
+        ChatConfig {
+            history: self.history,
+            idle_timeout: self.idle_timeout,
+            ..ChatConfig::default()
+        }
+    }
+}
+
+/// Settings of the terminal chat client (`ferry chat-client`).
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct ChatClientOptions {
+    /// The chat server's host name or IP address (IPv6 with or without brackets).
+    #[arg(value_name = "HOST", default_value = DEFAULT_HOST, value_parser = values::host)]
+    pub host: String,
+    /// The chat server's port.
+    #[arg(value_name = "PORT", default_value_t = DEFAULT_PORT, value_parser = values::port)]
+    pub port: u16,
+    /// The name to chat under; without it the client asks for one at start.
+    #[arg(long, env = "FERRY_USERNAME", value_name = "NAME", value_parser = values::username)]
+    pub username: Option<String>,
+}
+
+/// The chat server's port unless told, for the server and the client alike.
+const DEFAULT_PORT: u16 = 7072;
+/// The chat server the client talks to unless told: the one on this machine.
+const DEFAULT_HOST: &str = "127.0.0.1";
