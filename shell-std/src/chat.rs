@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use ferry_cli::ChatOptions;
 use ferry_core::chat::{self, ChatHub, ClientId, ClientMap};
-use ferry_core::settings;
+use ferry_core::limits;
 
 use crate::accept::Listener;
 use crate::signal::Shutdown;
@@ -37,7 +37,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         }),
         deadline_moved: Condvar::new(),
     });
-    let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
+    let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
     spawn("chat-timer", {
         let room = room.clone();
         move || timer_loop(&room)

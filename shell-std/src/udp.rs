@@ -17,7 +17,7 @@ use ferry_shell::lookup::Lookup;
 use ferry_shell::Store;
 use time::OffsetDateTime;
 
-use crate::forward::{Forwarder, ForwarderInput, Waiting};
+use crate::forward::{self, Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
 
 /// Starts the forwarding thread with a UDP socket connected to `target`'s current address (the
@@ -144,7 +144,7 @@ fn run_sender(
         let mut changed = false;
         match queue.recv_timeout(wait) {
             Ok(ForwarderInput::Submit { message, reply }) => {
-                waiting.submit(&mut sender, Instant::now(), message, reply)
+                forward::submit(&mut waiting, &mut sender, Instant::now(), message, reply)
             }
             Ok(ForwarderInput::Received { bytes, .. }) => {
                 sender.handle_datagram(Instant::now(), &bytes)
@@ -165,7 +165,7 @@ fn run_sender(
                 changed |= target.handle_failure(now);
             }
         }
-        waiting.settle(&mut sender);
+        forward::settle(&mut waiting, &mut sender);
         changed |= target.handle_sender_stats(now, &sender.stats());
         if let Some(answer) = lookup.as_mut().and_then(Lookup::poll) {
             lookup = None;

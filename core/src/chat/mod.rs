@@ -26,8 +26,6 @@ pub use client_map::{ClientIdHasher, ClientMap};
 pub use framing::LineFramer;
 pub use hub::{ChatEvent, ChatHub, ClientId, CloseReason, Transmit};
 
-use crate::message::MAX_USERNAME_CHARS;
-
 /// Limits and timeouts of a chat room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChatConfig {
@@ -132,6 +130,9 @@ pub fn listening_line(address: SocketAddr) -> String {
 /// The longest JSON object either side accepts: 16 KiB, as the SPEC's other line-based limits
 /// (an HTTP head), is far more than anyone types, and bounds each connection's input buffer.
 pub const MAX_LINE: usize = 16 * 1024;
+/// The longest username, in characters: the same bound the message web app sets, so a name
+/// fits wherever ferry shows one.
+pub const MAX_USERNAME_CHARS: usize = 100;
 /// Recent messages replayed to a newcomer (the SPEC's `--history` default).
 pub const DEFAULT_HISTORY: usize = 20;
 /// Bytes that may wait for one client: 1 MiB is some 10,000 ordinary messages, and many times

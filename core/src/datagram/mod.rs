@@ -34,4 +34,4 @@ pub use reconnect::{Reconnect, ReconnectConfig};
 pub use sender::{id_prefix, DatagramSender, Link, SendError, SenderConfig, SenderEvent};
 pub use stats::{DropCounts, ReceiverStats, SenderStats};
 pub use target::{forward_target, ForwardTarget};
-pub use transport::Transport;
+pub use transport::{Transport, MAX_STREAM_PEERS, STREAM_WRITE_TIMEOUT};

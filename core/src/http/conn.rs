@@ -44,7 +44,7 @@ use super::body::BodyDecoder;
 use super::parse::{parse_head, BodyFraming, HeadLimits, HeadScanner, Method, RequestHead, Scan};
 use super::write::{encode_response, reason_phrase, ConnectionHeader};
 use super::{Body, HttpError, Response, UsageError, Version};
-use crate::page::{Page, PageKind, HTML};
+use crate::http::page::{Page, PageKind, HTML};
 use clock::WallClock;
 use stream::Reply;
 pub use stream::STREAMED_BODY_BUFFER;
