@@ -104,7 +104,7 @@ impl EventLoop {
                         if self.signals.pending().count() > 0 && stop_by.is_none() {
                             stop_by = Some(now + SHUTDOWN_GRACE);
                             self.listeners.close(registry);
-                            cx.services.begin_shutdown(now);
+                            cx.services.begin_shutdown();
                             conns.begin_shutdown(&mut cx, now);
                         }
                     }

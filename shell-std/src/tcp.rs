@@ -132,7 +132,7 @@ fn run_sender(
                 }
                 Err(_) => {
                     reconnect.handle_failure(Instant::now());
-                    target.handle_failure(Instant::now());
+                    target.handle_failure();
                 }
             }
         }

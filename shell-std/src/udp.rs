@@ -149,7 +149,7 @@ fn run_sender(
             Ok(ForwarderInput::Received { bytes, .. }) => {
                 sender.handle_datagram(Instant::now(), &bytes)
             }
-            Ok(ForwarderInput::Refused) => changed |= target.handle_failure(Instant::now()),
+            Ok(ForwarderInput::Refused) => changed |= target.handle_failure(),
             Ok(ForwarderInput::Closed { .. }) => {}
             Ok(ForwarderInput::Stop) => stopping = true,
             Err(RecvTimeoutError::Timeout) => {}
@@ -162,11 +162,11 @@ fn run_sender(
             let sent = link.socket.send(&out[..len]);
             out.clear();
             if sent.is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused) {
-                changed |= target.handle_failure(now);
+                changed |= target.handle_failure();
             }
         }
         forward::settle(&mut waiting, &mut sender);
-        changed |= target.handle_sender_stats(now, &sender.stats());
+        changed |= target.handle_sender_stats(&sender.stats());
         if let Some(answer) = lookup.as_mut().and_then(Lookup::poll) {
             lookup = None;
             changed |= target.handle_resolved(now, answer);

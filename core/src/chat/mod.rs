@@ -12,7 +12,7 @@
 //! terminal; the shells move the bytes.
 
 pub mod client;
-pub mod client_map;
+pub mod client_id;
 pub mod framing;
 pub mod hub;
 pub mod wire;
@@ -22,9 +22,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use client::{ChatClient, ClientEvent};
-pub use client_map::{ClientIdHasher, ClientMap};
-pub use framing::LineFramer;
-pub use hub::{ChatEvent, ChatHub, ClientId, CloseReason, Transmit};
+pub use client_id::{ClientId, ClientIdHasher, ClientMap};
+pub use framing::ObjectFramer;
+pub use hub::{ChatEvent, ChatHub, CloseReason, Transmit};
 
 /// Limits and timeouts of a chat room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

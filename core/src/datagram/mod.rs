@@ -9,7 +9,6 @@
 
 pub mod codec;
 pub mod drops;
-pub mod error;
 pub mod lines;
 pub mod receiver;
 pub mod reconnect;
