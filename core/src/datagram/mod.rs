@@ -19,8 +19,6 @@ pub mod transport;
 
 #[cfg(test)]
 mod simulation;
-#[cfg(test)]
-mod stream_simulation;
 
 pub use codec::{
     decode, encode, encoded_len, max_message_datagram_len, Datagram, DatagramError, MessageId,
