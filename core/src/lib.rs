@@ -10,7 +10,6 @@
 //! The shells (`ferry` on mio, `ferry-std` on std threads) only move bytes between the OS and
 //! these machines, so both run the same tested logic.
 
-pub mod app;
 pub mod chat;
 #[doc(hidden)]
 pub mod check;
@@ -18,11 +17,9 @@ pub mod datagram;
 pub mod files;
 pub mod form;
 pub mod http;
+pub mod limits;
 pub mod message;
-pub mod page;
-pub mod router;
-pub mod settings;
-pub mod site;
+pub mod web;
 
 #[cfg(test)]
 mod testing;

@@ -69,7 +69,7 @@ fn drive(mut client: ChatClient, mut stream: TcpStream, inputs: &Receiver<Input>
         client.poll_transmit(&mut out);
         if !out.is_empty() {
             if stream.write_all(&out).is_err() {
-                client.receive_eof(Instant::now());
+                client.receive_eof();
             }
             out.clear();
         }
@@ -106,9 +106,9 @@ fn drive(mut client: ChatClient, mut stream: TcpStream, inputs: &Receiver<Input>
         let now = Instant::now();
         match input {
             Input::Line(line) => client.handle_line(now, &line),
-            Input::Leave => client.handle_end_of_input(now),
-            Input::Server(bytes) => client.receive(now, &bytes),
-            Input::ServerClosed => client.receive_eof(now),
+            Input::Leave => client.handle_end_of_input(),
+            Input::Server(bytes) => client.receive(&bytes),
+            Input::ServerClosed => client.receive_eof(),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ferry_cli::{Command, SocketOptions};
-use ferry_core::site::Site;
+use ferry_core::web::site::Site;
 
 use ferry_storage::{FileStore, MessageStore, MongoStore, StoreLocation, StoreOptions};
 

@@ -1,4 +1,4 @@
-//! Reading the web app's static folder from disk, once at start, for `ferry_core::site::Site`.
+//! Reading the web app's static folder from disk, once at start, for `ferry_core::web::site::Site`.
 //!
 //! Lives here, beside the message store, because both shells need the same disk walk. Skips
 //! hidden entries (`.git`, `.DS_Store`) and anything a symlink would lead to outside the folder,
@@ -9,7 +9,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ferry_core::site::{MAX_SITE_BYTES, MAX_SITE_FILES};
+use ferry_core::web::site::{MAX_SITE_BYTES, MAX_SITE_FILES};
 
 /// Reads every file under `root` as `(path relative to root with / separators, content)`.
 pub fn read_static_folder(root: &Path) -> Result<Vec<(String, Vec<u8>)>, StaticFolderError> {

@@ -75,8 +75,8 @@ impl ChatService {
     }
 
     /// Says goodbye to every client: each gets its last line and is closed.
-    pub fn begin_shutdown(&mut self, now: Instant) {
-        self.hub.shutdown(now);
+    pub fn begin_shutdown(&mut self) {
+        self.hub.shutdown();
     }
 
     /// Moves every transmit the hub has to its client's stage and wakes the connection.
@@ -129,9 +129,9 @@ impl Protocol for ChatSession {
         service.hub.receive(now, self.client, bytes);
     }
 
-    fn receive_eof(&mut self, service: &mut ChatService, _: &mut Wakes, _: ConnKey, now: Instant) {
+    fn receive_eof(&mut self, service: &mut ChatService, _: &mut Wakes, _: ConnKey, _: Instant) {
         // The hub answers with the client's last transmit, which closes it.
-        service.hub.receive_eof(now, self.client);
+        service.hub.receive_eof(self.client);
     }
 
     fn poll_transmit(
@@ -155,13 +155,13 @@ impl Protocol for ChatSession {
         service: &mut ChatService,
         _: &mut Wakes,
         _: ConnKey,
-        now: Instant,
+        _: Instant,
         _written: usize,
         pending: bool,
     ) {
         if self.in_flight && !pending && !self.closing {
             self.in_flight = false;
-            service.hub.handle_drained(now, self.client);
+            service.hub.handle_drained(self.client);
         }
     }
 
@@ -175,9 +175,9 @@ impl Protocol for ChatSession {
         }
     }
 
-    fn closed(&mut self, service: &mut ChatService, _: &mut Wakes, _: ConnKey, now: Instant) {
+    fn closed(&mut self, service: &mut ChatService, _: &mut Wakes, _: ConnKey, _: Instant) {
         if !self.closing {
-            service.hub.disconnect(now, self.client);
+            service.hub.disconnect(self.client);
         }
         service.clients.remove(&self.client);
         if let Some(staged) = service.staged.remove(&self.client) {

@@ -11,7 +11,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_core::settings::SHUTDOWN_GRACE;
+use ferry_core::limits::SHUTDOWN_GRACE;
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
@@ -104,7 +104,7 @@ impl EventLoop {
                         if self.signals.pending().count() > 0 && stop_by.is_none() {
                             stop_by = Some(now + SHUTDOWN_GRACE);
                             self.listeners.close(registry);
-                            cx.services.begin_shutdown(now);
+                            cx.services.begin_shutdown();
                             conns.begin_shutdown(&mut cx, now);
                         }
                     }

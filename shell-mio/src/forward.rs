@@ -186,7 +186,7 @@ impl Forward {
                     // ICMP "port unreachable": nothing listens at this address (the socket
                     // server is down, or the name's other address is the right one).
                     Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-                        if self.target.handle_failure(now) {
+                        if self.target.handle_failure() {
                             aim_udp(link, self.target.current());
                         }
                     }
@@ -231,7 +231,7 @@ impl Forward {
                     let sent = link.socket.send(&self.buf[..len]);
                     self.buf.clear();
                     if sent.is_err_and(|e| e.kind() == ErrorKind::ConnectionRefused)
-                        && self.target.handle_failure(now)
+                        && self.target.handle_failure()
                     {
                         aim_udp(link, self.target.current());
                     }
@@ -260,12 +260,12 @@ impl Forward {
         let mut changed = false;
         match &self.link {
             // Messages acknowledged or failed: only datagrams fail silently at a wrong address.
-            Link::Udp(_) => changed |= self.target.handle_sender_stats(now, &self.sender.stats()),
+            Link::Udp(_) => changed |= self.target.handle_sender_stats(&self.sender.stats()),
             Link::Stream(link) => {
                 let failures = link.reconnect.failures();
                 if failures > self.seen_failures {
                     self.seen_failures = failures;
-                    changed |= self.target.handle_failure(now);
+                    changed |= self.target.handle_failure();
                 } else if link.reconnect.is_connected() {
                     self.target.handle_success();
                 }

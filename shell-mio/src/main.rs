@@ -21,11 +21,11 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_cli::{ChatOptions, Command, FilesOptions, SocketOptions, WebOptions};
-use ferry_core::app::MessageApp;
 use ferry_core::chat as chat_core;
 use ferry_core::datagram::{self, DatagramSender, ForwardTarget, Transport};
 use ferry_core::files as files_core;
-use ferry_core::settings;
+use ferry_core::limits;
+use ferry_core::web::app::MessageApp;
 use ferry_shell::files::FileServer;
 use mio::net::{TcpListener, UdpSocket};
 
@@ -62,7 +62,7 @@ fn run(
     files: Option<FilesOptions>,
     chat: Option<ChatOptions>,
 ) -> Result<(), String> {
-    let max_connections = settings::connection_limit(ferry_shell::raise_fd_limit(), false);
+    let max_connections = limits::connection_limit(ferry_shell::raise_fd_limit(), false);
     let mut event_loop =
         EventLoop::new(max_connections).map_err(|e| format!("cannot start the event loop: {e}"))?;
     let mut lines = Vec::new();
@@ -106,14 +106,14 @@ fn start_socket_server(
             let udp = ferry_shell::bind_udp("socket server", &options.socket)?;
             let address = udp.local_addr().map_err(context)?;
             udp.set_nonblocking(true).map_err(context)?;
-            let line = settings::socket_listening(address);
+            let line = Transport::Udp.listening_line(address);
             (Some(UdpSocket::from_std(udp)), None, address, line)
         }
         Transport::Tcp => {
             let listener = ferry_shell::bind_tcp("socket server", &options.socket)?;
             let address = listener.local_addr().map_err(context)?;
             listener.set_nonblocking(true).map_err(context)?;
-            let line = settings::socket_listening_tcp(address);
+            let line = Transport::Tcp.listening_line(address);
             (None, Some(TcpListener::from_std(listener)), address, line)
         }
     };
@@ -159,8 +159,8 @@ fn start_web(
         .map_err(|e| format!("web app: {e}"))?;
     let forwarding = socket_address
         .is_none()
-        .then(|| settings::forwarding_to(first, options.transport));
-    Ok((settings::web_listening(address), forwarding))
+        .then(|| options.transport.forwarding_line(first));
+    Ok((ferry_core::web::listening_line(address), forwarding))
 }
 
 fn start_files(event_loop: &mut EventLoop, options: &FilesOptions) -> Result<String, String> {

@@ -415,9 +415,9 @@ impl Services {
     }
 
     /// A stop began: the chat says goodbye to everyone.
-    pub fn begin_shutdown(&mut self, now: Instant) {
+    pub fn begin_shutdown(&mut self) {
         if let Some(chat) = self.chat.as_mut() {
-            chat.begin_shutdown(now);
+            chat.begin_shutdown();
         }
     }
 

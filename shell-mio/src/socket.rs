@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
+use ferry_core::datagram::MAX_STREAM_PEERS;
 use ferry_core::datagram::{
     push_line, DatagramReceiver, DropReporter, LineFramer, MessageId, ReceiverConfig,
     ReceiverEvent, StoreToken, MAX_DATAGRAM_SIZE,
 };
-use ferry_core::settings::MAX_STREAM_PEERS;
 use ferry_core::Message;
 use ferry_shell::Store;
 use mio::net::UdpSocket;

@@ -1,14 +1,13 @@
 //! The web app on the loop: each connection's `HttpConn` answered by the core's `MessageApp`,
 //! and the `DatagramSender` (in [`Forward`]) that carries messages to the socket server. What
 //! to answer, when to close and when a message counts as stored are the core's decisions; this
-//! module moves bytes and remembers which connection waits on which message.
+//! module moves bytes; the core's `Waiters` joins each connection to its message.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use ferry_core::app::{AppAction, ForwardOutcome, MessageApp};
-use ferry_core::datagram::SenderEvent;
 use ferry_core::http::{HttpConfig, HttpConn, HttpEvent};
+use ferry_core::web::{AppAction, ForwardOutcome, MessageApp, Ticket, Waiters};
 use time::OffsetDateTime;
 
 use crate::conns::{ConnKey, Wakes};
@@ -20,9 +19,8 @@ pub struct WebService {
     app: MessageApp,
     http: HttpConfig,
     pub forward: Forward,
-    /// Which connection waits on which message, by the sender's tag.
-    waiting: HashMap<u64, ConnKey>,
-    next_tag: u64,
+    /// Which connection waits on which message.
+    waiters: Waiters<ConnKey>,
     /// Messages settled whose connection has not taken the answer yet.
     settled: HashMap<ConnKey, ForwardOutcome>,
 }
@@ -32,8 +30,7 @@ pub type WebSession = HttpSession<WebAnswer>;
 
 /// The web app's side of one connection: the message its request waits on, if any.
 pub struct WebAnswer {
-    /// The sender's tag of that message.
-    waiting: Option<u64>,
+    waiting: Option<Ticket>,
 }
 
 impl WebService {
@@ -42,8 +39,7 @@ impl WebService {
             app,
             http,
             forward,
-            waiting: HashMap::new(),
-            next_tag: 0,
+            waiters: Waiters::default(),
             settled: HashMap::new(),
         }
     }
@@ -80,19 +76,13 @@ impl WebService {
 
     /// Whether no connection waits on a message.
     pub fn is_idle(&self) -> bool {
-        self.waiting.is_empty()
+        self.waiters.is_empty()
     }
 
     fn settle(&mut self, wakes: &mut Wakes) {
-        while let Some(event) = self.forward.sender.poll_event() {
-            let (tag, outcome) = match event {
-                SenderEvent::Delivered { tag } => (tag, ForwardOutcome::Stored),
-                SenderEvent::Failed { tag } => (tag, ForwardOutcome::NotAcknowledged),
-            };
-            if let Some(key) = self.waiting.remove(&tag) {
-                self.settled.insert(key, outcome);
-                wakes.wake(key);
-            }
+        while let Some((key, outcome)) = self.waiters.poll_settled(&mut self.forward.sender) {
+            self.settled.insert(key, outcome);
+            wakes.wake(key);
         }
     }
 }
@@ -121,15 +111,13 @@ impl Answer for WebAnswer {
             let response = match service.app.handle(&request) {
                 AppAction::Respond(response) => response,
                 AppAction::Forward(message) => {
-                    service.next_tag += 1;
-                    let tag = service.next_tag;
-                    match service.forward.sender.send(now, message, tag) {
-                        Ok(_) => {
-                            service.waiting.insert(tag, key);
-                            self.waiting = Some(tag);
+                    let sender = &mut service.forward.sender;
+                    match service.waiters.submit(sender, now, message, key) {
+                        Ok(ticket) => {
+                            self.waiting = Some(ticket);
                             continue;
                         }
-                        Err(error) => service.app.forwarded(error.into()),
+                        Err(outcome) => service.app.forwarded(outcome),
                     }
                 }
             };
@@ -139,9 +127,9 @@ impl Answer for WebAnswer {
     }
 
     fn closed(&mut self, _: &mut HttpConn, service: &mut WebService, key: ConnKey, _: Instant) {
-        if let Some(tag) = self.waiting.take() {
+        if let Some(ticket) = self.waiting.take() {
             // The message still settles in the sender; nobody waits for its answer.
-            service.waiting.remove(&tag);
+            service.waiters.cancel(ticket);
         }
         service.settled.remove(&key);
     }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use ferry_cli::ChatOptions;
 use ferry_core::chat::{self, ChatHub, ClientId, ClientMap};
-use ferry_core::settings;
+use ferry_core::limits;
 
 use crate::accept::Listener;
 use crate::signal::Shutdown;
@@ -37,7 +37,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         }),
         deadline_moved: Condvar::new(),
     });
-    let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
+    let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
     spawn("chat-timer", {
         let room = room.clone();
         move || timer_loop(&room)
@@ -110,14 +110,14 @@ impl State {
     }
 
     fn shutdown(&mut self) {
-        self.hub.shutdown(Instant::now());
+        self.hub.shutdown();
         self.dispatch();
     }
 
     /// The shell lost `client`: the hub forgets it without a last line, and its writer is told
     /// to close, since no transmit will.
     fn disconnect(&mut self, client: ClientId) {
-        self.hub.disconnect(Instant::now(), client);
+        self.hub.disconnect(client);
         if let Some(outbox) = self.outboxes.remove(&client) {
             outbox.put(&mut Vec::new(), true);
         }
@@ -197,7 +197,7 @@ fn read_loop(mut stream: TcpStream, client: ClientId, room: &Room) {
         let read = stream.read(&mut buf);
         let mut state = room.lock();
         match read {
-            Ok(0) => state.hub.receive_eof(Instant::now(), client),
+            Ok(0) => state.hub.receive_eof(client),
             Ok(n) => state.hub.receive(Instant::now(), client, &buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // A reset, or the writer closed the socket; either way the client is gone.
@@ -233,9 +233,9 @@ fn write_loop(client: ClientId, outbox: &Outbox, room: &Room) {
         }
         let mut state = room.lock();
         match written {
-            Ok(()) => state.hub.handle_drained(Instant::now(), client),
+            Ok(()) => state.hub.handle_drained(client),
             Err(_) => {
-                state.hub.disconnect(Instant::now(), client);
+                state.hub.disconnect(client);
                 state.outboxes.remove(&client);
                 // Ends the reader too.
                 let _ = stream.shutdown(SocketShutdown::Both);

@@ -5,8 +5,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown as SocketShutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use ferry_core::app::{AppAction, MessageApp};
 use ferry_core::http::{self, HttpConfig, HttpConn, HttpEvent};
+use ferry_core::web::app::{AppAction, MessageApp};
 use time::OffsetDateTime;
 
 use crate::forward::Forwarder;

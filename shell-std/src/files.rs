@@ -10,7 +10,7 @@ use std::time::Instant;
 use ferry_cli::FilesOptions;
 use ferry_core::files;
 use ferry_core::http::{HttpConfig, HttpConn};
-use ferry_core::settings::{self, SHUTDOWN_GRACE};
+use ferry_core::limits::{self, SHUTDOWN_GRACE};
 use ferry_shell::files::{FileServer, FileSession};
 use time::OffsetDateTime;
 
@@ -26,7 +26,7 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("file server: {e}"))?;
     let http = options.http_config();
-    let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
+    let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
     let listener = Listener::start(
         listener,
         shutdown.clone(),

@@ -4,12 +4,11 @@
 //! Owns the channel between them and the bookkeeping of who waits on which message; never
 //! decides when a message is delivered or failed (the core's `DatagramSender` does).
 
-use std::collections::HashMap;
 use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
-use ferry_core::app::ForwardOutcome;
-use ferry_core::datagram::{DatagramSender, SenderEvent};
+use ferry_core::datagram::DatagramSender;
+use ferry_core::web::{ForwardOutcome, Waiters};
 use ferry_core::Message;
 
 /// The web app's handle on the forwarding thread; cloned into every connection thread.
@@ -67,48 +66,26 @@ impl Forwarder {
     }
 }
 
-/// The connection threads waiting on the sender's messages, by tag.
-#[derive(Default)]
-pub struct Waiting {
-    replies: HashMap<u64, Sender<ForwardOutcome>>,
-    next_tag: u64,
+/// The connection threads waiting on the sender's messages: the core's join of a request to
+/// its message, each request named by the channel its thread waits on.
+pub type Waiting = Waiters<Sender<ForwardOutcome>>;
+
+/// Answers the callers of every message the sender says has ended.
+pub fn settle(waiting: &mut Waiting, sender: &mut DatagramSender) {
+    while let Some((reply, outcome)) = waiting.poll_settled(sender) {
+        let _ = reply.send(outcome);
+    }
 }
 
-impl Waiting {
-    /// Hands `message` to `sender`; `reply` hears the outcome now (refused) or once it ends.
-    pub fn submit(
-        &mut self,
-        sender: &mut DatagramSender,
-        now: std::time::Instant,
-        message: Message,
-        reply: Sender<ForwardOutcome>,
-    ) {
-        self.next_tag += 1;
-        match sender.send(now, message, self.next_tag) {
-            Ok(_) => {
-                self.replies.insert(self.next_tag, reply);
-            }
-            Err(error) => {
-                let _ = reply.send(error.into());
-            }
-        }
-    }
-
-    /// Answers the callers of every message the sender says has ended.
-    pub fn settle(&mut self, sender: &mut DatagramSender) {
-        while let Some(event) = sender.poll_event() {
-            let (tag, outcome) = match event {
-                SenderEvent::Delivered { tag } => (tag, ForwardOutcome::Stored),
-                SenderEvent::Failed { tag } => (tag, ForwardOutcome::NotAcknowledged),
-            };
-            if let Some(reply) = self.replies.remove(&tag) {
-                let _ = reply.send(outcome);
-            }
-        }
-    }
-
-    /// Whether no caller waits.
-    pub fn is_empty(&self) -> bool {
-        self.replies.is_empty()
+/// Hands `message` to `sender`; `reply` hears the outcome now (refused) or once it ends.
+pub fn submit(
+    waiting: &mut Waiting,
+    sender: &mut DatagramSender,
+    now: std::time::Instant,
+    message: Message,
+    reply: Sender<ForwardOutcome>,
+) {
+    if let Err(outcome) = waiting.submit(sender, now, message, reply.clone()) {
+        let _ = reply.send(outcome);
     }
 }

@@ -18,10 +18,10 @@ use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ferry_cli::{Command, SocketOptions, WebOptions};
-use ferry_core::app::MessageApp;
 use ferry_core::datagram::{self, ForwardTarget, Transport};
-use ferry_core::settings;
-use ferry_core::site::Site;
+use ferry_core::limits;
+use ferry_core::web::app::MessageApp;
+use ferry_core::web::site::Site;
 use ferry_shell::Store;
 
 use accept::Listener;
@@ -72,7 +72,7 @@ fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
     announce(&line);
     shutdown.wait();
     // Web requests first (they wait on acks), then the forwarder, then the store.
-    web_server.stop(settings::SHUTDOWN_GRACE);
+    web_server.stop(limits::SHUTDOWN_GRACE);
     forwarder.stop();
     let _ = forward_thread.join();
     socket_stop.request();
@@ -90,9 +90,9 @@ fn http(web: WebOptions) -> Result<(), String> {
     let listener = bind_tcp(&web.http)?;
     let (forwarder, forward_thread) = start_forwarder(&web, target)?;
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
-    announce(&settings::forwarding_to(first, web.transport));
+    announce(&web.transport.forwarding_line(first));
     shutdown.wait();
-    web_server.stop(settings::SHUTDOWN_GRACE);
+    web_server.stop(limits::SHUTDOWN_GRACE);
     forwarder.stop();
     let _ = forward_thread.join();
     Ok(())
@@ -125,13 +125,13 @@ fn start_web(
         http: web.http_config(),
         forwarder,
     };
-    let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
+    let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
     let context_value = Arc::new(context_value);
     let server = Listener::start(listener, shutdown, limit, conn::refusal, move |stream| {
         let _ = conn::serve(stream, &context_value);
     })
     .map_err(context("cannot start"))?;
-    announce(&settings::web_listening(address));
+    announce(&ferry_core::web::listening_line(address));
     Ok(server)
 }
 
@@ -176,8 +176,8 @@ impl SocketEndpoint {
 
     fn listening_line(&self, address: SocketAddr) -> String {
         match self {
-            SocketEndpoint::Udp(_) => settings::socket_listening(address),
-            SocketEndpoint::Tcp(_) => settings::socket_listening_tcp(address),
+            SocketEndpoint::Udp(_) => Transport::Udp.listening_line(address),
+            SocketEndpoint::Tcp(_) => Transport::Tcp.listening_line(address),
         }
     }
 

@@ -19,12 +19,13 @@ use ferry_core::datagram::{
     push_line, DatagramReceiver, DatagramSender, DropReporter, ForwardTarget, LineFramer,
     ReceiverConfig, Reconnect, ReconnectConfig, SenderConfig,
 };
-use ferry_core::settings::{MAX_STREAM_PEERS, SHUTDOWN_GRACE, STREAM_WRITE_TIMEOUT};
+use ferry_core::datagram::{MAX_STREAM_PEERS, STREAM_WRITE_TIMEOUT};
+use ferry_core::limits::SHUTDOWN_GRACE;
 use ferry_shell::lookup::Lookup;
 use ferry_shell::Store;
 
 use crate::accept::Listener;
-use crate::forward::{Forwarder, ForwarderInput, Waiting};
+use crate::forward::{self, Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
 use crate::udp::{store_batch, BATCH_LIMIT, POLL_INTERVAL};
 
@@ -77,7 +78,7 @@ fn run_sender(
         let mut broken = false;
         match queue.recv_timeout(wait) {
             Ok(ForwarderInput::Submit { message, reply }) => {
-                waiting.submit(&mut sender, Instant::now(), message, reply)
+                forward::submit(&mut waiting, &mut sender, Instant::now(), message, reply)
             }
             Ok(ForwarderInput::Received { link: id, bytes }) => {
                 if let Some(link) = link.as_mut().filter(|link| link.id == id) {
@@ -131,7 +132,7 @@ fn run_sender(
                 }
                 Err(_) => {
                     reconnect.handle_failure(Instant::now());
-                    target.handle_failure(Instant::now());
+                    target.handle_failure();
                 }
             }
         }
@@ -152,7 +153,7 @@ fn run_sender(
             sender.handle_disconnect(now);
             reconnect.handle_failure(now);
         }
-        waiting.settle(&mut sender);
+        forward::settle(&mut waiting, &mut sender);
         if stopping && waiting.is_empty() {
             if let Some(link) = link.take() {
                 let _ = link.stream.shutdown(SocketShutdown::Both);

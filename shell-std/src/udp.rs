@@ -17,7 +17,7 @@ use ferry_shell::lookup::Lookup;
 use ferry_shell::Store;
 use time::OffsetDateTime;
 
-use crate::forward::{Forwarder, ForwarderInput, Waiting};
+use crate::forward::{self, Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
 
 /// Starts the forwarding thread with a UDP socket connected to `target`'s current address (the
@@ -144,12 +144,12 @@ fn run_sender(
         let mut changed = false;
         match queue.recv_timeout(wait) {
             Ok(ForwarderInput::Submit { message, reply }) => {
-                waiting.submit(&mut sender, Instant::now(), message, reply)
+                forward::submit(&mut waiting, &mut sender, Instant::now(), message, reply)
             }
             Ok(ForwarderInput::Received { bytes, .. }) => {
                 sender.handle_datagram(Instant::now(), &bytes)
             }
-            Ok(ForwarderInput::Refused) => changed |= target.handle_failure(Instant::now()),
+            Ok(ForwarderInput::Refused) => changed |= target.handle_failure(),
             Ok(ForwarderInput::Closed { .. }) => {}
             Ok(ForwarderInput::Stop) => stopping = true,
             Err(RecvTimeoutError::Timeout) => {}
@@ -162,11 +162,11 @@ fn run_sender(
             let sent = link.socket.send(&out[..len]);
             out.clear();
             if sent.is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused) {
-                changed |= target.handle_failure(now);
+                changed |= target.handle_failure();
             }
         }
-        waiting.settle(&mut sender);
-        changed |= target.handle_sender_stats(now, &sender.stats());
+        forward::settle(&mut waiting, &mut sender);
+        changed |= target.handle_sender_stats(&sender.stats());
         if let Some(answer) = lookup.as_mut().and_then(Lookup::poll) {
             lookup = None;
             changed |= target.handle_resolved(now, answer);

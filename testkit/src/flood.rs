@@ -245,7 +245,7 @@ const MAX_RSS_GROWTH_KIB: u64 = 32 * 1024;
 const POSTING_CLIENTS: usize = 20;
 /// Answers before the signal is sent.
 const LOAD_BEFORE_SIGNAL: usize = 50;
-/// The servers' grace period for in-flight work (settings::SHUTDOWN_GRACE), and slack for a
+/// The servers' grace period for in-flight work (limits::SHUTDOWN_GRACE), and slack for a
 /// loaded machine on top.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);

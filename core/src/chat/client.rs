@@ -23,7 +23,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::framing::LineFramer;
+use super::framing::ObjectFramer;
 use super::wire::{self, ServerLine};
 use super::{check_username, ChatError, MAX_LINE};
 
@@ -31,7 +31,7 @@ use super::{check_username, ChatError, MAX_LINE};
 #[derive(Debug)]
 pub struct ChatClient {
     state: State,
-    framer: LineFramer,
+    framer: ObjectFramer,
     /// Bytes for the server not yet taken by `poll_transmit`.
     output: Vec<u8>,
     events: VecDeque<ClientEvent>,
@@ -73,7 +73,7 @@ impl ChatClient {
     pub fn new(now: Instant, username: Option<&str>) -> Self {
         let mut client = ChatClient {
             state: State::AskingName,
-            framer: LineFramer::new(MAX_LINE),
+            framer: ObjectFramer::new(MAX_LINE),
             output: Vec::new(),
             events: VecDeque::new(),
             pending: VecDeque::new(),
@@ -111,12 +111,12 @@ impl ChatClient {
     }
 
     /// The user's input ended (Ctrl-D) or was interrupted (Ctrl-C): leave.
-    pub fn handle_end_of_input(&mut self, _now: Instant) {
+    pub fn handle_end_of_input(&mut self) {
         self.end(ClientEnd::Left, "* you left the chat");
     }
 
     /// Bytes from the server.
-    pub fn receive(&mut self, _now: Instant, bytes: &[u8]) {
+    pub fn receive(&mut self, bytes: &[u8]) {
         if matches!(self.state, State::Ended(_)) {
             return;
         }
@@ -130,7 +130,7 @@ impl ChatClient {
     }
 
     /// The server closed the connection.
-    pub fn receive_eof(&mut self, _now: Instant) {
+    pub fn receive_eof(&mut self) {
         self.end(
             ClientEnd::ServerClosed,
             "* the server closed the connection",
@@ -149,11 +149,15 @@ impl ChatClient {
         }
     }
 
-    /// Appends the bytes to send to the server; returns how many. Changes after any input.
-    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+    /// Appends the bytes to send to the server; returns how many, `None` when nothing waits.
+    /// Changes after any input.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<usize> {
         let len = self.output.len();
+        if len == 0 {
+            return None;
+        }
         out.append(&mut self.output);
-        len
+        Some(len)
     }
 
     /// When [`ChatClient::handle_timeout`] should run next; `None` once the session ended.
@@ -336,7 +340,7 @@ mod tests {
         assert_eq!(drain(&mut client).0, "{\"username\":\"ann\"}\n");
         client.handle_line(now, "typed early\n");
         assert_eq!(drain(&mut client), (String::new(), vec![]));
-        client.receive(now, b"{\"type\":\"join\",\"username\":\"ann\"}\n");
+        client.receive(b"{\"type\":\"join\",\"username\":\"ann\"}\n");
         assert_eq!(
             drain(&mut client),
             (
@@ -360,10 +364,7 @@ mod tests {
             drain(&mut client),
             ("{\"username\":\"ann\"}\n".to_string(), vec![])
         );
-        client.receive(
-            now,
-            b"{\"type\":\"error\",\"error\":\"that username is taken\"}\n",
-        );
+        client.receive(b"{\"type\":\"error\",\"error\":\"that username is taken\"}\n");
         assert_eq!(
             drain(&mut client).1,
             [print("! that username is taken"), prompt()]
@@ -376,7 +377,7 @@ mod tests {
     fn server_lines_print_distinguishably() {
         let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, Some("me"));
-        client.receive(now, b"{\"type\":\"join\",\"username\":\"me\"}\n");
+        client.receive(b"{\"type\":\"join\",\"username\":\"me\"}\n");
         drain(&mut client);
         let cases: &[(&str, &str)] = &[
             ("{\"username\":\"ann\",\"message\":\"hi\"}", "ann: hi"),
@@ -402,7 +403,7 @@ mod tests {
             ),
         ];
         for (line, expected) in cases {
-            client.receive(now, format!("{line}\n").as_bytes());
+            client.receive(format!("{line}\n").as_bytes());
             assert_eq!(drain(&mut client).1, [print(expected)], "{line}");
         }
     }
@@ -412,7 +413,7 @@ mod tests {
         let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, Some("me"));
         drain(&mut client);
-        client.handle_end_of_input(now);
+        client.handle_end_of_input();
         assert_eq!(
             drain(&mut client).1,
             [
@@ -421,12 +422,12 @@ mod tests {
             ]
         );
         assert!(client.is_ended());
-        client.receive_eof(now);
+        client.receive_eof();
         assert_eq!(drain(&mut client).1, []);
 
         let mut client = ChatClient::new(now, Some("me"));
         drain(&mut client);
-        client.receive_eof(now);
+        client.receive_eof();
         assert_eq!(
             drain(&mut client).1,
             [
@@ -456,7 +457,7 @@ mod tests {
     fn a_line_too_long_for_the_server_is_not_sent() {
         let now = crate::testing::epoch();
         let mut client = ChatClient::new(now, Some("me"));
-        client.receive(now, b"{\"type\":\"join\",\"username\":\"me\"}\n");
+        client.receive(b"{\"type\":\"join\",\"username\":\"me\"}\n");
         drain(&mut client);
         client.handle_line(now, &"x".repeat(MAX_LINE));
         assert_eq!(

@@ -1,4 +1,4 @@
-//! [`LineFramer`]: cuts a chat byte stream into JSON objects, one per line or back to back.
+//! [`ObjectFramer`]: cuts a chat byte stream into JSON objects, one per line or back to back.
 //!
 //! Owns where each object starts and ends, the line-length limit and how the stream recovers after
 //! a bad line. It never parses the objects' content (the hub and the client do, with
@@ -27,8 +27,13 @@
 use super::ChatError;
 
 /// Cuts a stream into JSON object texts; one per connection and direction.
+///
+/// Unlike the datagram transport's line framer, which keeps its input until the receiver can
+/// take the next line (that stream is paused while the store catches up), this one hands each
+/// object out while it scans, as a slice of the caller's bytes: a chat hub takes every object at
+/// once, and most objects then cost no copy at all.
 #[derive(Debug, Clone)]
-pub struct LineFramer {
+pub struct ObjectFramer {
     max_line: usize,
     state: State,
     /// The unfinished object's bytes so far (only in `Object`, only across `receive` calls).
@@ -49,10 +54,10 @@ enum State {
     Skipping,
 }
 
-impl LineFramer {
+impl ObjectFramer {
     /// A framer whose objects may be at most `max_line` bytes long.
     pub fn new(max_line: usize) -> Self {
-        LineFramer {
+        ObjectFramer {
             max_line,
             state: State::Between,
             partial: Vec::new(),
@@ -179,7 +184,7 @@ mod tests {
 
     /// What the framer emits for `bytes` fed at the given split points, as owned values.
     fn frames(max: usize, bytes: &[u8], splits: &[usize]) -> Vec<Frame> {
-        let mut framer = LineFramer::new(max);
+        let mut framer = ObjectFramer::new(max);
         let mut out = Vec::new();
         let mut last = 0;
         for &split in splits.iter().chain([&bytes.len()]) {

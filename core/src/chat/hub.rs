@@ -30,14 +30,10 @@ use std::fmt;
 use std::mem;
 use std::time::Instant;
 
-use super::client_map::ClientMap;
-use super::framing::LineFramer;
+use super::client_id::{ClientId, ClientMap};
+use super::framing::ObjectFramer;
 use super::wire::{self, ClientObject};
 use super::{check_username, ChatConfig, ChatError};
-
-/// Names one client of a hub; never reused within a hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(u64);
 
 /// What [`ChatHub::poll_transmit`] appended to the caller's buffer, and for whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +98,7 @@ pub struct ChatHub {
 
 #[derive(Debug)]
 struct Client {
-    framer: LineFramer,
+    framer: ObjectFramer,
     username: Option<String>,
     queue: Vec<u8>,
     /// The shell holds bytes of this client it has not finished writing.
@@ -139,7 +135,7 @@ impl ChatHub {
         let id = ClientId(self.next_id);
         let armed = now + self.config.idle_timeout;
         let mut client = Client {
-            framer: LineFramer::new(self.config.max_line),
+            framer: ObjectFramer::new(self.config.max_line),
             username: None,
             queue: Vec::new(),
             in_flight: false,
@@ -167,7 +163,7 @@ impl ChatHub {
         };
         state.last_input = now;
         // The framer leaves the client while it runs, since each object may touch every client.
-        let mut framer = mem::replace(&mut state.framer, LineFramer::new(0));
+        let mut framer = mem::replace(&mut state.framer, ObjectFramer::new(0));
         framer.receive(bytes, |frame| self.handle_frame(client, frame));
         if let Some(state) = self.clients.get_mut(&client) {
             state.framer = framer;
@@ -176,7 +172,7 @@ impl ChatHub {
     }
 
     /// `client` closed its side: it leaves; the rest of its queue is its last transmit.
-    pub fn receive_eof(&mut self, _now: Instant, client: ClientId) {
+    pub fn receive_eof(&mut self, client: ClientId) {
         if let Some(state) = self.clients.get_mut(&client) {
             // An unfinished object at EOF is dropped with the client; nobody is left to tell.
             state.framer.receive_eof(|_| {});
@@ -187,7 +183,7 @@ impl ChatHub {
 
     /// The shell lost `client` (a socket error, or it closed the socket): it leaves, without
     /// a transmit. Unknown ids are ignored.
-    pub fn disconnect(&mut self, _now: Instant, client: ClientId) {
+    pub fn disconnect(&mut self, client: ClientId) {
         if let Some(state) = self.clients.remove(&client) {
             self.forget(client, state);
             self.disconnect_overflowed();
@@ -195,7 +191,7 @@ impl ChatHub {
     }
 
     /// The shell has written every byte it took for `client`; more may be transmitted.
-    pub fn handle_drained(&mut self, _now: Instant, client: ClientId) {
+    pub fn handle_drained(&mut self, client: ClientId) {
         if let Some(state) = self.clients.get_mut(&client) {
             state.in_flight = false;
             if !state.queue.is_empty() && !state.listed {
@@ -231,7 +227,7 @@ impl ChatHub {
     }
 
     /// Disconnects every client with a last line saying the server is stopping.
-    pub fn shutdown(&mut self, _now: Instant) {
+    pub fn shutdown(&mut self) {
         let mut ids: Vec<ClientId> = self.clients.keys().copied().collect();
         ids.sort_unstable();
         for client in ids {

@@ -12,7 +12,7 @@
 //! terminal; the shells move the bytes.
 
 pub mod client;
-pub mod client_map;
+pub mod client_id;
 pub mod framing;
 pub mod hub;
 pub mod wire;
@@ -22,11 +22,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use client::{ChatClient, ClientEvent};
-pub use client_map::{ClientIdHasher, ClientMap};
-pub use framing::LineFramer;
-pub use hub::{ChatEvent, ChatHub, ClientId, CloseReason, Transmit};
-
-use crate::message::MAX_USERNAME_CHARS;
+pub use client_id::{ClientId, ClientIdHasher, ClientMap};
+pub use framing::ObjectFramer;
+pub use hub::{ChatEvent, ChatHub, CloseReason, Transmit};
 
 /// Limits and timeouts of a chat room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +130,9 @@ pub fn listening_line(address: SocketAddr) -> String {
 /// The longest JSON object either side accepts: 16 KiB, as the SPEC's other line-based limits
 /// (an HTTP head), is far more than anyone types, and bounds each connection's input buffer.
 pub const MAX_LINE: usize = 16 * 1024;
+/// The longest username, in characters: the same bound the message web app sets, so a name
+/// fits wherever ferry shows one.
+pub const MAX_USERNAME_CHARS: usize = 100;
 /// Recent messages replayed to a newcomer (the SPEC's `--history` default).
 pub const DEFAULT_HISTORY: usize = 20;
 /// Bytes that may wait for one client: 1 MiB is some 10,000 ordinary messages, and many times

@@ -2,7 +2,7 @@
 //!
 //! Owns field names, which fields each line carries and how a JSON text maps to a value. Every
 //! encoder writes one compact JSON object and a `\n`; every decoder takes one object's text as
-//! [`super::LineFramer`] cuts it. It never decides whether a value is acceptable (the hub does)
+//! [`super::ObjectFramer`] cuts it. It never decides whether a value is acceptable (the hub does)
 //! and never frames a stream.
 
 use std::borrow::Cow;

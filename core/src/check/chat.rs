@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::chat::wire::{self, ClientObject};
-use crate::chat::{ChatConfig, ChatError, ChatHub, LineFramer, MAX_LINE};
+use crate::chat::{ChatConfig, ChatError, ChatHub, ObjectFramer, MAX_LINE};
 
 /// Frames `bytes` whole, split in two places and byte by byte, with the real line limit and a
 /// small one, and checks that:
@@ -41,7 +41,7 @@ pub fn check_chat_line(now: Instant, bytes: &[u8]) {
 
 /// The framer's output for `bytes` fed in pieces cut at `splits`, then EOF.
 fn frames(limit: usize, bytes: &[u8], splits: &[usize]) -> Vec<Result<Vec<u8>, ChatError>> {
-    let mut framer = LineFramer::new(limit);
+    let mut framer = ObjectFramer::new(limit);
     let mut out = Vec::new();
     let mut last = 0;
     for &split in splits.iter().chain([&bytes.len()]) {
@@ -92,13 +92,13 @@ fn check_hub(now: Instant, bytes: &[u8]) {
     let sender = hub.connect(now);
     hub.receive(now, sender, b"{\"username\":\"fuzz\"}\n");
     hub.receive(now, sender, bytes);
-    hub.receive_eof(now, sender);
+    hub.receive_eof(sender);
     let mut out = Vec::new();
     let mut received = Vec::new();
     while let Some(transmit) = hub.poll_transmit(&mut out) {
         if transmit.client == listener {
             received.extend_from_slice(&out);
-            hub.handle_drained(now, listener);
+            hub.handle_drained(listener);
         }
         out.clear();
     }

@@ -175,7 +175,7 @@ impl Run {
             }
         }
         self.body.clear();
-        if self.conn.poll_body(&mut self.body) > 0 {
+        if self.conn.poll_body(&mut self.body).is_some() {
             assert!(
                 self.body_open || self.body.len() <= 256,
                 "body bytes nobody accepted"

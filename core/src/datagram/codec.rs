@@ -10,9 +10,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use super::error::DatagramError;
+mod error;
+
 use crate::form::{self, FormError};
 use crate::message::Message;
+pub use error::DatagramError;
+pub(crate) use error::KINDS;
 
 /// One datagram, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]

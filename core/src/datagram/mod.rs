@@ -9,7 +9,6 @@
 
 pub mod codec;
 pub mod drops;
-pub mod error;
 pub mod lines;
 pub mod receiver;
 pub mod reconnect;
@@ -20,8 +19,6 @@ pub mod transport;
 
 #[cfg(test)]
 mod simulation;
-#[cfg(test)]
-mod stream_simulation;
 
 pub use codec::{
     decode, encode, encoded_len, max_message_datagram_len, Datagram, DatagramError, MessageId,
@@ -34,4 +31,4 @@ pub use reconnect::{Reconnect, ReconnectConfig};
 pub use sender::{id_prefix, DatagramSender, Link, SendError, SenderConfig, SenderEvent};
 pub use stats::{DropCounts, ReceiverStats, SenderStats};
 pub use target::{forward_target, ForwardTarget};
-pub use transport::Transport;
+pub use transport::{Transport, MAX_STREAM_PEERS, STREAM_WRITE_TIMEOUT};

@@ -2,7 +2,7 @@
 //!
 //! Owns only the counter types; the sender and receiver decide what to count.
 
-use super::error::{DatagramError, KINDS};
+use super::codec::{DatagramError, KINDS};
 
 /// Counters of what the sender has done, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -58,7 +58,7 @@ impl ForwardTarget {
 
     /// The current address failed at `now`: the next one becomes current. Returns whether the
     /// current address changed (the shell then reconnects or re-aims its socket).
-    pub fn handle_failure(&mut self, _now: Instant) -> bool {
+    pub fn handle_failure(&mut self) -> bool {
         self.failures += 1;
         if self.addresses.len() < 2 {
             return false;
@@ -75,14 +75,14 @@ impl ForwardTarget {
     /// Reads the sender's counters after its events: a message acknowledged since the last look
     /// is a success of the current address; messages that only failed (their ack deadline
     /// passed) are a failure of it. Returns whether the current address changed.
-    pub fn handle_sender_stats(&mut self, now: Instant, stats: &SenderStats) -> bool {
+    pub fn handle_sender_stats(&mut self, stats: &SenderStats) -> bool {
         let (delivered, failed) = self.seen;
         self.seen = (stats.delivered, stats.failed);
         if stats.delivered > delivered {
             self.handle_success();
             false
         } else if stats.failed > failed {
-            self.handle_failure(now)
+            self.handle_failure()
         } else {
             false
         }
@@ -180,7 +180,7 @@ mod tests {
     fn an_address_given_as_such_is_never_looked_up_again() {
         let start = epoch();
         let mut target = ForwardTarget::new(start, vec![addr("127.0.0.1:5000")], false);
-        assert!(!target.handle_failure(start));
+        assert!(!target.handle_failure());
         assert_eq!(target.current(), Some(addr("127.0.0.1:5000")));
         assert!(!target.poll_resolve(start + REFRESH_INTERVAL * 10));
         assert_eq!(target.poll_timeout(), None);
@@ -192,10 +192,10 @@ mod tests {
         let (v6, v4) = (addr("[::1]:5000"), addr("127.0.0.1:5000"));
         let mut target = ForwardTarget::new(start, vec![v6, v4], true);
         assert_eq!(target.current(), Some(v6));
-        assert!(target.handle_failure(start));
+        assert!(target.handle_failure());
         assert_eq!(target.current(), Some(v4));
         target.handle_success();
-        assert!(target.handle_failure(start));
+        assert!(target.handle_failure());
         assert_eq!(target.current(), Some(v6));
     }
 
@@ -204,7 +204,7 @@ mod tests {
         let start = epoch();
         let mut target = ForwardTarget::new(start, vec![addr("10.0.0.1:5000")], true);
         assert!(!target.poll_resolve(start));
-        target.handle_failure(start);
+        target.handle_failure();
         // Failed at once after a lookup: wait the minimum interval.
         assert!(!target.poll_resolve(start + MIN_RESOLVE_INTERVAL / 2));
         assert_eq!(target.poll_timeout(), Some(start + MIN_RESOLVE_INTERVAL));
@@ -224,9 +224,9 @@ mod tests {
         let start = epoch();
         let list = vec![addr("[::1]:5000"), addr("127.0.0.1:5000")];
         let mut target = ForwardTarget::new(start, list, true);
-        target.handle_failure(start);
+        target.handle_failure();
         assert!(!target.poll_resolve(start + MIN_RESOLVE_INTERVAL * 2));
-        target.handle_failure(start);
+        target.handle_failure();
         assert!(target.poll_resolve(start + MIN_RESOLVE_INTERVAL * 2));
     }
 
@@ -244,7 +244,7 @@ mod tests {
         let start = epoch();
         let old = addr("10.0.0.1:5000");
         let mut target = ForwardTarget::new(start, vec![old], true);
-        target.handle_failure(start);
+        target.handle_failure();
         assert!(target.poll_resolve(start + MIN_RESOLVE_INTERVAL));
         assert!(!target.handle_resolved(start + MIN_RESOLVE_INTERVAL, Vec::new()));
         assert_eq!(target.current(), Some(old));
@@ -255,7 +255,7 @@ mod tests {
         let start = epoch();
         let (a, b, c) = (addr("10.0.0.1:1"), addr("10.0.0.2:1"), addr("10.0.0.3:1"));
         let mut target = ForwardTarget::new(start, vec![a, b], true);
-        target.handle_failure(start);
+        target.handle_failure();
         assert_eq!(target.current(), Some(b));
         assert!(target.poll_resolve(start + REFRESH_INTERVAL));
         assert!(!target.handle_resolved(start + REFRESH_INTERVAL, vec![c, b]));
@@ -268,15 +268,15 @@ mod tests {
         let (v6, v4) = (addr("[::1]:5000"), addr("127.0.0.1:5000"));
         let mut target = ForwardTarget::new(start, vec![v6, v4], true);
         let mut stats = SenderStats::default();
-        assert!(!target.handle_sender_stats(start, &stats));
+        assert!(!target.handle_sender_stats(&stats));
         stats.failed = 2;
-        assert!(target.handle_sender_stats(start, &stats));
+        assert!(target.handle_sender_stats(&stats));
         assert_eq!(target.current(), Some(v4));
         // Nothing new: no change.
-        assert!(!target.handle_sender_stats(start, &stats));
+        assert!(!target.handle_sender_stats(&stats));
         stats.delivered = 1;
         stats.failed = 3;
-        assert!(!target.handle_sender_stats(start, &stats));
+        assert!(!target.handle_sender_stats(&stats));
         assert_eq!(target.current(), Some(v4));
     }
 

@@ -24,9 +24,9 @@ use super::conditional::{etag, if_range_holds, is_not_modified, last_modified};
 use super::log::{log_line, LogEntry};
 use super::path::{resolve, FilePath};
 use super::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
+use crate::http::content_type;
+use crate::http::page::escape_into;
 use crate::http::{reason_phrase, Body, BodyFraming, Method, RequestHead, Response, Version};
-use crate::page::escape_into;
-use crate::site::content_type;
 
 /// The file server's settings that shape answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,7 +44,7 @@ use super::body::BodyDecoder;
 use super::parse::{parse_head, BodyFraming, HeadLimits, HeadScanner, Method, RequestHead, Scan};
 use super::write::{encode_response, reason_phrase, ConnectionHeader};
 use super::{Body, HttpError, Response, UsageError, Version};
-use crate::page::{Page, PageKind, HTML};
+use crate::http::page::{Page, PageKind, HTML};
 use clock::WallClock;
 use stream::Reply;
 pub use stream::STREAMED_BODY_BUFFER;
@@ -312,18 +312,22 @@ impl HttpConn {
         }
     }
 
-    /// Appends the bytes to send to `out` and returns how many there were.
+    /// Appends the bytes to send to `out` and returns how many there were; `None` when nothing
+    /// waits.
     ///
     /// Can change after every input. Bytes handed over here are the shell's to write; keep
     /// whatever the socket did not take and write it first next time.
-    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> usize {
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<usize> {
         let n = self.output.len();
+        if n == 0 {
+            return None;
+        }
         if out.is_empty() {
             mem::swap(out, &mut self.output);
         } else {
             out.append(&mut self.output);
         }
-        n
+        Some(n)
     }
 
     /// The next deadline, if any; call [`HttpConn::handle_timeout`] once it has passed.

@@ -5,6 +5,8 @@
 mod body;
 mod conn;
 mod error;
+mod mime;
+pub mod page;
 mod parse;
 mod refusal;
 mod response;
@@ -17,6 +19,7 @@ pub use conn::{
     STREAMED_BODY_BUFFER,
 };
 pub use error::{HttpError, UsageError};
+pub use mime::content_type;
 pub use parse::{
     parse_head, BodyFraming, HeadLimits, HeadScanner, Header, Method, RequestHead, Scan, Version,
     DEFAULT_MAX_HEAD, DEFAULT_MAX_HEADERS, DEFAULT_MAX_TARGET,

@@ -445,7 +445,7 @@ impl FileSession {
     }
 
     fn take_body(&mut self, conn: &mut HttpConn) {
-        if conn.poll_body(&mut self.body) == 0 {
+        if conn.poll_body(&mut self.body).is_none() {
             return;
         }
         if let Some(upload) = self.current.as_mut().and_then(|c| c.upload.as_mut()) {

@@ -78,7 +78,7 @@ impl Room {
                 None => {
                     assert!(!self.closed.contains_key(&transmit.client));
                     if !self.stalled.contains(&transmit.client) {
-                        self.hub.handle_drained(self.now, transmit.client);
+                        self.hub.handle_drained(transmit.client);
                     }
                 }
             }
@@ -143,7 +143,7 @@ fn join_is_announced_to_everyone_and_leave_to_the_rest() {
     let joined = json!({"type": "join", "username": "bob"});
     assert_eq!(room.lines(ann), std::slice::from_ref(&joined));
     assert_eq!(room.lines(bob), [joined]);
-    room.hub.receive_eof(room.now, bob);
+    room.hub.receive_eof(bob);
     room.pump();
     assert_eq!(room.closed.get(&bob), Some(&CloseReason::PeerClosed));
     assert_eq!(
@@ -156,7 +156,7 @@ fn join_is_announced_to_everyone_and_leave_to_the_rest() {
     }));
     let cid = room.join("cid");
     room.lines(ann);
-    room.hub.disconnect(room.now, cid);
+    room.hub.disconnect(cid);
     room.pump();
     assert_eq!(
         room.lines(ann),
@@ -211,7 +211,7 @@ fn a_name_held_by_another_client_is_refused_until_it_is_free() {
     room.say(other, "ann", "I am ann");
     assert_eq!(room.lines(other), [error(ChatError::UsernameTaken)]);
     assert_eq!(room.lines(ann), Vec::<Value>::new(), "nobody spoke as ann");
-    room.hub.disconnect(room.now, ann);
+    room.hub.disconnect(ann);
     room.pump();
     room.lines(other);
     room.send(other, "{\"username\":\"ann\"}\n");
@@ -376,7 +376,7 @@ fn a_client_reading_slowly_gets_everything_in_batches() {
     room.say(ann, "ann", "three");
     assert_eq!(room.lines(bob), [message("ann", "one")]);
     room.stalled.remove(&bob);
-    room.hub.handle_drained(room.now, bob);
+    room.hub.handle_drained(bob);
     room.pump();
     assert_eq!(
         room.lines(bob),
@@ -421,7 +421,7 @@ fn at_eof_the_rest_of_the_queue_is_the_last_transmit() {
     room.stalled.insert(bob);
     room.say(ann, "ann", "one");
     room.say(ann, "ann", "two");
-    room.hub.receive_eof(room.now, bob);
+    room.hub.receive_eof(bob);
     room.pump();
     assert_eq!(
         room.lines(bob),
@@ -436,7 +436,7 @@ fn shutdown_tells_everyone_and_closes_all() {
     let ann = room.join("ann");
     let bob = room.join("bob");
     room.lines(ann);
-    room.hub.shutdown(room.now);
+    room.hub.shutdown();
     room.pump();
     let last = json!({"type": "error", "error": CloseReason::Shutdown.to_string()});
     assert_eq!(room.lines(ann), std::slice::from_ref(&last));
@@ -449,11 +449,11 @@ fn shutdown_tells_everyone_and_closes_all() {
 fn unknown_clients_are_ignored() {
     let mut room = Room::new(config());
     let ann = room.join("ann");
-    room.hub.disconnect(room.now, ann);
+    room.hub.disconnect(ann);
     room.hub.receive(room.now, ann, b"{\"username\":\"x\"}\n");
-    room.hub.receive_eof(room.now, ann);
-    room.hub.handle_drained(room.now, ann);
-    room.hub.disconnect(room.now, ann);
+    room.hub.receive_eof(ann);
+    room.hub.handle_drained(ann);
+    room.hub.disconnect(ann);
     room.pump();
     assert!(room.hub.is_empty());
 }
@@ -506,11 +506,11 @@ proptest! {
                 },
                 Step::Drain { who } => if let Some(&id) = ids.get(who) {
                     room.stalled.remove(&id);
-                    room.hub.handle_drained(room.now, id);
+                    room.hub.handle_drained(id);
                     room.pump();
                 },
                 Step::Eof { who } => if let Some(&id) = ids.get(who) {
-                    room.hub.receive_eof(room.now, id);
+                    room.hub.receive_eof(id);
                     room.pump();
                 },
                 Step::Wait { seconds } => room.advance(Duration::from_secs(seconds)),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::datagram::error::KINDS;
+use crate::datagram::codec::KINDS;
 use crate::datagram::simulation::epoch;
 
 fn addr(port: u16) -> SocketAddr {

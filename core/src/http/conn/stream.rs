@@ -50,19 +50,22 @@ impl HttpConn {
     }
 
     /// Appends the decoded body bytes not handed out yet to `out` and returns how many there
-    /// were.
+    /// were; `None` when none wait.
     ///
     /// Can change after `receive` and `accept_body`. While more than a bounded amount waits
     /// here, [`HttpConn::wants_read`] is false, so a slow disk slows the peer instead of
     /// filling memory.
-    pub fn poll_body(&mut self, out: &mut Vec<u8>) -> usize {
+    pub fn poll_body(&mut self, out: &mut Vec<u8>) -> Option<usize> {
         let n = self.streamed.len();
+        if n == 0 {
+            return None;
+        }
         if out.is_empty() {
             std::mem::swap(out, &mut self.streamed);
         } else {
             out.append(&mut self.streamed);
         }
-        n
+        Some(n)
     }
 
     /// How many body bytes of an external response body ([`Body::External`]) the shell must
@@ -242,7 +245,7 @@ mod tests {
             "nothing is read before the application decides"
         );
         let mut body = Vec::new();
-        assert_eq!(h.conn.poll_body(&mut body), 0);
+        assert_eq!(h.conn.poll_body(&mut body), None);
         h.conn.accept_body(h.now).unwrap();
         h.conn.poll_body(&mut body);
         assert_eq!(body, b"ab");
@@ -303,7 +306,7 @@ mod tests {
             assert!(fed <= STREAMED_BODY_BUFFER + piece.len());
         }
         let mut body = Vec::new();
-        assert_eq!(h.conn.poll_body(&mut body), fed);
+        assert_eq!(h.conn.poll_body(&mut body), Some(fed));
         assert!(h.conn.wants_read());
     }
 

@@ -6,7 +6,7 @@
 //! backslashes). Never looks at bodies or headers.
 
 use crate::http::Method;
-use crate::site::{Site, StaticFile};
+use crate::web::site::{Site, StaticFile};
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +108,7 @@ mod tests {
     use super::*;
 
     fn site() -> Site {
-        let mut files: Vec<(String, Vec<u8>)> = crate::site::REQUIRED_PAGES
+        let mut files: Vec<(String, Vec<u8>)> = crate::web::site::REQUIRED_PAGES
             .iter()
             .map(|p| (p.to_string(), p.as_bytes().to_vec()))
             .collect();

@@ -1,11 +1,11 @@
 //! Why a datagram could not be read, with a short stable name per cause for drop counters.
 //!
-//! Owns the error type of the datagram protocol and nothing else: the codec produces it and the
+//! Owns the error type of the wire format and nothing else: the codec produces it and the
 //! receiver counts it; what to do about one is decided there, never here.
 
 use std::fmt;
 
-use super::codec::{MAX_DATAGRAM_SIZE, MAX_ID_LEN};
+use super::{MAX_DATAGRAM_SIZE, MAX_ID_LEN};
 use crate::form::FormError;
 use crate::message::MessageError;
 

@@ -7,10 +7,10 @@
 
 use crate::datagram::SendError;
 use crate::form::decode_message_form;
+use crate::http::page::{Page, PageKind, HTML};
 use crate::http::{Body, Request, Response};
-use crate::page::{Page, PageKind, HTML};
-use crate::router::{route, Route};
-use crate::site::Site;
+use crate::web::router::{route, Route};
+use crate::web::site::Site;
 use crate::Message;
 
 /// The message web app over a static site.

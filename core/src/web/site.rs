@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::http::content_type;
+
 /// One file of the static folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticFile {
@@ -93,28 +95,6 @@ impl fmt::Display for SiteError {
     }
 }
 
-/// The content type for a file name, by its extension (case-insensitive).
-pub fn content_type(path: &str) -> &'static str {
-    let extension = path
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase());
-    match extension.as_deref() {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("json") => "application/json",
-        Some("txt") => "text/plain; charset=utf-8",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("svg") => "image/svg+xml",
-        Some("ico") => "image/x-icon",
-        Some("webp") => "image/webp",
-        Some("woff2") => "font/woff2",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Pages the app links to or answers with; a folder without them would serve broken links.
 pub const REQUIRED_PAGES: [&str; 4] = ["index.html", "message.html", "sent.html", "error.html"];
 /// The folder is held in memory; 64 MiB is far above a site of pages and images and keeps a
@@ -132,31 +112,6 @@ mod tests {
             .iter()
             .map(|p| (p.to_string(), p.as_bytes().to_vec()))
             .collect()
-    }
-
-    #[test]
-    fn content_types_by_extension() {
-        let cases = [
-            ("a.html", "text/html; charset=utf-8"),
-            ("A.HTML", "text/html; charset=utf-8"),
-            ("style.css", "text/css; charset=utf-8"),
-            ("js/app.js", "text/javascript; charset=utf-8"),
-            ("logo.png", "image/png"),
-            ("p.jpg", "image/jpeg"),
-            ("p.jpeg", "image/jpeg"),
-            ("a.gif", "image/gif"),
-            ("i.svg", "image/svg+xml"),
-            ("favicon.ico", "image/x-icon"),
-            ("a.webp", "image/webp"),
-            ("d.json", "application/json"),
-            ("r.txt", "text/plain; charset=utf-8"),
-            ("f.woff2", "font/woff2"),
-            ("archive.tar.gz", "application/octet-stream"),
-            ("noext", "application/octet-stream"),
-        ];
-        for (path, expected) in cases {
-            assert_eq!(content_type(path), expected, "{path}");
-        }
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! [`ClientMap`]: the map a chat server keeps per client, and the cheap hash it is keyed by.
+//! [`ClientId`], how a chat server names a client, and [`ClientMap`], the map it keeps per
+//! client, with the cheap hash it is keyed by.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::hub::ClientId;
+/// Names one client of a hub; never reused within a hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(pub(super) u64);
 
 /// A map keyed by [`ClientId`], hashed by [`ClientIdHasher`].
 pub type ClientMap<V> = HashMap<ClientId, V, BuildHasherDefault<ClientIdHasher>>;

@@ -2,7 +2,7 @@ use super::*;
 use crate::http::{BodyFraming, Header, Method, RequestHead, Version};
 
 fn app() -> MessageApp {
-    let mut files: Vec<(String, Vec<u8>)> = crate::site::REQUIRED_PAGES
+    let mut files: Vec<(String, Vec<u8>)> = crate::web::site::REQUIRED_PAGES
         .iter()
         .map(|p| (p.to_string(), format!("<p>{p}</p>").into_bytes()))
         .collect();
