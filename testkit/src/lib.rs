@@ -1,8 +1,8 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`adversarial`], [`slow`],
-//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`mongo`], [`chat`], [`files`],
-//! [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`disk`], [`mongo`], [`chat`],
+//! [`files`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -25,6 +25,7 @@ mod child;
 pub mod client;
 pub mod connection;
 pub mod datagram;
+pub mod disk;
 pub mod faults;
 pub mod files;
 pub mod fixture;
@@ -99,6 +100,9 @@ macro_rules! suite {
                 concurrent_posts_are_each_stored_once,
                 existing_store_file_is_kept_and_appended,
                 empty_or_missing_store_file_is_created,
+            ],
+            disk: [
+                a_full_disk_refuses_messages_and_keeps_the_file_valid,
             ],
             datagram: [
                 http_and_socket_run_as_separate_processes,
