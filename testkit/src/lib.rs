@@ -143,6 +143,7 @@ macro_rules! suite {
             ],
             process: [
                 startup_errors_are_one_line_and_nonzero,
+                a_failed_start_leaves_no_store_folder,
                 help_documents_every_flag_and_exits_zero,
                 wrong_arguments_are_one_line_and_nonzero,
                 sigterm_exits_zero_and_keeps_the_data,
