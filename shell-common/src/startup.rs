@@ -62,6 +62,9 @@ pub type Store = Box<dyn MessageStore + Send>;
 /// a `mongodb://` URL. Returns the store and a one-line note to print when there is something
 /// to say: the file's tail was repaired after a crash, or MongoDB does not answer yet (the
 /// socket server starts anyway and acknowledges messages once it does).
+///
+/// A file store is created (with its folder) here, so a shell calls this after every other
+/// step of its start that can fail: a start that fails leaves no empty store behind.
 pub fn open_store(options: &SocketOptions) -> Result<(Store, Option<String>), String> {
     let path = match &options.store {
         StoreLocation::File(path) => path,

@@ -26,6 +26,7 @@ use ferry_core::datagram::{self, DatagramSender, ForwardTarget, Transport};
 use ferry_core::files as files_core;
 use ferry_core::limits;
 use ferry_core::web::app::MessageApp;
+use ferry_core::web::site::Site;
 use ferry_shell::files::FileServer;
 use mio::net::{TcpListener, UdpSocket};
 
@@ -65,6 +66,16 @@ fn run(
     let max_connections = limits::connection_limit(ferry_shell::raise_fd_limit(), false);
     let mut event_loop =
         EventLoop::new(max_connections).map_err(|e| format!("cannot start the event loop: {e}"))?;
+    // The web app's site and listener come before the socket server, whose store is opened
+    // last, so a start that fails (a missing static folder, a busy port) creates no store.
+    let web = match web {
+        Some(options) => {
+            let site = ferry_shell::load_site(&options.static_dir)?;
+            let listener = bind("web app", &options.http)?;
+            Some((options, site, listener))
+        }
+        None => None,
+    };
     let mut lines = Vec::new();
     let mut socket_address = None;
     if let Some(options) = &socket {
@@ -72,8 +83,9 @@ fn run(
         socket_address = Some(address);
         lines.push(line);
     }
-    if let Some(options) = &web {
-        let (listening, forwarding) = start_web(&mut event_loop, options, socket_address)?;
+    if let Some((options, site, listener)) = web {
+        let (listening, forwarding) =
+            start_web(&mut event_loop, &options, site, listener, socket_address)?;
         lines.insert(0, listening);
         lines.extend(forwarding);
     }
@@ -91,15 +103,12 @@ fn run(
         .map_err(|e| format!("event loop failed: {e}"))
 }
 
-/// Opens the store and the socket server's socket; returns its address and listening line.
+/// Binds the socket server's socket, then opens the store; returns its address and listening
+/// line.
 fn start_socket_server(
     event_loop: &mut EventLoop,
     options: &SocketOptions,
 ) -> Result<(std::net::SocketAddr, String), String> {
-    let (store, repaired) = ferry_shell::open_store(options)?;
-    if let Some(note) = repaired {
-        eprintln!("{PROGRAM}: {note}");
-    }
     let context = |e: std::io::Error| format!("socket server: {e}");
     let (udp, listener, address, line) = match options.transport {
         Transport::Udp => {
@@ -117,6 +126,10 @@ fn start_socket_server(
             (None, Some(TcpListener::from_std(listener)), address, line)
         }
     };
+    let (store, repaired) = ferry_shell::open_store(options)?;
+    if let Some(note) = repaired {
+        eprintln!("{PROGRAM}: {note}");
+    }
     let registry = event_loop.poll.registry();
     let waker = event_loop.waker.clone();
     let server = socket::SocketServer::start(udp, store, registry, SOCKET, waker)
@@ -130,14 +143,15 @@ fn start_socket_server(
     Ok((address, line))
 }
 
-/// Starts the web app, forwarding to the socket server of this process if there is one;
-/// returns its listening line and, when it forwards elsewhere, the line saying where.
+/// Starts the web app on `listener`, forwarding to the socket server of this process if there
+/// is one; returns its listening line and, when it forwards elsewhere, the line saying where.
 fn start_web(
     event_loop: &mut EventLoop,
     options: &WebOptions,
+    site: Site,
+    listener: TcpListener,
     socket_address: Option<std::net::SocketAddr>,
 ) -> Result<(String, Option<String>), String> {
-    let site = ferry_shell::load_site(&options.static_dir)?;
     let now = Instant::now();
     let target = match socket_address {
         Some(bound) => ForwardTarget::new(now, vec![datagram::forward_target(bound)], false),
@@ -145,7 +159,6 @@ fn start_web(
     };
     // Where the first message goes; a name may later stand for another address.
     let first = target.current().ok_or("no address to forward to")?;
-    let listener = bind("web app", &options.http)?;
     let address = listener.local_addr().map_err(|e| format!("web app: {e}"))?;
     let mut forward = open_forward(options, target)?;
     forward

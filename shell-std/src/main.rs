@@ -55,9 +55,9 @@ fn main() -> ExitCode {
 fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
     let site = load_site(&web)?;
-    let store = open_store(&socket)?;
     let endpoint = SocketEndpoint::bind(&socket)?;
     let listener = bind_tcp(&web.http)?;
+    let store = open_store(&socket)?;
     let socket_address = endpoint.address()?;
     let line = endpoint.listening_line(socket_address);
     let socket_stop = Shutdown::default();
@@ -101,8 +101,8 @@ fn http(web: WebOptions) -> Result<(), String> {
 /// The socket server alone.
 fn socket(socket: SocketOptions) -> Result<(), String> {
     let shutdown = Shutdown::on_signals().map_err(context("cannot watch signals"))?;
-    let store = open_store(&socket)?;
     let endpoint = SocketEndpoint::bind(&socket)?;
+    let store = open_store(&socket)?;
     let address = endpoint.address()?;
     let line = endpoint.listening_line(address);
     let socket_thread = endpoint.spawn(store, shutdown.clone())?;
@@ -197,6 +197,7 @@ fn load_site(web: &WebOptions) -> Result<Site, String> {
     ferry_shell::load_site(&web.static_dir)
 }
 
+/// Called after every other step of a start that can fail, so a failed start creates no store.
 fn open_store(socket: &SocketOptions) -> Result<Store, String> {
     let (store, repaired) = ferry_shell::open_store(socket)?;
     if let Some(note) = repaired {

@@ -1,9 +1,10 @@
 //! `FileStore`: the thin layer that makes the file calls for the JSON file store.
 //!
 //! Owns the data file, its lock file and the order of system calls: lock, scan once, fix the
-//! tail, then one positioned write (and a sync, by policy) per append. Every decision about the
-//! file's content comes from [`crate::format`]; this module never parses or formats JSON itself
-//! and never reads the file after opening it, so an append costs the same at any file size.
+//! tail, then per append the positioned writes of [`crate::format::PendingAppend::steps`] (and a
+//! sync, by policy), undone before answering if anything fails ([`batch`]). Every decision about
+//! the file's content comes from [`crate::format`]; this module never parses or formats JSON
+//! itself and never reads the file after opening it, so an append costs the same at any size.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -14,9 +15,11 @@ use ferry_core::datagram::MessageId;
 use ferry_core::Message;
 use time::OffsetDateTime;
 
-use crate::format::{scan, Appender, TailFix};
+use crate::format::{scan, Appender, FileOp, TailFix};
 use crate::ids::IdJournal;
 use crate::key::RecordKey;
+
+mod batch;
 
 /// An open JSON file store, holding the exclusive lock on it until dropped.
 #[derive(Debug)]
@@ -27,8 +30,8 @@ pub struct FileStore {
     _lock: File,
     appender: Appender,
     options: StoreOptions,
-    /// Set when a write or sync failed: the bytes after the append offset are unknown and must
-    /// be put back to the closing before the next append.
+    /// Set when a failed append could not be undone: the bytes after the append offset are
+    /// unknown and must be put back to the closing before the next append.
     tail_dirty: bool,
     /// Ids of recently stored messages, for dedup across restarts.
     journal: IdJournal,
@@ -103,12 +106,13 @@ impl FileStore {
 
     /// Stores `messages`, received at `now`, and returns their keys in order.
     ///
-    /// With [`FsyncPolicy::Batch`] and [`FsyncPolicy::Never`] the whole batch goes in one
-    /// positioned write, so it is stored entirely or not at all; with [`FsyncPolicy::Always`]
-    /// each message gets its own write and sync, and an error means the messages before the
-    /// failing one are stored. A failed append leaves the file as a torn tail at worst (repaired
-    /// on the next open) and the store in its previous state; the next append first restores
-    /// the closing. Never reads or rewrites earlier records.
+    /// With [`FsyncPolicy::Batch`] and [`FsyncPolicy::Never`] the whole batch is one append, so
+    /// it is stored entirely or not at all; with [`FsyncPolicy::Always`] each message is its own
+    /// append and sync, and an error means the messages before the failing one are stored. A
+    /// failed append (a full disk, say) is undone before this returns, so the file is valid JSON
+    /// holding exactly the stored messages; should the undo fail too, the next append first
+    /// restores the closing (and a restart repairs the tail). Never reads or rewrites earlier
+    /// records.
     pub fn append(
         &mut self,
         now: OffsetDateTime,
@@ -131,13 +135,8 @@ impl FileStore {
             return Ok(Vec::new());
         }
         if self.tail_dirty {
-            put_tail(
-                &self.file,
-                self.appender.offset(),
-                self.appender.closing(),
-                self.syncs(),
-            )
-            .map_err(|error| StoreError::append(&self.path, &error))?;
+            batch::perform(&self.file, &self.appender.restore())
+                .map_err(|error| StoreError::append(&self.path, &error))?;
             self.tail_dirty = false;
         }
         match self.options.fsync {
@@ -183,7 +182,7 @@ impl FileStore {
         &self.path
     }
 
-    /// One positioned write of the whole batch, then a sync unless the policy is `Never`.
+    /// One append of the whole batch, then a sync unless the policy is `Never`.
     fn write_batch(
         &mut self,
         now: OffsetDateTime,
@@ -191,23 +190,16 @@ impl FileStore {
         ids: &[Option<MessageId>],
     ) -> Result<Vec<RecordKey>, StoreError> {
         let pending = self.appender.prepare(now, messages);
-        let written = write_at(&self.file, pending.bytes(), pending.offset());
-        let journaled = written.and_then(|()| {
-            self.journal
+        let sync = self.syncs();
+        let journal = &mut self.journal;
+        let stored = batch::store(&self.file, &pending, sync, || {
+            journal
                 .record(ids.iter().flatten())
                 .map_err(|error| io::Error::other(error.to_string()))
         });
-        let synced = journaled.and_then(|()| {
-            if self.syncs() {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(error) = synced {
-            // The write may have landed in part; the offset stays where the closing was.
-            self.tail_dirty = true;
-            return Err(StoreError::append(&self.path, &error));
+        if let Err(failed) = stored {
+            self.tail_dirty = !failed.undone;
+            return Err(StoreError::append(&self.path, &failed.error));
         }
         Ok(self.appender.commit(pending))
     }
@@ -408,27 +400,15 @@ impl std::error::Error for StoreError {}
 /// Cuts the file at `offset` and writes `closing` there. Cutting first means an interruption
 /// leaves a torn tail (repaired on open) rather than a stale closing behind the new one.
 fn put_tail(file: &File, offset: u64, closing: &[u8], sync: bool) -> io::Result<()> {
-    file.set_len(offset)?;
-    write_at(file, closing, offset)?;
+    let write = FileOp::Write {
+        offset,
+        bytes: closing,
+    };
+    batch::perform(file, &[FileOp::SetLen(offset), write])?;
     if sync {
         file.sync_data()?;
     }
     Ok(())
-}
-
-/// Writes all of `bytes` at `offset` without moving any shared cursor.
-#[cfg(unix)]
-fn write_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    file.write_all_at(bytes, offset)
-}
-
-/// Writes all of `bytes` at `offset`.
-#[cfg(not(unix))]
-fn write_at(mut file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
-    use std::io::{Seek, SeekFrom, Write};
-    file.seek(SeekFrom::Start(offset))?;
-    file.write_all(bytes)
 }
 
 /// Makes a newly created file's directory entry durable (POSIX needs the folder synced too).

@@ -104,7 +104,7 @@ impl IdJournal {
 
     /// Rewrites the journal with only the remembered ids: a temporary file renamed over it.
     fn compact(&mut self) -> Result<(), StoreError> {
-        let temporary = self.path.with_extension("ids.tmp");
+        let temporary = compaction_path(&self.path);
         let mut bytes = Vec::with_capacity(self.recent.len() * 32);
         for id in &self.recent {
             bytes.extend_from_slice(id.as_str().as_bytes());
@@ -130,6 +130,17 @@ pub fn journal_path(store_path: &Path) -> PathBuf {
         .unwrap_or_default();
     name.push(".ids");
     store_path.with_file_name(name)
+}
+
+/// The temporary file a compaction writes before renaming it over the journal at `journal`;
+/// left behind only by a crash in between.
+pub fn compaction_path(journal: &Path) -> PathBuf {
+    let mut name = journal
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".tmp");
+    journal.with_file_name(name)
 }
 
 /// Reads a journal's bytes: how many complete lines it has, and the newest `keep` valid ids,

@@ -8,8 +8,8 @@
 //! The split follows ferry's sans-io rule: everything about the file's content (where to append,
 //! how records are laid out, what a torn tail is and how to repair it, how key collisions are
 //! resolved) is pure functions over bytes and time values, tested without files. [`FileStore`] is
-//! the thin layer that makes the system calls: lock, scan once at open, fix the tail, then one
-//! positioned write (and a sync, by [`FsyncPolicy`]) per append. Wall-clock time is always passed
+//! the thin layer that makes the system calls: lock, scan once at open, fix the tail, then two
+//! positioned writes (and a sync, by [`FsyncPolicy`]) per append, undone if anything fails. Wall-clock time is always passed
 //! in as a `time::OffsetDateTime`. The MongoDB store splits the same way ([`mongo::document`],
 //! [`mongo::outcome`] are pure); it reads the monotonic clock only to pace its retries.
 

@@ -6,10 +6,12 @@
 //! The server comes from the environment (see `tools/mongo-test-server`): `FERRY_TEST_MONGODB`
 //! is the URL of a shared one; `FERRY_TEST_MONGODB_SERVER` the program to start a private one
 //! for the test that kills it. Each test uses a database of its own, so they run in parallel.
-//! Without them a test fails under CI (`CI` set) and is skipped with a notice elsewhere, never
-//! passed silently. Documents are read back with the official driver.
+//! Documents are read back with the official driver.
 //!
-//! Each `pub fn` is one test, run by [`crate::suite!`] against a binary.
+//! Each `pub fn` is one test, run by [`crate::suite!`] against a binary and marked ignored
+//! there (`needs FERRY_TEST_MONGODB`): a plain `cargo test` lists them as ignored rather than
+//! passing tests that did not run, and `cargo test -- --ignored mongo::` runs them, where a
+//! missing variable fails the test.
 
 use std::collections::HashMap;
 use std::net::TcpStream;
@@ -33,9 +35,7 @@ use crate::temp::TempDir;
 /// One post through `serve` lands as one document holding exactly `_id`, `date`, `username` and
 /// `message`, the text unchanged and the date in the SPEC's layout.
 pub fn post_lands_as_a_document_of_the_spec_shape(bin: &str) {
-    let Some(url) = shared_server("post_lands_as_a_document_of_the_spec_shape") else {
-        return;
-    };
+    let url = shared_server();
     let database = Database::new(&url, "shape");
     let server = serve(bin, "mongo_shape", &database.store_url());
     let (username, message) = (
@@ -72,10 +72,7 @@ pub fn post_lands_as_a_document_of_the_spec_shape(bin: &str) {
 
 /// 500 posts from 25 threads at once: every one answered 303 and stored as one document.
 pub fn five_hundred_concurrent_posts_give_five_hundred_documents(bin: &str) {
-    let Some(url) = shared_server("five_hundred_concurrent_posts_give_five_hundred_documents")
-    else {
-        return;
-    };
+    let url = shared_server();
     let database = Database::new(&url, "five_hundred");
     let server = serve(bin, "mongo_five_hundred", &database.store_url());
     let answers = post_many(server.web(), CONCURRENT_POSTS, POSTING_THREADS, |_| true);
@@ -107,10 +104,7 @@ pub fn killed_mongodb_server_over_tcp_keeps_every_acknowledged_post(bin: &str) {
 }
 
 fn killed_mongodb_server_keeps_every_acknowledged_post_over(bin: &str, transport: &str) {
-    let label = format!("killed_mongodb_server_keeps_every_acknowledged_post ({transport})");
-    let Some(program) = server_program(&label) else {
-        return;
-    };
+    let program = server_program();
     let dir = TempDir::new(&format!("mongo_killed_server_{transport}"));
     let mut mongo = PrivateServer::start(program, &dir);
     let database = Database::new(&mongo.url(), &format!("killed_{transport}"));
@@ -171,9 +165,7 @@ fn killed_mongodb_server_keeps_every_acknowledged_post_over(bin: &str, transport
 /// `ferry socket --store mongodb://...` and `ferry http --forward localhost:PORT` (a host name,
 /// not an address) as two processes: a post through the web app lands in the collection.
 pub fn http_and_socket_as_separate_processes_store_in_mongodb(bin: &str) {
-    let Some(url) = shared_server("http_and_socket_as_separate_processes_store_in_mongodb") else {
-        return;
-    };
+    let url = shared_server();
     let database = Database::new(&url, "separate");
     let socket = Launch::socket(bin, TempDir::new("mongo_separate_socket"))
         .flag("--store", database.store_url())
@@ -339,31 +331,25 @@ fn serve(bin: &str, label: &str, store_url: &str) -> Server {
         .start()
 }
 
-/// The shared server's URL, or `None` (with a notice) when it is not set outside CI.
-fn shared_server(test: &str) -> Option<String> {
-    from_environment(URL_VARIABLE, test)
+/// The shared server's URL.
+fn shared_server() -> String {
+    from_environment(URL_VARIABLE)
 }
 
-/// The program to start a private server with, or `None` as for [`shared_server`].
-fn server_program(test: &str) -> Option<PathBuf> {
-    from_environment(SERVER_VARIABLE, test).map(PathBuf::from)
+/// The program to start a private server with.
+fn server_program() -> PathBuf {
+    PathBuf::from(from_environment(SERVER_VARIABLE))
 }
 
-/// A MongoDB test variable: under CI its absence fails the test, elsewhere it skips it loudly.
-fn from_environment(variable: &str, test: &str) -> Option<String> {
+/// A MongoDB test variable. These tests run only when asked for (they are ignored otherwise),
+/// so a missing variable is a mistake in how they were started: the test fails and says so.
+fn from_environment(variable: &str) -> String {
     match std::env::var(variable) {
-        Ok(value) if !value.is_empty() => Some(value),
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "{variable} is not set under CI: .ci/run must start the MongoDB test server \
-             (tools/mongo-test-server start)"
+        Ok(value) if !value.is_empty() => value,
+        _ => panic!(
+            "{variable} is not set: start the MongoDB test server first with \
+             `eval \"$(tools/mongo-test-server start | sed 's/^/export /')\"`"
         ),
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: {variable} is not set; start a test server with \
-                 `eval \"$(tools/mongo-test-server start | sed 's/^/export /')\"`"
-            );
-            None
-        }
     }
 }
 

@@ -54,6 +54,45 @@ pub fn startup_errors_are_one_line_and_nonzero(bin: &str) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A start that fails (a missing static folder, a busy port) leaves no store folder behind: the
+/// store is created only once everything else started, so starting from the wrong folder by
+/// mistake does not litter it with an empty `storage/`.
+pub fn a_failed_start_leaves_no_store_folder(bin: &str) {
+    let busy_tcp = TcpListener::bind("127.0.0.1:0").expect("bind TCP");
+    let busy_udp = UdpSocket::bind("127.0.0.1:0").expect("bind UDP");
+    let tcp_addr = busy_tcp.local_addr().expect("address").to_string();
+    let udp_addr = busy_udp.local_addr().expect("address").to_string();
+    let sandbox = || fixture::sandbox("a_failed_start_leaves_no_store_folder");
+    let cases: Vec<(&str, Launch)> = vec![
+        ("missing static folder", missing_static(bin)),
+        (
+            "busy HTTP port",
+            Launch::serve(bin, sandbox()).flag("--http", &tcp_addr),
+        ),
+        (
+            "busy socket port",
+            Launch::serve(bin, sandbox()).flag("--socket", &udp_addr),
+        ),
+        (
+            "socket alone, busy port",
+            Launch::socket(bin, sandbox()).flag("--socket", &udp_addr),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, launch) in cases {
+        // Outside the launch's own folder, which goes away when the run ends.
+        let outside = TempDir::new("a_failed_start_store");
+        let folder = outside.join("storage");
+        let exit = launch.flag("--store", folder.join("data.json")).run();
+        if exit.status.success() {
+            failures.push(format!("{what}: started; stderr {:?}", exit.stderr));
+        } else if folder.exists() {
+            failures.push(format!("{what}: left {} behind", folder.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// `--help` prints help and exits 0; each subcommand's `--help` names every flag that
 /// subcommand takes (the top level may list subcommands and point to theirs).
 pub fn help_documents_every_flag_and_exits_zero(bin: &str) {

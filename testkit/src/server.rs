@@ -29,6 +29,7 @@ pub struct Launch {
     dir: TempDir,
     expect_web: bool,
     expect_socket: bool,
+    file_size_limit: Option<u64>,
 }
 
 /// A running server; killed and reaped when dropped.
@@ -146,6 +147,14 @@ impl Launch {
         self
     }
 
+    /// Starts the child with a limit on the size of every file it writes (`RLIMIT_FSIZE`), and
+    /// with SIGXFSZ ignored so a write past it fails with EFBIG instead of killing the child: a
+    /// disk that is full once a file reaches `bytes`.
+    pub fn file_size_limit(mut self, bytes: u64) -> Launch {
+        self.file_size_limit = Some(bytes);
+        self
+    }
+
     /// The scratch folder the child will run in.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -222,6 +231,7 @@ impl Launch {
             dir,
             expect_web: web,
             expect_socket: socket,
+            file_size_limit: None,
         }
     }
 
@@ -251,6 +261,9 @@ impl Launch {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(bytes) = self.file_size_limit {
+            limit_file_size(&mut command, bytes);
+        }
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
@@ -357,6 +370,37 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         kill_and_reap(&mut self.child);
+    }
+}
+
+/// Makes `command`'s child start with a file size limit of `bytes` and SIGXFSZ ignored (an
+/// ignored signal stays ignored across exec).
+fn limit_file_size(command: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    let hook = move || {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit, setrlimit and signal are async-signal-safe system calls, as a
+        // pre_exec hook requires; they read and write only the struct owned here.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = limit.rlim_max.min(bytes as libc::rlim_t);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only makes async-signal-safe system calls and allocates nothing.
+    unsafe {
+        command.pre_exec(hook);
     }
 }
 

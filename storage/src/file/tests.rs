@@ -251,3 +251,89 @@ fn a_python_file_is_appended_in_place() {
     assert_eq!(stored.len(), 3);
     assert_eq!(stored[2].username, "new");
 }
+
+/// Whether git ignores `path` (relative to the repository, `/`-separated) by these `.gitignore`
+/// lines. Knows what the repository's file uses: comments, `*` within one name, patterns
+/// anchored with a leading `/` (which also cover everything under a matching folder) and bare
+/// names that match at any depth.
+fn git_ignores(gitignore: &str, path: &str) -> bool {
+    fn glob(pattern: &[u8], name: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => name.is_empty(),
+            Some((b'*', rest)) => (0..=name.len())
+                .any(|skip| !name[..skip].contains(&b'/') && glob(rest, &name[skip..])),
+            Some((&c, rest)) => name.first() == Some(&c) && glob(rest, &name[1..]),
+        }
+    }
+    let prefixes: Vec<&str> = path
+        .match_indices('/')
+        .map(|(at, _)| &path[..at])
+        .chain([path])
+        .collect();
+    gitignore
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .any(|pattern| match pattern.strip_prefix('/') {
+            Some(anchored) => prefixes
+                .iter()
+                .any(|p| glob(anchored.as_bytes(), p.as_bytes())),
+            None => path
+                .split('/')
+                .any(|name| glob(pattern.as_bytes(), name.as_bytes())),
+        })
+}
+
+#[test]
+fn every_file_the_default_store_creates_is_git_ignored() {
+    let dir = TempDir::new("gitignore");
+    let path = dir.join(crate::location::DEFAULT_FILE);
+    let (mut store, _) = open(&path);
+    let id = MessageId::new("gitignore-1".to_string()).unwrap();
+    store
+        .append_identified(T, &[message("ann", "hi")], &[Some(id)])
+        .unwrap();
+    drop(store);
+    let folder = path.parent().unwrap();
+    let mut names: Vec<String> = fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let journal = crate::ids::journal_path(&path);
+    let leftover = crate::ids::compaction_path(&journal);
+    names.push(leftover.file_name().unwrap().to_string_lossy().into_owned());
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "data.json",
+            "data.json.ids",
+            "data.json.ids.tmp",
+            "data.json.lock"
+        ]
+    );
+
+    let gitignore = include_str!("../../../.gitignore");
+    let folder = crate::location::DEFAULT_FILE.rsplit_once('/').unwrap().0;
+    let kept: Vec<&String> = names
+        .iter()
+        .filter(|name| !git_ignores(gitignore, &format!("{folder}/{name}")))
+        .collect();
+    assert!(kept.is_empty(), "not in .gitignore: {kept:?}");
+    // The crate that shares the folder stays tracked.
+    for tracked in ["storage/Cargo.toml", "storage/src/lib.rs"] {
+        assert!(!git_ignores(gitignore, tracked), "{tracked}");
+    }
+}
+
+#[test]
+fn reads_gitignore_patterns_like_git() {
+    let lines = "# comment\n/target\n/storage/*.lock\nnode_modules\n";
+    assert!(git_ignores(lines, "target"));
+    assert!(git_ignores(lines, "target/debug/x"));
+    assert!(git_ignores(lines, "storage/data.json.lock"));
+    assert!(git_ignores(lines, "a/node_modules/b"));
+    assert!(!git_ignores(lines, "storage/sub/x.lock"));
+    assert!(!git_ignores(lines, "storage/data.json.ids"));
+    assert!(!git_ignores(lines, "core/target"));
+}

@@ -17,8 +17,9 @@
 //! }
 //! ```
 //!
-//! An append overwrites the closing `\n}\n` with `,\n  "KEY": {...}\n}\n`, so each write leaves
-//! valid JSON and never touches a byte of an earlier record.
+//! An append replaces the closing `\n}\n` with `,\n  "KEY": {...}\n}\n` in two writes (room
+//! first, then the records; see [`PendingAppend::steps`]), so a write the disk refuses or cuts
+//! short leaves valid JSON; it never touches a byte of an earlier record.
 
 mod append;
 mod encode;
@@ -26,7 +27,7 @@ mod lexer;
 mod repair;
 mod scan;
 
-pub use append::{Appender, PendingAppend};
+pub use append::{Appender, FileOp, PendingAppend};
 pub use encode::{closing, encode_append};
 pub use repair::TailFix;
 pub use scan::{scan, ScanError, ScanReport, Tail, MAX_NAME_LEN};
