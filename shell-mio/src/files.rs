@@ -67,6 +67,11 @@ impl FilesService {
         HttpSession::new(http, FileAnswer { files })
     }
 
+    /// Removes what uploads the stop's grace period cut short were writing.
+    pub fn finish(&self) {
+        self.server.finish();
+    }
+
     /// Collects the commits that ended and wakes their connections.
     pub fn handle_wake(&mut self, wakes: &mut Wakes) {
         while let Ok(Committed { key, outcome }) = self.commits.1.try_recv() {

@@ -427,10 +427,14 @@ impl Services {
             && self.socket.as_ref().is_none_or(SocketServer::is_idle)
     }
 
-    /// The last step of a stop: lets the store finish what it holds.
+    /// The last step of a stop: lets the store finish what it holds, and removes what uploads
+    /// the grace period cut short were writing.
     pub fn finish(&mut self) {
         if let Some(socket) = self.socket.as_mut() {
             socket.finish();
+        }
+        if let Some(files) = self.files.as_ref() {
+            files.finish();
         }
     }
 }

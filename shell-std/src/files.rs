@@ -21,6 +21,7 @@ use crate::signal::Shutdown;
 pub fn run(options: &FilesOptions) -> Result<(), String> {
     let shutdown = Shutdown::on_signals().map_err(|e| format!("cannot watch signals: {e}"))?;
     let server = Arc::new(FileServer::open(options)?);
+    let files = server.clone();
     let listener = ferry_shell::bind_tcp("file server", &options.bind)?;
     let address = listener
         .local_addr()
@@ -40,6 +41,8 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
     println!("{}", files::listening(address));
     shutdown.wait();
     listener.stop(SHUTDOWN_GRACE);
+    // Uploads the grace period cut short leave no temporary file.
+    files.finish();
     Ok(())
 }
 

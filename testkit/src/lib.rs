@@ -136,6 +136,11 @@ macro_rules! suite {
                 a_download_nobody_reads_is_dropped_at_the_write_timeout,
                 every_request_is_logged_once,
                 client_transfers_and_exit_codes,
+                renaming_a_folder_to_a_symlink_never_escapes_the_root,
+                a_symlink_out_answers_the_same_whether_or_not_its_target_exists,
+                temporary_files_are_never_served_and_are_removed_at_start,
+                names_up_to_255_bytes_upload,
+                a_full_disk_is_507_and_leaves_nothing_behind,
             ],
             process: [
                 startup_errors_are_one_line_and_nonzero,

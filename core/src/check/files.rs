@@ -24,7 +24,8 @@ use crate::http::{Body, BodyFraming, Header, HttpDate, Method, RequestHead, Vers
 ///   own `ETag`, `Last-Modified`) always counts as a match;
 /// - a GET or HEAD of a file, a folder or a missing path takes at most three lookups and ends in
 ///   an answer whose file part lies inside the file, whose 206 and 416 carry the right
-///   `Content-Range`, and whose 304 was asked for.
+///   `Content-Range`, and whose 304 was asked for;
+/// - a path naming the server's own files is never looked up but as the 404 page.
 pub fn check_file_request(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     let mut lines = text.split('\n');
@@ -223,6 +224,7 @@ fn check_request(target: &str, fields: &Fields, method: Method, len: u64, lookup
         match step {
             FileStep::Lookup(path) => {
                 check_path(&path);
+                assert!(!path.is_reserved(), "a lookup of the server's own {path:?}");
                 count += 1;
                 assert!(count <= MAX_LOOKUPS, "lookup {count} of {target:?}");
                 let lookup = match found.next() {

@@ -5,9 +5,10 @@
 //! [`FileRequest::new`] reads the head and returns the first [`FileStep`]:
 //!
 //! - GET/HEAD: `Lookup(path)`; the shell reports a [`Lookup`] through
-//!   [`FileRequest::looked_up`]. A folder becomes a lookup of its `index.html`; a missing file a
-//!   lookup of the root's `index.html`, which is the body of the 404 (a built-in page when it is
-//!   missing too). At most three lookups, then `Respond`.
+//!   [`FileRequest::looked_up`]. A folder becomes a lookup of its `index.html`; a missing file
+//!   (or one of the server's own, see [`FilePath::is_reserved`]) a lookup of the root's
+//!   `index.html`, which is the body of the 404 (a built-in page when it is missing too). At
+//!   most three lookups, then `Respond`.
 //! - PUT: `Upload(path)` once the method, path and declared size are acceptable; the shell opens
 //!   a temporary file, takes the body, renames, and reports an [`UploadOutcome`] through
 //!   [`FileRequest::uploaded`].
@@ -92,7 +93,9 @@ pub enum UploadOutcome {
     Conflict,
     /// The path leads outside the root through a symlink, or writing is not permitted.
     Forbidden,
-    /// The disk refused the write (full, I/O error); nothing was replaced.
+    /// The disk is full (or the server's file size or quota is reached); nothing was replaced.
+    NoSpace,
+    /// The disk refused the write (an I/O error); nothing was replaced.
     Failed,
 }
 
@@ -187,6 +190,7 @@ impl FileRequest {
             UploadOutcome::Replaced => self.respond(Response::new(204), None),
             UploadOutcome::Conflict => self.page(409, "A folder is in the way of this file."),
             UploadOutcome::Forbidden => self.page(403, "This path may not be written."),
+            UploadOutcome::NoSpace => self.page(507, "The disk has no room for this file."),
             UploadOutcome::Failed => self.page(500, "The file could not be written."),
         }
     }
@@ -245,6 +249,14 @@ impl FileRequest {
             Ok(path) => path,
             Err(error) => return self.page(error.status(), &error.to_string()),
         };
+        if path.is_reserved() {
+            if head.method == Method::Put {
+                return self.page(403, "This name is kept for the server's own files.");
+            }
+            // As if nothing were there: the server's own files are not even shown to exist.
+            self.stage = Stage::NotFoundPage;
+            return FileStep::Lookup(FilePath::root_index());
+        }
         if head.method != Method::Put {
             if path.is_folder() {
                 self.stage = Stage::FolderIndex;

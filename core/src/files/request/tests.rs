@@ -122,6 +122,33 @@ fn folders_serve_their_index_and_misses_the_roots() {
 }
 
 #[test]
+fn the_servers_own_files_are_missing_to_readers_and_closed_to_writers() {
+    let name = crate::files::temp_name(7);
+    let everything = |_: &str| file(1);
+    for target in [
+        "/.ferry-uploads/".to_string(),
+        "/.ferry-uploads".to_string(),
+        format!("/.ferry-uploads/{name}"),
+        format!("/docs/{name}"),
+    ] {
+        let (_, answer, looked) = serve(&get(&target, ""), &everything);
+        assert_eq!(answer.response.status, 404, "{target}");
+        assert_eq!(
+            looked,
+            ["index.html"],
+            "{target}: only the 404 page is read"
+        );
+        let put = format!("PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n");
+        let (_, step) = start(&put, FilesConfig::default());
+        assert_eq!(answer_of(step), 403, "PUT {target}");
+    }
+}
+
+fn answer_of(step: FileStep) -> u16 {
+    answer(step).response.status
+}
+
+#[test]
 fn a_miss_without_a_root_index_gets_a_built_in_page() {
     let (_, answer, _) = serve(&get("/nope", ""), &|_| Lookup::Missing);
     assert_eq!(answer.response.status, 404);
@@ -249,6 +276,7 @@ fn upload_outcomes_have_their_statuses() {
         (UploadOutcome::Replaced, 204),
         (UploadOutcome::Conflict, 409),
         (UploadOutcome::Forbidden, 403),
+        (UploadOutcome::NoSpace, 507),
         (UploadOutcome::Failed, 500),
     ];
     for (outcome, status) in cases {
