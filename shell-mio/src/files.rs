@@ -135,7 +135,12 @@ impl Answer for FileAnswer {
         now: Instant,
         done: bool,
     ) {
-        self.files.body_sent(&service.server, http, now, done);
+        if done {
+            self.files.body_sent(&service.server, http, now);
+        } else {
+            let unsent = self.files.sending.as_ref().map_or(0, |s| s.remaining);
+            self.files.body_cut(&service.server, unsent);
+        }
     }
 
     fn closed(
@@ -145,10 +150,12 @@ impl Answer for FileAnswer {
         key: ConnKey,
         now: Instant,
     ) {
-        // A download cut short still gets its log line.
-        if self.files.sending.is_some() {
-            self.files.body_sent(&service.server, http, now, false);
+        // A download cut short still gets its log line, with the bytes that went out.
+        if let Some(sending) = self.files.sending.as_ref() {
+            let unsent = sending.remaining;
+            self.files.body_cut(&service.server, unsent);
         }
+        let _ = (http, now);
         service.committing.remove(&key);
         service.committed.remove(&key);
     }

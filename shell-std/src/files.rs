@@ -63,11 +63,11 @@ fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Re
         }
         if let Some(mut sending) = session.sending.take() {
             let sent = sending.send_blocking(&stream, &mut conn);
-            let completed = matches!(sent, Ok(true));
-            session.body_sent(server, &mut conn, Instant::now(), completed);
-            if !completed {
+            if !matches!(sent, Ok(true)) {
+                session.body_cut(server, sending.remaining);
                 return sent.map(|_| ());
             }
+            session.body_sent(server, &mut conn, Instant::now());
             continue;
         }
         if !crate::conn::read_next(&mut stream, &mut conn, &mut write_shut, &mut buf)? {

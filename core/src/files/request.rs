@@ -208,22 +208,27 @@ impl FileRequest {
     }
 
     /// The access log line for this request, once answered: from the client `remote`, arrived at
-    /// wall-clock `time`, answered within `duration`. `completed` is false when the body could
-    /// not be sent in full; the line then says no body was sent.
+    /// wall-clock `time`, answered within `duration`. `cut_after` is the number of body bytes
+    /// sent when the body could not be sent in full (the client went away, or stopped reading);
+    /// the line then gives that number, not the length the answer promised.
     pub fn log_line(
         &self,
         remote: IpAddr,
         time: OffsetDateTime,
         duration: Duration,
-        completed: bool,
+        cut_after: Option<u64>,
     ) -> String {
         let (status, body_bytes) = self.answered.unwrap_or((500, None));
+        let body_bytes = match (body_bytes, cut_after) {
+            (Some(promised), Some(sent)) => Some(sent.min(promised)),
+            (body_bytes, _) => body_bytes,
+        };
         log_line(&LogEntry {
             remote,
             time,
             request_line: Some(&self.request_line),
             status,
-            body_bytes: body_bytes.filter(|_| completed),
+            body_bytes,
             referer: self.referer.as_deref(),
             user_agent: self.user_agent.as_deref(),
             duration,

@@ -8,7 +8,7 @@
 //! ([`ferry_core::files`]); this module only opens, stats, writes, syncs and renames. Moving the
 //! bytes of a download is the shell's: it takes the [`Sending`] a session leaves, sends it with
 //! [`Sending::send_to`] (sendfile(2)) when the socket can take it, and reports back with
-//! [`FileSession::body_sent`].
+//! [`FileSession::body_sent`] or [`FileSession::body_cut`].
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};

@@ -4,7 +4,7 @@
 //! Every decision (which path, which status, which bytes, the log line) is `ferry-core`'s; this
 //! module calls the file operations the [`FileStep`]s ask for and reports what they found.
 //! Moving the bytes of a download is the shell's: it takes the [`Sending`] this session leaves,
-//! sends it, and reports back with [`FileSession::body_sent`].
+//! sends it, and reports back with [`FileSession::body_sent`] or [`FileSession::body_cut`].
 
 use std::fs::File;
 use std::net::IpAddr;
@@ -22,6 +22,8 @@ pub struct FileSession {
     current: Option<Current>,
     /// The body bytes of a download the shell must send now, after the head.
     pub sending: Option<Sending>,
+    /// The length of the download body in [`FileSession::sending`], for the log of a cut one.
+    body_len: u64,
     /// A body is owed but there is no file to send it from: the shell must close.
     pub broken: bool,
     /// Set by a shell that must not block (an event loop): a finished upload is left in
@@ -48,6 +50,7 @@ impl FileSession {
             remote,
             current: None,
             sending: None,
+            body_len: 0,
             broken: false,
             defer_commits: false,
             committing: None,
@@ -96,7 +99,7 @@ impl FileSession {
                 HttpEvent::Rejected(error) => match self.current.take() {
                     Some(mut current) => {
                         current.request.refused_by_connection(error.status());
-                        self.log(server, &current, true);
+                        self.log(server, &current, None);
                     }
                     None => {
                         let wall = OffsetDateTime::now_utc();
@@ -128,23 +131,25 @@ impl FileSession {
         self.drive(server, conn, now);
     }
 
-    /// The shell sent the whole download body (`completed`) or gave up on it: logs the request
-    /// and lets the connection go on.
-    pub fn body_sent(
-        &mut self,
-        server: &FileServer,
-        conn: &mut HttpConn,
-        now: Instant,
-        completed: bool,
-    ) {
+    /// The shell sent the whole download body: logs the request and lets the connection go on.
+    pub fn body_sent(&mut self, server: &FileServer, conn: &mut HttpConn, now: Instant) {
         self.sending = None;
         if let Some(current) = self.current.take() {
-            self.log(server, &current, completed);
+            self.log(server, &current, None);
         }
-        if completed {
-            // The connection is in the sending state: this always succeeds.
-            let _ = conn.handle_body_sent(now);
-            self.drive(server, conn, now);
+        // The connection is in the sending state: this always succeeds.
+        let _ = conn.handle_body_sent(now);
+        self.drive(server, conn, now);
+    }
+
+    /// The shell gave up on the download body with `unsent` bytes of it left (the client went
+    /// away, or stopped reading): logs the request with the bytes that were sent. The
+    /// connection is finished.
+    pub fn body_cut(&mut self, server: &FileServer, unsent: u64) {
+        self.sending = None;
+        if let Some(current) = self.current.take() {
+            let sent = self.body_len.saturating_sub(unsent);
+            self.log(server, &current, Some(sent));
         }
     }
 
@@ -177,12 +182,13 @@ impl FileSession {
         let _ = conn.respond(now, answer.response);
         let Some(len) = conn.external_body() else {
             if let Some(current) = self.current.take() {
-                self.log(server, &current, true);
+                self.log(server, &current, None);
             }
             return;
         };
         match (file, answer.file_part) {
             (Some(file), Some((offset, _))) => {
+                self.body_len = len;
                 self.sending = Some(Sending {
                     file,
                     offset,
@@ -203,13 +209,13 @@ impl FileSession {
         self.body.clear();
     }
 
-    fn log(&self, server: &FileServer, current: &Current, completed: bool) {
+    fn log(&self, server: &FileServer, current: &Current, cut_after: Option<u64>) {
         // Read the clock here: an event loop's `now` is the same for everything in one turn,
         // which would log a request answered within its turn as taking no time.
         let duration = Instant::now().saturating_duration_since(current.started);
         let line = current
             .request
-            .log_line(self.remote, current.wall, duration, completed);
+            .log_line(self.remote, current.wall, duration, cut_after);
         server.log(&line);
     }
 }

@@ -17,10 +17,12 @@ use crate::adversarial;
 use crate::client::Client;
 use crate::temp::TempDir;
 
+mod downloads;
 mod escape;
 mod support;
 mod uploads;
 
+pub use downloads::an_abandoned_download_is_logged_with_the_bytes_sent;
 pub use escape::{
     a_symlink_out_answers_the_same_whether_or_not_its_target_exists,
     renaming_a_folder_to_a_symlink_never_escapes_the_root,

@@ -218,7 +218,7 @@ fn conditional_get_is_304_without_a_body() {
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             MODIFIED,
             Duration::ZERO,
-            true,
+            None,
         );
         assert!(line.contains(" 304 - "), "{line}");
     }
@@ -236,7 +236,7 @@ fn head_sends_no_file_bytes() {
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         MODIFIED,
         Duration::ZERO,
-        true,
+        None,
     );
     assert!(line.contains("\"HEAD /a.txt HTTP/1.1\" 200 - "), "{line}");
 }
@@ -315,18 +315,19 @@ fn log_line_describes_the_answer() {
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         MODIFIED,
         Duration::from_millis(3),
-        true,
+        None,
     );
     assert_eq!(
         line,
         "127.0.0.1 - - [02/Jan/2026:03:04:05 +0000] \"GET /a.txt HTTP/1.1\" 200 100 \
          \"http://r/\" \"curl/8\" 0.003000"
     );
-    let cut = request.log_line(
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        MODIFIED,
-        Duration::ZERO,
-        false,
-    );
+    // A download cut short logs what was sent, never more than was promised.
+    let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let cut = request.log_line(local, MODIFIED, Duration::ZERO, Some(42));
+    assert!(cut.contains(" 200 42 "), "{cut}");
+    let cut = request.log_line(local, MODIFIED, Duration::ZERO, Some(0));
     assert!(cut.contains(" 200 - "), "{cut}");
+    let cut = request.log_line(local, MODIFIED, Duration::ZERO, Some(1000));
+    assert!(cut.contains(" 200 100 "), "{cut}");
 }
