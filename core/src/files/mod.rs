@@ -22,8 +22,8 @@ use crate::http::HttpConfig;
 
 pub use log::{log_line, LogEntry};
 pub use path::{
-    download_name, is_temp_name, resolve, temp_name, FilePath, PathError, INDEX, TEMP_PREFIX,
-    UPLOAD_FOLDER,
+    download_name, folder_location, is_temp_name, resolve, temp_name, FilePath, PathError, INDEX,
+    TEMP_PREFIX, UPLOAD_FOLDER,
 };
 pub use range::{parse_range, RangeRequest};
 pub use request::{

@@ -5,8 +5,9 @@
 //! encoded slashes, backslashes, NUL and other control bytes, empty segments (`//etc`) and
 //! anything that is not UTF-8. A [`FilePath`] holds only plain names, so joining its segments
 //! to the root can never leave it. Also owns the names the server keeps for itself (its upload
-//! folder, its temporary files), which no request may reach. Symlinks are the shell's part: it
-//! opens every path beneath the root without following one out. Never touches the file system.
+//! folder, its temporary files), which no request may reach, and where a folder named without
+//! its trailing slash redirects to. Symlinks are the shell's part: it opens every path beneath
+//! the root without following one out. Never touches the file system.
 
 use std::fmt;
 
@@ -127,6 +128,18 @@ pub fn download_name(path: &str) -> Option<String> {
         return None;
     }
     segment(last).ok()
+}
+
+/// Where a request for a folder named without its trailing slash is redirected: the target's
+/// path as sent (still percent-encoded) with `/` added, and its query kept, so relative links
+/// in the folder's `index.html` resolve inside the folder (RFC 3986 §5.2).
+pub fn folder_location(target: &str) -> String {
+    let path = origin_path(target).unwrap_or("/");
+    let path = path.split('#').next().unwrap_or("");
+    match path.split_once('?') {
+        Some((path, query)) => format!("{path}/?{query}"),
+        None => format!("{path}/"),
+    }
 }
 
 /// The name of an upload's temporary file, from a number no other upload in progress uses:
@@ -319,6 +332,20 @@ mod tests {
             resolve(&format!("/{name}")).map(|p| p.is_reserved()),
             Ok(true)
         );
+    }
+
+    #[test]
+    fn folders_redirect_to_their_slash_with_the_query_kept() {
+        let cases = [
+            ("/site", "/site/"),
+            ("/site?x=1&y=%20", "/site/?x=1&y=%20"),
+            ("/a%20b", "/a%20b/"),
+            ("/a#frag", "/a/"),
+            ("http://host:8080/x/y?q", "/x/y/?q"),
+        ];
+        for (target, location) in cases {
+            assert_eq!(folder_location(target), location, "{target}");
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! [`FileRequest::new`] reads the head and returns the first [`FileStep`]:
 //!
 //! - GET/HEAD: `Lookup(path)`; the shell reports a [`Lookup`] through
-//!   [`FileRequest::looked_up`]. A folder becomes a lookup of its `index.html`; a missing file
-//!   (or one of the server's own, see [`FilePath::is_reserved`]) a lookup of the root's
+//!   [`FileRequest::looked_up`]. A folder named with its trailing slash becomes a lookup of its
+//!   `index.html`, one named without it a 301 to the name with the slash; a missing file (or
+//!   one of the server's own, see [`FilePath::is_reserved`]) a lookup of the root's
 //!   `index.html`, which is the body of the 404 (a built-in page when it is missing too). At
 //!   most three lookups, then `Respond`.
 //! - PUT: `Upload(path)` once the method, path and declared size are acceptable; the shell opens
@@ -23,7 +24,7 @@ use time::OffsetDateTime;
 
 use super::conditional::{etag, if_range_holds, is_not_modified, last_modified};
 use super::log::{log_line, LogEntry};
-use super::path::{resolve, FilePath};
+use super::path::{folder_location, resolve, FilePath};
 use super::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
 use crate::http::{reason_phrase, Body, BodyFraming, Method, RequestHead, Response, Version};
 use crate::page::escape_into;
@@ -103,6 +104,8 @@ pub enum UploadOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRequest {
     request_line: String,
+    /// The request target as sent, for the redirect of a folder named without its slash.
+    target: String,
     referer: Option<String>,
     user_agent: Option<String>,
     head_only: bool,
@@ -137,6 +140,7 @@ impl FileRequest {
         };
         let mut request = FileRequest {
             request_line: format!("{} {} {version}", head.method.as_str(), head.target),
+            target: head.target.clone(),
             referer: text("referer"),
             user_agent: text("user-agent"),
             head_only: head.method == Method::Head,
@@ -168,9 +172,10 @@ impl FileRequest {
             (Stage::Target(_) | Stage::FolderIndex, Lookup::File { len, modified }) => {
                 self.serve(len, modified, kind)
             }
-            (Stage::Target(path), Lookup::Folder) => {
-                self.stage = Stage::FolderIndex;
-                FileStep::Lookup(path.join(super::INDEX))
+            (Stage::Target(_), Lookup::Folder) => {
+                let location = folder_location(&self.target);
+                let step = self.page(301, "This is a folder; its address ends with a slash.");
+                with_header(step, "Location", location)
             }
             (Stage::Target(_) | Stage::FolderIndex, Lookup::Folder | Lookup::Missing) => {
                 self.stage = Stage::NotFoundPage;

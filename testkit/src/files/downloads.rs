@@ -1,10 +1,44 @@
-//! Suite: downloads as users make them — readers who give up (issue 12.2).
+//! Suite: downloads as users make them — folders without their slash, and readers who give up
+//! (issue 12.2, 12.5).
 
+use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use super::support::{write_pattern_file, FileServer};
+
+/// `GET /site` of a folder redirects to `/site/` (301, query kept), as python's http.server and
+/// nginx do, so the relative links of `site/index.html` resolve inside the folder.
+pub fn folders_without_a_trailing_slash_redirect(bin: &str) {
+    let server = FileServer::start(bin, "files_folder_redirect", &[]);
+    let root = server.root();
+    fs::create_dir(root.join("site")).unwrap();
+    fs::write(
+        root.join("site/index.html"),
+        "<a href=\"page.html\">page</a>",
+    )
+    .unwrap();
+    fs::write(root.join("site/page.html"), "page").unwrap();
+    fs::create_dir(root.join("two words")).unwrap();
+    let cases = [
+        ("/site", "/site/"),
+        ("/site?x=1&y=%20", "/site/?x=1&y=%20"),
+        ("/two%20words", "/two%20words/"),
+    ];
+    for (target, location) in cases {
+        let response = server.get(target, "");
+        assert_eq!(response.status, 301, "GET {target}");
+        assert_eq!(response.header("location"), Some(location), "GET {target}");
+        let head = server.request(&format!("HEAD {target} HTTP/1.1\r\nHost: t\r\n\r\n"), true);
+        assert_eq!(head.status, 301, "HEAD {target}");
+        assert_eq!(head.header("location"), Some(location), "HEAD {target}");
+    }
+    let index = server.get("/site/", "");
+    assert_eq!(index.status, 200);
+    assert_eq!(server.get("/site/page.html", "").body, b"page");
+    assert_eq!(server.get("/sit", "").status, 404);
+}
 
 /// A client that reads part of a large file and hangs up gets its log line all the same: the
 /// status, and as the size the bytes actually sent, not the length promised.

@@ -22,7 +22,9 @@ mod escape;
 mod support;
 mod uploads;
 
-pub use downloads::an_abandoned_download_is_logged_with_the_bytes_sent;
+pub use downloads::{
+    an_abandoned_download_is_logged_with_the_bytes_sent, folders_without_a_trailing_slash_redirect,
+};
 pub use escape::{
     a_symlink_out_answers_the_same_whether_or_not_its_target_exists,
     renaming_a_folder_to_a_symlink_never_escapes_the_root,

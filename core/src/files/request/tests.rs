@@ -95,7 +95,7 @@ fn folders_serve_their_index_and_misses_the_roots() {
     type Case<'a> = (&'a str, u16, &'a [&'a str], Option<(u64, u64)>);
     let cases: [Case; 6] = [
         ("/", 200, &["index.html"], Some((0, 7))),
-        ("/docs", 200, &["docs", "docs/index.html"], Some((0, 3))),
+        ("/docs", 301, &["docs"], None),
         ("/docs/", 200, &["docs/index.html"], Some((0, 3))),
         (
             "/empty/",
@@ -119,6 +119,18 @@ fn folders_serve_their_index_and_misses_the_roots() {
             );
         }
     }
+}
+
+#[test]
+fn a_folder_without_its_slash_redirects_with_the_query() {
+    for (target, location) in [("/docs", "/docs/"), ("/docs?a=1", "/docs/?a=1")] {
+        let (request, answer, _) = serve(&get(target, ""), &site);
+        assert_eq!(answer.response.status, 301, "{target}");
+        assert_eq!(header(&answer, "location"), Some(location), "{target}");
+        assert_eq!(request.status(), Some(301));
+    }
+    let (_, answer, _) = serve("HEAD /docs HTTP/1.1\r\nHost: x\r\n\r\n", &site);
+    assert_eq!(answer.response.status, 301);
 }
 
 #[test]
