@@ -227,20 +227,18 @@ impl Conns {
         }
     }
 
-    /// Half-closes the reading side of every connection whose session stops that way (HTTP):
-    /// idle ones see EOF and close, ones with a request in flight answer it first.
+    /// Tells every session the process is stopping, and drives each once, so the ones that
+    /// decide to close (an idle HTTP connection) go at once and the others finish what they
+    /// are in. Sockets are left whole: a half-closed one would cut an upload in flight.
     pub fn begin_shutdown(&mut self, cx: &mut Cx, now: Instant) {
         let mut keys = Vec::new();
         for (slot, conn) in self.slots.iter_mut().enumerate() {
             let Some(conn) = conn else { continue };
-            if conn.session.stops_by_half_close() {
-                let _ = conn.stream.shutdown(Shutdown::Read);
-                conn.read_ready = true;
-                keys.push(ConnKey {
-                    slot,
-                    generation: conn.generation,
-                });
-            }
+            conn.session.handle_shutdown(cx.services, now);
+            keys.push(ConnKey {
+                slot,
+                generation: conn.generation,
+            });
         }
         for key in keys {
             self.drive(cx, key, now);

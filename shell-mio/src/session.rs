@@ -127,10 +127,11 @@ pub trait Protocol {
     ) {
         let _ = (service, wakes, key, now);
     }
-    /// Whether a stop half-closes the connection's reading side and lets it finish (HTTP),
-    /// rather than the service ending it (the chat says goodbye itself).
-    fn stops_by_half_close(&self) -> bool {
-        false
+    /// The process is stopping: the session decides what that means for its connection (HTTP:
+    /// an idle one closes, one with a request in flight finishes it). Sessions whose service
+    /// ends them itself (the chat says goodbye) ignore it.
+    fn handle_shutdown(&mut self, service: &mut Self::Service, now: Instant) {
+        let _ = (service, now);
     }
     /// Whether a stop waits for this connection to end.
     fn holds_a_stop(&self) -> bool {
@@ -318,8 +319,8 @@ impl Session {
             .closed(service, wakes, key, now))
     }
 
-    pub fn stops_by_half_close(&self) -> bool {
-        each_session!(self, |s| s.stops_by_half_close())
+    pub fn handle_shutdown(&mut self, services: &mut Services, now: Instant) {
+        with_service!(self, services, |s, service| s.handle_shutdown(service, now))
     }
 
     pub fn holds_a_stop(&self) -> bool {

@@ -14,7 +14,7 @@ use ferry_core::settings::{self, SHUTDOWN_GRACE};
 use ferry_shell::files::{FileServer, FileSession};
 use time::OffsetDateTime;
 
-use crate::accept::Listener;
+use crate::accept::{Listener, StopConnections};
 use crate::signal::Shutdown;
 
 /// Runs the file server until SIGINT or SIGTERM.
@@ -28,26 +28,32 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
         .map_err(|e| format!("file server: {e}"))?;
     let http = files::http_config(options);
     let limit = settings::connection_limit(ferry_shell::raise_fd_limit(), true);
+    let stop = shutdown.clone();
     let listener = Listener::start(
         listener,
         shutdown.clone(),
         limit,
         crate::conn::refusal,
         move |stream| {
-            let _ = serve(stream, &server, http);
+            let _ = serve(stream, &server, http, &stop);
         },
     )
     .map_err(|e| format!("cannot start: {e}"))?;
     println!("{}", files::listening(address));
     shutdown.wait();
-    listener.stop(SHUTDOWN_GRACE);
+    listener.stop(SHUTDOWN_GRACE, StopConnections::Notify);
     // Uploads the grace period cut short leave no temporary file.
     files.finish();
     Ok(())
 }
 
 /// Serves one connection until the core says it is closed or the socket fails.
-fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Result<()> {
+fn serve(
+    mut stream: TcpStream,
+    server: &FileServer,
+    http: HttpConfig,
+    stop: &Shutdown,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let remote = stream.peer_addr()?.ip();
     let mut conn = HttpConn::new(http, Instant::now(), OffsetDateTime::now_utc());
@@ -70,7 +76,7 @@ fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Re
             session.body_sent(server, &mut conn, Instant::now());
             continue;
         }
-        if !crate::conn::read_next(&mut stream, &mut conn, &mut write_shut, &mut buf)? {
+        if !crate::conn::read_next(&mut stream, &mut conn, &mut write_shut, &mut buf, stop)? {
             return Ok(());
         }
     }

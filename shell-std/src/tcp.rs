@@ -23,7 +23,7 @@ use ferry_core::settings::{MAX_STREAM_PEERS, SHUTDOWN_GRACE, STREAM_WRITE_TIMEOU
 use ferry_shell::lookup::Lookup;
 use ferry_shell::Store;
 
-use crate::accept::Listener;
+use crate::accept::{Listener, StopConnections};
 use crate::forward::{Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
 use crate::udp::{store_batch, BATCH_LIMIT, POLL_INTERVAL};
@@ -274,7 +274,7 @@ pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shut
     // Readers blocked on a full queue give up once nobody takes from it.
     drop(queue);
     if let Ok(listener) = listener {
-        listener.stop(SHUTDOWN_GRACE);
+        listener.stop(SHUTDOWN_GRACE, StopConnections::HalfClose);
     }
 }
 

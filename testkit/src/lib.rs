@@ -141,6 +141,7 @@ macro_rules! suite {
                 temporary_files_are_never_served_and_are_removed_at_start,
                 names_up_to_255_bytes_upload,
                 a_full_disk_is_507_and_leaves_nothing_behind,
+                sigterm_finishes_an_upload_in_flight,
                 folders_without_a_trailing_slash_redirect,
                 an_abandoned_download_is_logged_with_the_bytes_sent,
             ],

@@ -5,11 +5,12 @@
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ferry_core::http::HttpConn;
 
 use super::Sending;
+use crate::wait::wait_writable;
 
 impl Sending {
     /// Sends what `socket` takes of the owed bytes with sendfile(2), so they go from the page
@@ -81,27 +82,6 @@ impl Sending {
             wait_writable(socket, wait)?;
         }
     }
-}
-
-/// Waits until `socket` can take bytes, or `wait` passes (`None`: no limit).
-fn wait_writable(socket: &TcpStream, wait: Option<Duration>) -> io::Result<()> {
-    // Rounded up, so a deadline less than a millisecond away is not a busy loop.
-    let timeout_ms = wait.map_or(-1, |wait| {
-        i32::try_from(wait.as_millis() + 1).unwrap_or(i32::MAX)
-    });
-    let mut poll = libc::pollfd {
-        fd: socket.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one pollfd we own, for a descriptor `socket` keeps open during the call.
-    if unsafe { libc::poll(&mut poll, 1, timeout_ms) } < 0 {
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
-    Ok(())
 }
 
 /// Bytes asked of one sendfile call: enough to fill any socket buffer, few enough that one

@@ -31,6 +31,7 @@ pub use escape::{
 };
 pub use uploads::{
     a_full_disk_is_507_and_leaves_nothing_behind, names_up_to_255_bytes_upload,
+    sigterm_finishes_an_upload_in_flight,
     temporary_files_are_never_served_and_are_removed_at_start,
 };
 

@@ -5,11 +5,11 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, Capture};
+use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, wait_until, Capture};
 use crate::client::{Client, Response};
 use crate::temp::TempDir;
 
@@ -102,6 +102,34 @@ impl FileServer {
         kill_and_reap(&mut self.child);
         // Invariant: `dir` is `Some` until here, and `kill` consumes the server.
         self.dir.take().expect("dir present until kill")
+    }
+
+    /// Sends SIGTERM; [`FileServer::wait_exit`] waits for its effect.
+    pub(super) fn terminate(&self) {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        assert!(matches!(sent, Ok(s) if s.success()), "kill -TERM: {sent:?}");
+    }
+
+    /// Waits (at most [`STOP_TIMEOUT`]) for the server to exit.
+    pub(super) fn wait_exit(&mut self) -> ExitStatus {
+        wait_until(&mut self.child, STOP_TIMEOUT).unwrap_or_else(|| {
+            panic!(
+                "no exit within {STOP_TIMEOUT:?} of SIGTERM; stderr: {}",
+                self.stderr.text()
+            )
+        })
+    }
+
+    /// Waits until the server refuses new connections (it stopped listening).
+    pub(super) fn wait_until_refusing(&self) {
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while TcpStream::connect_timeout(&self.addr, IO_TIMEOUT).is_ok() {
+            assert!(Instant::now() < deadline, "the server still accepts");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub(super) fn dir(&self) -> &Path {
@@ -347,5 +375,8 @@ pub(super) const LARGE: u64 = 256 << 20;
 /// 64 MiB: far below the file, so any whole-file buffer would show.
 pub(super) const PEAK_RSS_LIMIT_KIB: u64 = 64 * 1024;
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server may take to exit after SIGTERM: the 5 s grace, plus slack for a loaded
+/// machine.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Generous for 256 MiB through a debug build on a shared machine.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);

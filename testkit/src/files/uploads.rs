@@ -1,6 +1,6 @@
-//! Suite: uploads that go wrong — a crash, a full disk, a long name (issues 19.3, 19.5).
-//! Whatever happens, the target is either the whole upload or untouched, and none of the
-//! server's temporary files can be downloaded or outlive the server.
+//! Suite: uploads that go wrong — a crash, a full disk, a stop, a long name (issues 19.3, 19.5,
+//! 12.3). Whatever happens, the target is either the whole upload or untouched, and none of
+//! the server's temporary files can be downloaded or outlive the server.
 
 use std::fs;
 
@@ -95,4 +95,44 @@ pub fn a_full_disk_is_507_and_leaves_nothing_behind(bin: &str) {
         .collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
     assert_eq!(server.get("/kept.txt", "").body, b"hello");
+}
+
+/// SIGTERM while an upload's body is half sent: the server stops accepting, takes the rest of
+/// the body, answers 201 with `Connection: close` and exits 0. An upload whose body does not
+/// come within the grace period leaves neither the file nor a temporary file.
+pub fn sigterm_finishes_an_upload_in_flight(bin: &str) {
+    let body = pattern(2 << 20, 5);
+    let (first, rest) = body.split_at(body.len() / 2);
+    let head = format!(
+        "PUT /up.bin HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+
+    let mut server = FileServer::start(bin, "files_sigterm_upload", &[]);
+    let mut client = Client::connect(server.addr);
+    client.send(head.as_bytes());
+    client.send(first);
+    server.wait_for_temporary();
+    server.terminate();
+    server.wait_until_refusing();
+    client.send(rest);
+    let response = client.read_response();
+    assert_eq!(response.status, 201, "{}", response.text());
+    assert!(response.has_connection_token("close"), "{response:?}");
+    client.expect_closed();
+    assert_eq!(server.wait_exit().code(), Some(0));
+    assert!(fs::read(server.root().join("up.bin")).unwrap() == body);
+
+    let mut server = FileServer::start(bin, "files_sigterm_stalled_upload", &[]);
+    let mut client = Client::connect(server.addr);
+    client.send(head.as_bytes());
+    client.send(first);
+    server.wait_for_temporary();
+    server.terminate();
+    assert_eq!(server.wait_exit().code(), Some(0));
+    let left = tree(&server.root());
+    assert!(
+        left.iter().all(|path| path == RESERVED_FOLDER),
+        "left behind: {left:?}"
+    );
 }
