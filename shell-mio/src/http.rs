@@ -120,6 +120,10 @@ impl<A: Answer> Protocol for HttpSession<A> {
         self.http.handle_written(now, written, pending);
     }
 
+    fn handle_acked(&mut self, now: Instant, acked: u64) {
+        self.http.handle_acked(now, acked);
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
         self.http.poll_timeout()
     }

@@ -103,6 +103,11 @@ pub trait Protocol {
     ) {
         let _ = (service, wakes, key, now, written, pending);
     }
+    /// The peer has acknowledged `acked` bytes so far (a running count); reported while output
+    /// is pending and before a deadline is handled.
+    fn handle_acked(&mut self, now: Instant, acked: u64) {
+        let _ = (now, acked);
+    }
     /// When the session next needs [`Protocol::handle_timeout`].
     fn poll_timeout(&self) -> Option<Instant> {
         None
@@ -286,6 +291,10 @@ impl Session {
     ) {
         with_service!(self, services, |s, service| s
             .handle_written(service, wakes, key, now, written, pending))
+    }
+
+    pub fn handle_acked(&mut self, now: Instant, acked: u64) {
+        each_session!(self, |s| s.handle_acked(now, acked))
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ferry_core::app::{AppAction, MessageApp};
 use ferry_core::http::{self, HttpConfig, HttpConn, HttpEvent};
+use ferry_shell::tcp_progress::bytes_acked;
 use ferry_shell::wait::{wait_readable, Woken};
 use time::OffsetDateTime;
 
@@ -138,7 +139,8 @@ pub fn refusal(out: &mut Vec<u8>) {
 }
 
 /// Writes `out` whole, each blocking write bounded by the core's next deadline, reporting every
-/// write to the core; false when the core gave up on a peer that takes no bytes.
+/// write and what the peer acknowledged to the core; false when the core gave up on a peer that
+/// takes no bytes.
 pub fn write_out(
     stream: &mut TcpStream,
     conn: &mut HttpConn,
@@ -153,6 +155,9 @@ pub fn write_out(
         if !pending {
             out.clear();
             return Ok(true);
+        }
+        if let Some(acked) = bytes_acked(stream) {
+            conn.handle_acked(now, acked);
         }
         if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
             // Other deadlines (idle, linger) may pass while a long answer is written; only the

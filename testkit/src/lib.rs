@@ -143,6 +143,8 @@ macro_rules! suite {
                 a_full_disk_is_507_and_leaves_nothing_behind,
                 sigterm_finishes_an_upload_in_flight,
                 folders_without_a_trailing_slash_redirect,
+                a_slow_steady_reader_gets_the_whole_file,
+                curl_with_a_rate_limit_gets_the_whole_file,
                 an_abandoned_download_is_logged_with_the_bytes_sent,
             ],
             process: [

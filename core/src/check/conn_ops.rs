@@ -51,6 +51,7 @@ fn run_ops(start: Instant, script: &[u8], stream_bodies: bool) -> usize {
         body_open: false,
         body: Vec::new(),
         body_rejected: false,
+        acked: 0,
         requests_at_shutdown: None,
     };
     let mut ops = script;
@@ -78,6 +79,10 @@ fn run_ops(start: Instant, script: &[u8], stream_bodies: bool) -> usize {
             5 => run.respond(arg),
             6 => run.conn.receive_eof(run.now),
             7 if arg & 0x80 != 0 => run.shut_down(),
+            7 => {
+                run.acked += u64::from(arg) * 1000;
+                run.conn.handle_acked(run.now, run.acked);
+            }
             8 => run.accept(),
             _ => {
                 let written = usize::from(arg >> 1);
@@ -107,6 +112,8 @@ struct Run {
     body: Vec<u8>,
     /// Streaming: an accepted body was rejected, which answered its request.
     body_rejected: bool,
+    /// The running count of bytes the peer acknowledged, as the shell would report it.
+    acked: u64,
     /// Requests reported when the shutdown came, counting the one in flight if any.
     requests_at_shutdown: Option<usize>,
 }
@@ -297,7 +304,7 @@ mod tests {
         pipelined.extend(receive(get));
         pipelined.extend([5, 0, 5, 1]);
         let mut stalled = receive(get);
-        stalled.extend([7, 1, 3, 255, 5, 0]);
+        stalled.extend([9, 1, 7, 0, 3, 255, 7, 9, 3, 255, 5, 0]);
         let mut slow_head = receive(b"GET / HTTP/1.1\r\n");
         slow_head.extend([3, 100, 4, 0]);
         let scripts: Vec<Vec<u8>> = vec![

@@ -273,6 +273,17 @@ impl HttpConn {
         self.write_watch.record(now, written, pending);
     }
 
+    /// Reports at `now` how many bytes the peer has acknowledged on this connection so far, a
+    /// running count the OS keeps (`tcpi_bytes_acked` on Linux).
+    ///
+    /// Call it after writes that leave output pending and before [`HttpConn::handle_timeout`]
+    /// when a deadline passes: bytes the peer takes show as progress even while the socket
+    /// buffer is too full for any write to show it (see `write_watch` for the rule). A shell
+    /// that cannot tell never calls it and only its writes count.
+    pub fn handle_acked(&mut self, now: Instant, acked: u64) {
+        self.write_watch.record_acked(now, acked);
+    }
+
     /// Answers the request reported by the last [`HttpEvent::Request`] (or, streaming,
     /// [`HttpEvent::Head`] or [`HttpEvent::BodyEnd`]).
     ///

@@ -10,6 +10,7 @@ use std::time::Instant;
 use ferry_core::http::HttpConn;
 
 use super::Sending;
+use crate::tcp_progress::bytes_acked;
 use crate::wait::wait_writable;
 
 impl Sending {
@@ -52,8 +53,9 @@ impl Sending {
     }
 
     /// Sends the whole body from a thread that may block, as long as the peer keeps taking
-    /// bytes: the socket is made non-blocking for the send, every call is reported to `conn`,
-    /// and between calls the thread waits with poll(2) no longer than the core's next deadline.
+    /// bytes: the socket is made non-blocking for the send, every call and what the peer
+    /// acknowledged are reported to `conn`, and between calls the thread waits with poll(2) no
+    /// longer than the core's next deadline.
     /// `Ok(false)` when the core gave up on a peer that took nothing for its write timeout.
     pub fn send_blocking(&mut self, socket: &TcpStream, conn: &mut HttpConn) -> io::Result<bool> {
         socket.set_nonblocking(true)?;
@@ -71,6 +73,9 @@ impl Sending {
             conn.handle_written(now, written, !done);
             if done {
                 return Ok(true);
+            }
+            if let Some(acked) = bytes_acked(socket) {
+                conn.handle_acked(now, acked);
             }
             conn.handle_timeout(now);
             if conn.is_write_timed_out() {

@@ -1,12 +1,14 @@
-//! Suite: downloads as users make them — folders without their slash, and readers who give up
-//! (issue 12.2, 12.5).
+//! Suite: downloads as users make them — folders without their slash, slow and bursty readers,
+//! and readers who give up (issue 12.1, 12.2, 12.5).
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
 
-use super::support::{write_pattern_file, FileServer};
+use super::support::{pattern, same_contents, write_pattern_file, FileServer};
 
 /// `GET /site` of a folder redirects to `/site/` (301, query kept), as python's http.server and
 /// nginx do, so the relative links of `site/index.html` resolve inside the folder.
@@ -38,6 +40,90 @@ pub fn folders_without_a_trailing_slash_redirect(bin: &str) {
     assert_eq!(index.status, 200);
     assert_eq!(server.get("/site/page.html", "").body, b"page");
     assert_eq!(server.get("/sit", "").status, 404);
+}
+
+/// A client that reads slowly but steadily gets the whole file, however long it takes: the
+/// write timeout counts time without progress, never time in all. Scaled to stay bounded
+/// (about 20 s): 8 MiB read at 400 KiB/s with `--write-timeout 1s`, where a 4 MiB socket buffer
+/// that becomes writable again only after a third of it drained leaves the server's writes
+/// more than 3 s apart — the proportions of 100 KB/s against 10 s.
+pub fn a_slow_steady_reader_gets_the_whole_file(bin: &str) {
+    let server = FileServer::start(bin, "files_slow_steady", &["--write-timeout", "1s"]);
+    let size = 8 << 20;
+    let data = pattern(size, 8);
+    fs::write(server.root().join("slow.bin"), &data).unwrap();
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /slow.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::with_capacity(size + 1024);
+    let mut buf = vec![0u8; SLOW_READ];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
+            Err(e) => panic!("read failed after {} bytes: {e}", received.len()),
+        };
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&buf[..n]);
+        // Keep to the rate: the next read waits until the bytes so far are due.
+        let due = Duration::from_secs_f64(received.len() as f64 / SLOW_RATE as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            thread::sleep(wait);
+        }
+    }
+    let head_end = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    let body = &received[head_end..];
+    assert!(
+        body.len() == size && body == data.as_slice(),
+        "got {} of {size} bytes in {:?}",
+        body.len(),
+        started.elapsed()
+    );
+}
+
+/// `curl --limit-rate` reads in bursts: on loopback the kernel buffers megabytes, so curl takes
+/// them at once and then pauses for seconds — far longer than the write timeout — before it
+/// reads again. It still gets the whole file. Scaled to stay bounded (about 16 s): 16 MiB at
+/// 1 MB/s with `--write-timeout 1s`, the proportions of 100 KB/s against 10 s.
+pub fn curl_with_a_rate_limit_gets_the_whole_file(bin: &str) {
+    let server = FileServer::start(bin, "files_curl_rate", &["--write-timeout", "1s"]);
+    let local = server.root().join("rated.bin");
+    write_pattern_file(&local, 16 << 20);
+    let out = server.dir().join("rated.out");
+    let started = Instant::now();
+    let output = Command::new("curl")
+        .args([
+            "-sS",
+            "--limit-rate",
+            "1M",
+            "--max-time",
+            "60",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("http://{}/rated.bin", server.addr))
+        .output()
+        .expect("curl runs");
+    eprintln!(
+        "curl --limit-rate 1M of 16 MiB took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "200", "{output:?}");
+    assert!(output.status.success(), "{output:?}");
+    assert!(same_contents(&local, &out), "curl got other bytes");
 }
 
 /// A client that reads part of a large file and hangs up gets its log line all the same: the
@@ -83,5 +169,8 @@ pub fn an_abandoned_download_is_logged_with_the_bytes_sent(bin: &str) {
     assert_eq!(server.wait_for_log_lines(2).len(), 2);
 }
 
+/// Bytes per read of the slow reader, and its rate in bytes per second.
+const SLOW_READ: usize = 16 * 1024;
+const SLOW_RATE: usize = 400 * 1024;
 /// The response head counts in what the client read, not in the logged body size.
 const HEAD_ALLOWANCE: u64 = 1024;

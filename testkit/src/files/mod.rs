@@ -23,7 +23,8 @@ mod support;
 mod uploads;
 
 pub use downloads::{
-    an_abandoned_download_is_logged_with_the_bytes_sent, folders_without_a_trailing_slash_redirect,
+    a_slow_steady_reader_gets_the_whole_file, an_abandoned_download_is_logged_with_the_bytes_sent,
+    curl_with_a_rate_limit_gets_the_whole_file, folders_without_a_trailing_slash_redirect,
 };
 pub use escape::{
     a_symlink_out_answers_the_same_whether_or_not_its_target_exists,
