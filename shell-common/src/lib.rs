@@ -2,7 +2,8 @@
 //! so neither shell writes them twice: reading the command line and the environment, loading the
 //! static folder, opening the store, binding sockets, raising the fd limit, and reporting
 //! failures as one line; the chat client's terminal loop and the file client, which both run the
-//! same way; and the file server's file-system side.
+//! same way; the file server's file-system side; and what the kernel says about a TCP peer's
+//! progress.
 //! Protocol decisions stay in `ferry-core`; the message store in
 //! `ferry-storage`.
 
@@ -12,6 +13,8 @@ pub mod files;
 pub mod lookup;
 pub mod startup;
 pub mod static_folder;
+pub mod tcp_progress;
+pub mod wait;
 
 pub use chat_client::run_chat_client;
 pub use startup::{

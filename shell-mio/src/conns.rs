@@ -11,6 +11,7 @@ use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::Instant;
 
+use ferry_shell::tcp_progress::bytes_acked;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
@@ -209,6 +210,8 @@ impl Conns {
                 continue;
             }
             conn.armed = None;
+            // Bytes the peer took since the last write count before the deadline is judged.
+            conn.report_acked(now);
             conn.session.handle_timeout(cx.services, cx.wakes, key, now);
             self.drive(cx, key, now);
         }
@@ -227,20 +230,18 @@ impl Conns {
         }
     }
 
-    /// Half-closes the reading side of every connection whose session stops that way (HTTP):
-    /// idle ones see EOF and close, ones with a request in flight answer it first.
+    /// Tells every session the process is stopping, and drives each once, so the ones that
+    /// decide to close (an idle HTTP connection) go at once and the others finish what they
+    /// are in. Sockets are left whole: a half-closed one would cut an upload in flight.
     pub fn begin_shutdown(&mut self, cx: &mut Cx, now: Instant) {
         let mut keys = Vec::new();
         for (slot, conn) in self.slots.iter_mut().enumerate() {
             let Some(conn) = conn else { continue };
-            if conn.session.stops_by_half_close() {
-                let _ = conn.stream.shutdown(Shutdown::Read);
-                conn.read_ready = true;
-                keys.push(ConnKey {
-                    slot,
-                    generation: conn.generation,
-                });
-            }
+            conn.session.handle_shutdown(cx.services, now);
+            keys.push(ConnKey {
+                slot,
+                generation: conn.generation,
+            });
         }
         for key in keys {
             self.drive(cx, key, now);
@@ -336,6 +337,16 @@ impl Conns {
 }
 
 impl Conn {
+    /// Tells the session how many bytes the peer has acknowledged, while output is pending.
+    fn report_acked(&mut self, now: Instant) {
+        if self.outbox.pending() == 0 && self.session.body().is_none() {
+            return;
+        }
+        if let Some(acked) = bytes_acked(&self.stream) {
+            self.session.handle_acked(now, acked);
+        }
+    }
+
     /// Reads only when the session wants input and the peer is not far behind on our output.
     fn can_read(&self, services: &Services) -> bool {
         self.read_ready
@@ -382,6 +393,7 @@ impl Conn {
             let pending = self.outbox.pending() > 0 || self.session.body().is_some();
             self.session
                 .handle_written(services, wakes, key, now, written, pending);
+            self.report_acked(now);
             return Ok(match self.session.status() {
                 Status::Open => true,
                 Status::Gone => false,

@@ -67,6 +67,11 @@ impl FilesService {
         HttpSession::new(http, FileAnswer { files })
     }
 
+    /// Removes what uploads the stop's grace period cut short were writing.
+    pub fn finish(&self) {
+        self.server.finish();
+    }
+
     /// Collects the commits that ended and wakes their connections.
     pub fn handle_wake(&mut self, wakes: &mut Wakes) {
         while let Ok(Committed { key, outcome }) = self.commits.1.try_recv() {
@@ -130,7 +135,12 @@ impl Answer for FileAnswer {
         now: Instant,
         done: bool,
     ) {
-        self.files.body_sent(&service.server, http, now, done);
+        if done {
+            self.files.body_sent(&service.server, http, now);
+        } else {
+            let unsent = self.files.sending.as_ref().map_or(0, |s| s.remaining);
+            self.files.body_cut(&service.server, unsent);
+        }
     }
 
     fn closed(
@@ -140,10 +150,12 @@ impl Answer for FileAnswer {
         key: ConnKey,
         now: Instant,
     ) {
-        // A download cut short still gets its log line.
-        if self.files.sending.is_some() {
-            self.files.body_sent(&service.server, http, now, false);
+        // A download cut short still gets its log line, with the bytes that went out.
+        if let Some(sending) = self.files.sending.as_ref() {
+            let unsent = sending.remaining;
+            self.files.body_cut(&service.server, unsent);
         }
+        let _ = (http, now);
         service.committing.remove(&key);
         service.committed.remove(&key);
     }

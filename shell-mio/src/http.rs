@@ -33,7 +33,8 @@ pub trait Answer {
     fn body(&mut self) -> Option<&mut Sending> {
         None
     }
-    /// The body from [`Answer::body`] was sent whole (`done`) or given up on.
+    /// The body from [`Answer::body`] was sent whole (`done`) or given up on (the connection
+    /// fails next).
     fn body_sent(
         &mut self,
         http: &mut HttpConn,
@@ -119,6 +120,10 @@ impl<A: Answer> Protocol for HttpSession<A> {
         self.http.handle_written(now, written, pending);
     }
 
+    fn handle_acked(&mut self, now: Instant, acked: u64) {
+        self.http.handle_acked(now, acked);
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
         self.http.poll_timeout()
     }
@@ -147,7 +152,7 @@ impl<A: Answer> Protocol for HttpSession<A> {
         self.answer.closed(&mut self.http, service, key, now);
     }
 
-    fn stops_by_half_close(&self) -> bool {
-        true
+    fn handle_shutdown(&mut self, _: &mut A::Service, now: Instant) {
+        self.http.handle_shutdown(now);
     }
 }

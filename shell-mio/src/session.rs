@@ -103,6 +103,11 @@ pub trait Protocol {
     ) {
         let _ = (service, wakes, key, now, written, pending);
     }
+    /// The peer has acknowledged `acked` bytes so far (a running count); reported while output
+    /// is pending and before a deadline is handled.
+    fn handle_acked(&mut self, now: Instant, acked: u64) {
+        let _ = (now, acked);
+    }
     /// When the session next needs [`Protocol::handle_timeout`].
     fn poll_timeout(&self) -> Option<Instant> {
         None
@@ -127,10 +132,11 @@ pub trait Protocol {
     ) {
         let _ = (service, wakes, key, now);
     }
-    /// Whether a stop half-closes the connection's reading side and lets it finish (HTTP),
-    /// rather than the service ending it (the chat says goodbye itself).
-    fn stops_by_half_close(&self) -> bool {
-        false
+    /// The process is stopping: the session decides what that means for its connection (HTTP:
+    /// an idle one closes, one with a request in flight finishes it). Sessions whose service
+    /// ends them itself (the chat says goodbye) ignore it.
+    fn handle_shutdown(&mut self, service: &mut Self::Service, now: Instant) {
+        let _ = (service, now);
     }
     /// Whether a stop waits for this connection to end.
     fn holds_a_stop(&self) -> bool {
@@ -287,6 +293,10 @@ impl Session {
             .handle_written(service, wakes, key, now, written, pending))
     }
 
+    pub fn handle_acked(&mut self, now: Instant, acked: u64) {
+        each_session!(self, |s| s.handle_acked(now, acked))
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         each_session!(self, |s| s.poll_timeout())
     }
@@ -318,8 +328,8 @@ impl Session {
             .closed(service, wakes, key, now))
     }
 
-    pub fn stops_by_half_close(&self) -> bool {
-        each_session!(self, |s| s.stops_by_half_close())
+    pub fn handle_shutdown(&mut self, services: &mut Services, now: Instant) {
+        with_service!(self, services, |s, service| s.handle_shutdown(service, now))
     }
 
     pub fn holds_a_stop(&self) -> bool {
@@ -427,10 +437,14 @@ impl Services {
             && self.socket.as_ref().is_none_or(SocketServer::is_idle)
     }
 
-    /// The last step of a stop: lets the store finish what it holds.
+    /// The last step of a stop: lets the store finish what it holds, and removes what uploads
+    /// the grace period cut short were writing.
     pub fn finish(&mut self) {
         if let Some(socket) = self.socket.as_mut() {
             socket.finish();
+        }
+        if let Some(files) = self.files.as_ref() {
+            files.finish();
         }
     }
 }

@@ -24,6 +24,17 @@ type Refuse = dyn FnMut(&mut Vec<u8>) + Send;
 /// The connections being served, for waking them at shutdown.
 type Live = Arc<Mutex<HashMap<u64, TcpStream>>>;
 
+/// How a stop reaches the connections still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopConnections {
+    /// Half-close their reading side, so a blocked read sees EOF (the chat, whose server says
+    /// goodbye first, and the socket server's streams).
+    HalfClose,
+    /// Leave their sockets alone: their threads watch the [`Shutdown`] and let the core decide
+    /// (HTTP: an idle connection closes, one with a request in flight finishes it).
+    Notify,
+}
+
 /// A running listener.
 pub struct Listener {
     address: SocketAddr,
@@ -69,18 +80,19 @@ impl Listener {
         })
     }
 
-    /// Stops accepting (requesting `shutdown`, if nobody has), wakes connections blocked
-    /// reading so they close, and waits at most `grace` for the connections' threads to end.
-    pub fn stop(self, grace: Duration) {
+    /// Stops accepting (requesting `shutdown`, if nobody has), lets the connections know as
+    /// `connections` says, and waits at most `grace` for the connections' threads to end.
+    pub fn stop(self, grace: Duration, connections: StopConnections) {
         self.shutdown.request();
         // The accept thread is blocked in accept(); a connection to itself wakes it to see the
         // shutdown flag.
         let _ = TcpStream::connect_timeout(&wake_address(self.address), Duration::from_secs(1));
         let _ = self.accept_thread.join();
-        for stream in self.live.lock().unwrap_or_else(|e| e.into_inner()).values() {
-            // A blocked read returns EOF: an idle connection closes, one whose request is being
-            // answered still sends its response first.
-            let _ = stream.shutdown(SocketShutdown::Read);
+        if connections == StopConnections::HalfClose {
+            for stream in self.live.lock().unwrap_or_else(|e| e.into_inner()).values() {
+                // A blocked read returns EOF, and the connection's thread ends it.
+                let _ = stream.shutdown(SocketShutdown::Read);
+            }
         }
         self.workers.wait_idle(Instant::now() + grace);
     }

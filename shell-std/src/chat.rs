@@ -19,7 +19,7 @@ use ferry_cli::ChatOptions;
 use ferry_core::chat::{self, ChatHub, ClientId, ClientMap};
 use ferry_core::limits;
 
-use crate::accept::Listener;
+use crate::accept::{Listener, StopConnections};
 use crate::signal::Shutdown;
 
 /// Runs the chat server until SIGINT or SIGTERM.
@@ -52,7 +52,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
     shutdown.wait();
     // Everyone is told and closed; the writers get a moment to send that last line.
     room.lock().shutdown();
-    listener.stop(SHUTDOWN_WAIT);
+    listener.stop(SHUTDOWN_WAIT, StopConnections::HalfClose);
     Ok(())
 }
 

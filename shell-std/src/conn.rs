@@ -1,5 +1,6 @@
 //! One HTTP connection, driven on its own thread with blocking reads bounded by the core's
-//! deadlines. Every decision (parsing, status, keep-alive, timeouts) is the core's.
+//! deadlines and woken by a stop. Every decision (parsing, status, keep-alive, timeouts, what a
+//! stop does to the connection) is the core's.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as SocketShutdown, TcpStream};
@@ -7,15 +8,20 @@ use std::time::{Duration, Instant};
 
 use ferry_core::http::{self, HttpConfig, HttpConn, HttpEvent};
 use ferry_core::web::app::{AppAction, MessageApp};
+use ferry_shell::tcp_progress::bytes_acked;
+use ferry_shell::wait::{wait_readable, Woken};
 use time::OffsetDateTime;
 
 use crate::forward::Forwarder;
+use crate::signal::Shutdown;
 
 /// What every connection of the web app shares.
 pub struct WebContext {
     pub app: MessageApp,
     pub http: HttpConfig,
     pub forwarder: Forwarder,
+    /// The server's stop, which each connection hands to its core.
+    pub stop: Shutdown,
 }
 
 /// Serves one connection until the core says it is closed or the socket fails.
@@ -45,20 +51,27 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
             // The peer stopped reading: the core gave up on it.
             return Ok(());
         }
-        if !read_next(&mut stream, &mut conn, &mut write_shut, &mut buf)? {
+        if !read_next(
+            &mut stream,
+            &mut conn,
+            &mut write_shut,
+            &mut buf,
+            &context.stop,
+        )? {
             return Ok(());
         }
     }
 }
 
 /// The step of a connection thread once its output is written: closes what the core closed,
-/// handles a deadline that passed, or reads once, waiting no longer than the core's next
-/// deadline. False when the connection is finished.
+/// hands the core a stop, handles a deadline that passed, or reads once, waiting no longer than
+/// the core's next deadline or the stop. False when the connection is finished.
 pub fn read_next(
     stream: &mut TcpStream,
     conn: &mut HttpConn,
     write_shut: &mut bool,
     buf: &mut [u8],
+    stop: &Shutdown,
 ) -> io::Result<bool> {
     if conn.is_closed() {
         return Ok(false);
@@ -68,6 +81,10 @@ pub fn read_next(
         *write_shut = true;
     }
     let now = Instant::now();
+    if !conn.is_stopping() && stop.is_requested() {
+        conn.handle_shutdown(now);
+        return Ok(true);
+    }
     if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
         conn.handle_timeout(now);
         return Ok(true);
@@ -83,6 +100,21 @@ pub fn read_next(
             .saturating_duration_since(now)
             .max(Duration::from_millis(1))
     });
+    // A stop already handed over is not watched again: its descriptor stays readable.
+    let watch = if conn.is_stopping() {
+        None
+    } else {
+        stop.wake_fd()
+    };
+    match wait_readable(stream, watch, wait)? {
+        Woken::Socket => {}
+        Woken::Stop => return Ok(true),
+        Woken::Timeout => {
+            conn.handle_timeout(Instant::now());
+            return Ok(true);
+        }
+    }
+    // Readable now; the timeout only guards against a spurious wake-up.
     stream.set_read_timeout(wait)?;
     match stream.read(buf) {
         Ok(0) => conn.receive_eof(Instant::now()),
@@ -107,7 +139,8 @@ pub fn refusal(out: &mut Vec<u8>) {
 }
 
 /// Writes `out` whole, each blocking write bounded by the core's next deadline, reporting every
-/// write to the core; false when the core gave up on a peer that takes no bytes.
+/// write and what the peer acknowledged to the core; false when the core gave up on a peer that
+/// takes no bytes.
 pub fn write_out(
     stream: &mut TcpStream,
     conn: &mut HttpConn,
@@ -122,6 +155,9 @@ pub fn write_out(
         if !pending {
             out.clear();
             return Ok(true);
+        }
+        if let Some(acked) = bytes_acked(stream) {
+            conn.handle_acked(now, acked);
         }
         if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
             // Other deadlines (idle, linger) may pass while a long answer is written; only the

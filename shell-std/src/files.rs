@@ -14,37 +14,46 @@ use ferry_core::limits::{self, SHUTDOWN_GRACE};
 use ferry_shell::files::{FileServer, FileSession};
 use time::OffsetDateTime;
 
-use crate::accept::Listener;
+use crate::accept::{Listener, StopConnections};
 use crate::signal::Shutdown;
 
 /// Runs the file server until SIGINT or SIGTERM.
 pub fn run(options: &FilesOptions) -> Result<(), String> {
     let shutdown = Shutdown::on_signals().map_err(|e| format!("cannot watch signals: {e}"))?;
     let server = Arc::new(FileServer::open(options)?);
+    let files = server.clone();
     let listener = ferry_shell::bind_tcp("file server", &options.bind)?;
     let address = listener
         .local_addr()
         .map_err(|e| format!("file server: {e}"))?;
     let http = options.http_config();
     let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
+    let stop = shutdown.clone();
     let listener = Listener::start(
         listener,
         shutdown.clone(),
         limit,
         crate::conn::refusal,
         move |stream| {
-            let _ = serve(stream, &server, http);
+            let _ = serve(stream, &server, http, &stop);
         },
     )
     .map_err(|e| format!("cannot start: {e}"))?;
     println!("{}", files::listening(address));
     shutdown.wait();
-    listener.stop(SHUTDOWN_GRACE);
+    listener.stop(SHUTDOWN_GRACE, StopConnections::Notify);
+    // Uploads the grace period cut short leave no temporary file.
+    files.finish();
     Ok(())
 }
 
 /// Serves one connection until the core says it is closed or the socket fails.
-fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Result<()> {
+fn serve(
+    mut stream: TcpStream,
+    server: &FileServer,
+    http: HttpConfig,
+    stop: &Shutdown,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let remote = stream.peer_addr()?.ip();
     let mut conn = HttpConn::new(http, Instant::now(), OffsetDateTime::now_utc());
@@ -60,14 +69,14 @@ fn serve(mut stream: TcpStream, server: &FileServer, http: HttpConfig) -> io::Re
         }
         if let Some(mut sending) = session.sending.take() {
             let sent = sending.send_blocking(&stream, &mut conn);
-            let completed = matches!(sent, Ok(true));
-            session.body_sent(server, &mut conn, Instant::now(), completed);
-            if !completed {
+            if !matches!(sent, Ok(true)) {
+                session.body_cut(server, sending.remaining);
                 return sent.map(|_| ());
             }
+            session.body_sent(server, &mut conn, Instant::now());
             continue;
         }
-        if !crate::conn::read_next(&mut stream, &mut conn, &mut write_shut, &mut buf)? {
+        if !crate::conn::read_next(&mut stream, &mut conn, &mut write_shut, &mut buf, stop)? {
             return Ok(());
         }
     }

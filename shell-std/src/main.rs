@@ -24,7 +24,7 @@ use ferry_core::web::app::MessageApp;
 use ferry_core::web::site::Site;
 use ferry_shell::Store;
 
-use accept::Listener;
+use accept::{Listener, StopConnections};
 use conn::WebContext;
 use forward::Forwarder;
 use signal::Shutdown;
@@ -72,7 +72,7 @@ fn serve(web: WebOptions, socket: SocketOptions) -> Result<(), String> {
     announce(&line);
     shutdown.wait();
     // Web requests first (they wait on acks), then the forwarder, then the store.
-    web_server.stop(limits::SHUTDOWN_GRACE);
+    web_server.stop(limits::SHUTDOWN_GRACE, StopConnections::Notify);
     forwarder.stop();
     let _ = forward_thread.join();
     socket_stop.request();
@@ -92,7 +92,7 @@ fn http(web: WebOptions) -> Result<(), String> {
     let web_server = start_web(listener, &web, site, forwarder.clone(), shutdown.clone())?;
     announce(&web.transport.forwarding_line(first));
     shutdown.wait();
-    web_server.stop(limits::SHUTDOWN_GRACE);
+    web_server.stop(limits::SHUTDOWN_GRACE, StopConnections::Notify);
     forwarder.stop();
     let _ = forward_thread.join();
     Ok(())
@@ -124,6 +124,7 @@ fn start_web(
         app: MessageApp::new(site),
         http: web.http_config(),
         forwarder,
+        stop: shutdown.clone(),
     };
     let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
     let context_value = Arc::new(context_value);

@@ -1,6 +1,9 @@
-//! SIGINT/SIGTERM: turned into one shutdown request that the servers wait on.
+//! SIGINT/SIGTERM: turned into one shutdown request that the servers wait on, and that threads
+//! blocked on a socket can wait for too (a descriptor that becomes readable).
 
-use std::io;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Instant;
@@ -12,12 +15,24 @@ use signal_hook::iterator::Signals;
 #[derive(Clone, Default)]
 pub struct Shutdown {
     state: Arc<(Mutex<bool>, Condvar)>,
+    /// A connected pair: a byte written to the first makes the second readable for good, so
+    /// any number of threads polling it wake once shutdown is requested. `None` when the pair
+    /// could not be made; threads then notice the request at their next deadline.
+    wake: Option<Arc<(UnixStream, UnixStream)>>,
 }
 
 impl Shutdown {
+    /// A request not made yet, that threads can also wait for on [`Shutdown::wake_fd`].
+    pub fn new() -> Shutdown {
+        Shutdown {
+            wake: UnixStream::pair().ok().map(Arc::new),
+            ..Shutdown::default()
+        }
+    }
+
     /// Starts a thread that requests shutdown on the first SIGINT or SIGTERM.
     pub fn on_signals() -> io::Result<Shutdown> {
-        let shutdown = Shutdown::default();
+        let shutdown = Shutdown::new();
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         let trigger = shutdown.clone();
         thread::Builder::new()
@@ -33,8 +48,20 @@ impl Shutdown {
     /// Asks every server to stop.
     pub fn request(&self) {
         let (lock, condvar) = &*self.state;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let mut requested = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !*requested {
+            if let Some(wake) = &self.wake {
+                // Never read, so the other end stays readable; one byte always fits.
+                let _ = (&wake.0).write_all(b"!");
+            }
+        }
+        *requested = true;
         condvar.notify_all();
+    }
+
+    /// A descriptor that becomes readable (and stays so) once shutdown is requested.
+    pub fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.wake.as_ref().map(|wake| wake.1.as_fd())
     }
 
     /// Whether shutdown was requested.

@@ -24,7 +24,7 @@ use ferry_core::limits::SHUTDOWN_GRACE;
 use ferry_shell::lookup::Lookup;
 use ferry_shell::Store;
 
-use crate::accept::Listener;
+use crate::accept::{Listener, StopConnections};
 use crate::forward::{self, Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
 use crate::udp::{store_batch, BATCH_LIMIT, POLL_INTERVAL};
@@ -275,7 +275,7 @@ pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shut
     // Readers blocked on a full queue give up once nobody takes from it.
     drop(queue);
     if let Ok(listener) = listener {
-        listener.stop(SHUTDOWN_GRACE);
+        listener.stop(SHUTDOWN_GRACE, StopConnections::HalfClose);
     }
 }
 

@@ -17,6 +17,7 @@ use crate::http::{HttpConfig, HttpConn, HttpEvent, Response};
 /// - the connection never stalls: unless closed or waiting for the application, it has a
 ///   deadline;
 /// - a write timeout closes it, after which nothing is read or sent;
+/// - after a shutdown at most the request in flight is reported, and an idle connection closes;
 ///
 /// and at the end, that answering what waits and letting time pass closes it.
 pub fn check_http_conn_ops(start: Instant, script: &[u8]) {
@@ -50,6 +51,8 @@ fn run_ops(start: Instant, script: &[u8], stream_bodies: bool) -> usize {
         body_open: false,
         body: Vec::new(),
         body_rejected: false,
+        acked: 0,
+        requests_at_shutdown: None,
     };
     let mut ops = script;
     while let Some((&op, rest)) = ops.split_first() {
@@ -75,6 +78,11 @@ fn run_ops(start: Instant, script: &[u8], stream_bodies: bool) -> usize {
             }
             5 => run.respond(arg),
             6 => run.conn.receive_eof(run.now),
+            7 if arg & 0x80 != 0 => run.shut_down(),
+            7 => {
+                run.acked += u64::from(arg) * 1000;
+                run.conn.handle_acked(run.now, run.acked);
+            }
             8 => run.accept(),
             _ => {
                 let written = usize::from(arg >> 1);
@@ -104,6 +112,10 @@ struct Run {
     body: Vec<u8>,
     /// Streaming: an accepted body was rejected, which answered its request.
     body_rejected: bool,
+    /// The running count of bytes the peer acknowledged, as the shell would report it.
+    acked: u64,
+    /// Requests reported when the shutdown came, counting the one in flight if any.
+    requests_at_shutdown: Option<usize>,
 }
 
 impl Run {
@@ -128,6 +140,15 @@ impl Run {
     /// (when streamed) complete, and not answered by a rejection of that body.
     fn waiting(&self) -> bool {
         self.requests > self.answered && !self.body_open && !self.body_rejected
+    }
+
+    /// Stops the server: from then on at most the request in flight (or a head still arriving)
+    /// may be reported.
+    fn shut_down(&mut self) {
+        if self.requests_at_shutdown.is_none() {
+            self.conn.handle_shutdown(self.now);
+            self.requests_at_shutdown = Some(self.requests + 1);
+        }
     }
 
     /// Accepts the body of the head that waits, if any.
@@ -185,6 +206,9 @@ impl Run {
 
     fn check(&self) {
         assert!(self.rejections <= 1, "more than one rejection");
+        if let Some(limit) = self.requests_at_shutdown {
+            assert!(self.requests <= limit, "a request read after the shutdown");
+        }
         assert!(
             self.requests <= self.answered + 1,
             "a second request was reported before the first was answered"
@@ -280,7 +304,7 @@ mod tests {
         pipelined.extend(receive(get));
         pipelined.extend([5, 0, 5, 1]);
         let mut stalled = receive(get);
-        stalled.extend([7, 1, 3, 255, 5, 0]);
+        stalled.extend([9, 1, 7, 0, 3, 255, 7, 9, 3, 255, 5, 0]);
         let mut slow_head = receive(b"GET / HTTP/1.1\r\n");
         slow_head.extend([3, 100, 4, 0]);
         let scripts: Vec<Vec<u8>> = vec![
@@ -329,6 +353,20 @@ mod tests {
                 [receive(expect), vec![8, 0], receive(b"abc"), vec![5, 0]].concat(),
                 1,
             ),
+            // The server stops mid-body: the body is still taken and answered.
+            (
+                [
+                    receive(b"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhe"),
+                    vec![8, 0, 7, 0x80],
+                    receive(b"llo"),
+                    receive(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+                    vec![5, 0],
+                ]
+                .concat(),
+                1,
+            ),
+            // The server stops between requests: nothing more is read.
+            ([receive(put), vec![8, 0, 5, 0, 7, 0x80], receive(put)].concat(), 1),
             // The accepted chunked body is malformed: the 400 answers the request, which no
             // longer waits for the application (found by the http_conn_stream fuzz target).
             (

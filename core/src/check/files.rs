@@ -24,7 +24,8 @@ use crate::http::{Body, BodyFraming, Header, HttpDate, Method, RequestHead, Vers
 ///   own `ETag`, `Last-Modified`) always counts as a match;
 /// - a GET or HEAD of a file, a folder or a missing path takes at most three lookups and ends in
 ///   an answer whose file part lies inside the file, whose 206 and 416 carry the right
-///   `Content-Range`, and whose 304 was asked for.
+///   `Content-Range`, whose 304 was asked for, and whose 301 leads to the same path as a folder;
+/// - a path naming the server's own files is never looked up but as the 404 page.
 pub fn check_file_request(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     let mut lines = text.split('\n');
@@ -223,6 +224,7 @@ fn check_request(target: &str, fields: &Fields, method: Method, len: u64, lookup
         match step {
             FileStep::Lookup(path) => {
                 check_path(&path);
+                assert!(!path.is_reserved(), "a lookup of the server's own {path:?}");
                 count += 1;
                 assert!(count <= MAX_LOOKUPS, "lookup {count} of {target:?}");
                 let lookup = match found.next() {
@@ -268,6 +270,23 @@ fn check_request(target: &str, fields: &Fields, method: Method, len: u64, lookup
             fields.if_none_match.is_some() || fields.if_modified_since.is_some(),
             "304 unasked"
         ),
+        301 => {
+            let location = answer
+                .response
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+                .map(|(_, value)| value.to_string())
+                .expect("a 301 with a Location");
+            let path = resolve(target).expect("a redirected target resolves");
+            let again = resolve(&location).expect("the Location resolves");
+            assert!(again.is_folder(), "{location:?} names no folder");
+            assert_eq!(
+                again.segments(),
+                path.segments(),
+                "{target:?} -> {location:?}"
+            );
+        }
         _ => {}
     }
 }
@@ -321,7 +340,7 @@ const FILE_LENS: [u64; 5] = [0, 1, 100, 1 << 40, u64::MAX];
 /// Target, folder index, 404 page: the file request's own promise.
 const MAX_LOOKUPS: usize = 3;
 /// What a GET or HEAD can be answered with.
-const ANSWER_STATUSES: [u16; 7] = [200, 206, 304, 400, 403, 404, 416];
+const ANSWER_STATUSES: [u16; 8] = [200, 206, 301, 304, 400, 403, 404, 416];
 /// The day names an HTTP date may start with.
 const WEEKDAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// The modification time of the simulated file; not a whole second, so the `ETag` and the

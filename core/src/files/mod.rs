@@ -18,7 +18,10 @@ mod request;
 use std::net::SocketAddr;
 
 pub use log::{log_line, LogEntry};
-pub use path::{download_name, resolve, FilePath, PathError, INDEX};
+pub use path::{
+    download_name, folder_location, is_temp_name, resolve, temp_name, FilePath, PathError, INDEX,
+    TEMP_PREFIX, UPLOAD_FOLDER,
+};
 pub use range::{parse_range, RangeRequest};
 pub use request::{
     rejected_log_line, FileAnswer, FileRequest, FileStep, FilesConfig, Lookup, UploadOutcome,

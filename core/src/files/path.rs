@@ -4,8 +4,10 @@
 //! Owns every rule about which paths may be touched: percent-decoding, and refusing `..`, `.`,
 //! encoded slashes, backslashes, NUL and other control bytes, empty segments (`//etc`) and
 //! anything that is not UTF-8. A [`FilePath`] holds only plain names, so joining its segments
-//! to the root can never leave it. Symlinks are the shell's part: it canonicalizes what it opens
-//! and checks the result is still under the root. Never touches the file system.
+//! to the root can never leave it. Also owns the names the server keeps for itself (its upload
+//! folder, its temporary files), which no request may reach, and where a folder named without
+//! its trailing slash redirects to. Symlinks are the shell's part: it opens every path beneath
+//! the root without following one out. Never touches the file system.
 
 use std::fmt;
 
@@ -72,6 +74,16 @@ impl FilePath {
             folder: false,
         }
     }
+
+    /// Whether the path reaches the server's own files: its upload folder at the top of the
+    /// root, or a temporary file's name anywhere. Such a path is answered as if nothing were
+    /// there, and never written.
+    pub fn is_reserved(&self) -> bool {
+        self.segments
+            .first()
+            .is_some_and(|first| first == UPLOAD_FOLDER)
+            || self.segments.iter().any(|segment| is_temp_name(segment))
+    }
 }
 
 impl PathError {
@@ -116,6 +128,32 @@ pub fn download_name(path: &str) -> Option<String> {
         return None;
     }
     segment(last).ok()
+}
+
+/// Where a request for a folder named without its trailing slash is redirected: the target's
+/// path as sent (still percent-encoded) with `/` added, and its query kept, so relative links
+/// in the folder's `index.html` resolve inside the folder (RFC 3986 §5.2).
+pub fn folder_location(target: &str) -> String {
+    let path = origin_path(target).unwrap_or("/");
+    let path = path.split('#').next().unwrap_or("");
+    match path.split_once('?') {
+        Some((path, query)) => format!("{path}/?{query}"),
+        None => format!("{path}/"),
+    }
+}
+
+/// The name of an upload's temporary file, from a number no other upload in progress uses:
+/// short whatever the target's name (a 255-byte name still gets its upload), and starting with
+/// [`TEMP_PREFIX`], so no request can name it.
+pub fn temp_name(unique: u64) -> String {
+    format!("{TEMP_PREFIX}{unique:016x}{TEMP_SUFFIX}")
+}
+
+/// Whether `name` is one [`temp_name`] gives.
+pub fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Decodes and checks one segment.
@@ -188,6 +226,12 @@ impl fmt::Display for PathError {
 
 /// The file a folder is served as.
 pub const INDEX: &str = "index.html";
+/// The folder at the top of the root where uploads are written before they are renamed into
+/// place: one place to sweep at start, on the root's own file system.
+pub const UPLOAD_FOLDER: &str = ".ferry-uploads";
+/// How every temporary file's name starts (hidden, and unlike any name a person picks).
+pub const TEMP_PREFIX: &str = ".ferry-upload-";
+const TEMP_SUFFIX: &str = ".part";
 
 #[cfg(test)]
 mod tests {
@@ -259,6 +303,48 @@ mod tests {
                     assert!(!segment.contains(['/', '\\', '\0']), "{target}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_servers_own_names_are_reserved() {
+        let reserved = [
+            "/.ferry-uploads/",
+            "/.ferry-uploads",
+            "/.ferry-uploads/.ferry-upload-00000000000000ff.part",
+            "/a/.ferry-upload-0123456789abcdef.part",
+        ];
+        for target in reserved {
+            assert!(resolve(target).unwrap().is_reserved(), "{target}");
+        }
+        let plain = [
+            "/a/.ferry-uploads/x",
+            "/.ferry-upload-x.part",
+            "/.ferry-uploadsx",
+            "/.big.bin.1-2-3.part",
+        ];
+        for target in plain {
+            assert!(!resolve(target).unwrap().is_reserved(), "{target}");
+        }
+        let name = temp_name(u64::MAX);
+        assert!(is_temp_name(&name) && name.len() <= 40, "{name}");
+        assert_eq!(
+            resolve(&format!("/{name}")).map(|p| p.is_reserved()),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn folders_redirect_to_their_slash_with_the_query_kept() {
+        let cases = [
+            ("/site", "/site/"),
+            ("/site?x=1&y=%20", "/site/?x=1&y=%20"),
+            ("/a%20b", "/a%20b/"),
+            ("/a#frag", "/a/"),
+            ("http://host:8080/x/y?q", "/x/y/?q"),
+        ];
+        for (target, location) in cases {
+            assert_eq!(folder_location(target), location, "{target}");
         }
     }
 

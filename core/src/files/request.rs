@@ -5,9 +5,11 @@
 //! [`FileRequest::new`] reads the head and returns the first [`FileStep`]:
 //!
 //! - GET/HEAD: `Lookup(path)`; the shell reports a [`Lookup`] through
-//!   [`FileRequest::looked_up`]. A folder becomes a lookup of its `index.html`; a missing file a
-//!   lookup of the root's `index.html`, which is the body of the 404 (a built-in page when it is
-//!   missing too). At most three lookups, then `Respond`.
+//!   [`FileRequest::looked_up`]. A folder named with its trailing slash becomes a lookup of its
+//!   `index.html`, one named without it a 301 to the name with the slash; a missing file (or
+//!   one of the server's own, see [`FilePath::is_reserved`]) a lookup of the root's
+//!   `index.html`, which is the body of the 404 (a built-in page when it is missing too). At
+//!   most three lookups, then `Respond`.
 //! - PUT: `Upload(path)` once the method, path and declared size are acceptable; the shell opens
 //!   a temporary file, takes the body, renames, and reports an [`UploadOutcome`] through
 //!   [`FileRequest::uploaded`].
@@ -22,7 +24,7 @@ use time::OffsetDateTime;
 
 use super::conditional::{etag, if_range_holds, is_not_modified, last_modified};
 use super::log::{log_line, LogEntry};
-use super::path::{resolve, FilePath};
+use super::path::{folder_location, resolve, FilePath};
 use super::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
 use crate::http::content_type;
 use crate::http::page::escape_into;
@@ -92,7 +94,9 @@ pub enum UploadOutcome {
     Conflict,
     /// The path leads outside the root through a symlink, or writing is not permitted.
     Forbidden,
-    /// The disk refused the write (full, I/O error); nothing was replaced.
+    /// The disk is full (or the server's file size or quota is reached); nothing was replaced.
+    NoSpace,
+    /// The disk refused the write (an I/O error); nothing was replaced.
     Failed,
 }
 
@@ -100,6 +104,8 @@ pub enum UploadOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRequest {
     request_line: String,
+    /// The request target as sent, for the redirect of a folder named without its slash.
+    target: String,
     referer: Option<String>,
     user_agent: Option<String>,
     head_only: bool,
@@ -134,6 +140,7 @@ impl FileRequest {
         };
         let mut request = FileRequest {
             request_line: format!("{} {} {version}", head.method.as_str(), head.target),
+            target: head.target.clone(),
             referer: text("referer"),
             user_agent: text("user-agent"),
             head_only: head.method == Method::Head,
@@ -165,9 +172,10 @@ impl FileRequest {
             (Stage::Target(_) | Stage::FolderIndex, Lookup::File { len, modified }) => {
                 self.serve(len, modified, kind)
             }
-            (Stage::Target(path), Lookup::Folder) => {
-                self.stage = Stage::FolderIndex;
-                FileStep::Lookup(path.join(super::INDEX))
+            (Stage::Target(_), Lookup::Folder) => {
+                let location = folder_location(&self.target);
+                let step = self.page(301, "This is a folder; its address ends with a slash.");
+                with_header(step, "Location", location)
             }
             (Stage::Target(_) | Stage::FolderIndex, Lookup::Folder | Lookup::Missing) => {
                 self.stage = Stage::NotFoundPage;
@@ -187,6 +195,7 @@ impl FileRequest {
             UploadOutcome::Replaced => self.respond(Response::new(204), None),
             UploadOutcome::Conflict => self.page(409, "A folder is in the way of this file."),
             UploadOutcome::Forbidden => self.page(403, "This path may not be written."),
+            UploadOutcome::NoSpace => self.page(507, "The disk has no room for this file."),
             UploadOutcome::Failed => self.page(500, "The file could not be written."),
         }
     }
@@ -204,22 +213,27 @@ impl FileRequest {
     }
 
     /// The access log line for this request, once answered: from the client `remote`, arrived at
-    /// wall-clock `time`, answered within `duration`. `completed` is false when the body could
-    /// not be sent in full; the line then says no body was sent.
+    /// wall-clock `time`, answered within `duration`. `cut_after` is the number of body bytes
+    /// sent when the body could not be sent in full (the client went away, or stopped reading);
+    /// the line then gives that number, not the length the answer promised.
     pub fn log_line(
         &self,
         remote: IpAddr,
         time: OffsetDateTime,
         duration: Duration,
-        completed: bool,
+        cut_after: Option<u64>,
     ) -> String {
         let (status, body_bytes) = self.answered.unwrap_or((500, None));
+        let body_bytes = match (body_bytes, cut_after) {
+            (Some(promised), Some(sent)) => Some(sent.min(promised)),
+            (body_bytes, _) => body_bytes,
+        };
         log_line(&LogEntry {
             remote,
             time,
             request_line: Some(&self.request_line),
             status,
-            body_bytes: body_bytes.filter(|_| completed),
+            body_bytes,
             referer: self.referer.as_deref(),
             user_agent: self.user_agent.as_deref(),
             duration,
@@ -245,6 +259,14 @@ impl FileRequest {
             Ok(path) => path,
             Err(error) => return self.page(error.status(), &error.to_string()),
         };
+        if path.is_reserved() {
+            if head.method == Method::Put {
+                return self.page(403, "This name is kept for the server's own files.");
+            }
+            // As if nothing were there: the server's own files are not even shown to exist.
+            self.stage = Stage::NotFoundPage;
+            return FileStep::Lookup(FilePath::root_index());
+        }
         if head.method != Method::Put {
             if path.is_folder() {
                 self.stage = Stage::FolderIndex;

@@ -28,6 +28,10 @@
 //! Peer errors queue their own answer with `Connection: close`, are reported as
 //! [`HttpEvent::Rejected`], and end in `Lingering`; input after that is ignored.
 //!
+//! When the server stops, [`HttpConn::handle_shutdown`] closes an `Idle` connection at once; any
+//! other finishes the request it is in (its head, its body, its answer), answers it with
+//! `Connection: close` and reads no further request.
+//!
 //! Apart from the states, a [`WriteWatch`] follows the shell's writes: output that the peer takes
 //! no byte of for the write timeout closes the connection from any state, and the shell drops
 //! what is still unwritten ([`HttpConn::is_write_timed_out`]).
@@ -50,6 +54,7 @@ use stream::Reply;
 pub use stream::STREAMED_BODY_BUFFER;
 
 mod clock;
+mod shutdown;
 mod stream;
 
 mod write_watch;
@@ -131,6 +136,8 @@ pub struct HttpConn {
     write_watch: WriteWatch,
     /// Streaming mode: decoded body bytes not yet taken by `poll_body`.
     streamed: Vec<u8>,
+    /// The server is stopping: the request in flight is the last.
+    stopping: bool,
 }
 
 #[derive(Debug)]
@@ -193,6 +200,7 @@ impl HttpConn {
             clock: WallClock::new(now, wall),
             write_watch: WriteWatch::default(),
             streamed: Vec::new(),
+            stopping: false,
         }
     }
 
@@ -265,6 +273,17 @@ impl HttpConn {
         self.write_watch.record(now, written, pending);
     }
 
+    /// Reports at `now` how many bytes the peer has acknowledged on this connection so far, a
+    /// running count the OS keeps (`tcpi_bytes_acked` on Linux).
+    ///
+    /// Call it after writes that leave output pending and before [`HttpConn::handle_timeout`]
+    /// when a deadline passes: bytes the peer takes show as progress even while the socket
+    /// buffer is too full for any write to show it (see `write_watch` for the rule). A shell
+    /// that cannot tell never calls it and only its writes count.
+    pub fn handle_acked(&mut self, now: Instant, acked: u64) {
+        self.write_watch.record_acked(now, acked);
+    }
+
     /// Answers the request reported by the last [`HttpEvent::Request`] (or, streaming,
     /// [`HttpEvent::Head`] or [`HttpEvent::BodyEnd`]).
     ///
@@ -286,7 +305,7 @@ impl HttpConn {
             ),
             _ => return Err(UsageError::NoRequestPending),
         };
-        let keep_alive = keep_alive && !self.peer_closed;
+        let keep_alive = keep_alive && !self.peer_closed && !self.stopping;
         let connection = match (keep_alive, version) {
             (false, _) => ConnectionHeader::Close,
             (true, Version::Http11) => ConnectionHeader::None,

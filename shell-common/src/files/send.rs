@@ -5,11 +5,13 @@
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ferry_core::http::HttpConn;
 
 use super::Sending;
+use crate::tcp_progress::bytes_acked;
+use crate::wait::wait_writable;
 
 impl Sending {
     /// Sends what `socket` takes of the owed bytes with sendfile(2), so they go from the page
@@ -51,8 +53,9 @@ impl Sending {
     }
 
     /// Sends the whole body from a thread that may block, as long as the peer keeps taking
-    /// bytes: the socket is made non-blocking for the send, every call is reported to `conn`,
-    /// and between calls the thread waits with poll(2) no longer than the core's next deadline.
+    /// bytes: the socket is made non-blocking for the send, every call and what the peer
+    /// acknowledged are reported to `conn`, and between calls the thread waits with poll(2) no
+    /// longer than the core's next deadline.
     /// `Ok(false)` when the core gave up on a peer that took nothing for its write timeout.
     pub fn send_blocking(&mut self, socket: &TcpStream, conn: &mut HttpConn) -> io::Result<bool> {
         socket.set_nonblocking(true)?;
@@ -71,6 +74,9 @@ impl Sending {
             if done {
                 return Ok(true);
             }
+            if let Some(acked) = bytes_acked(socket) {
+                conn.handle_acked(now, acked);
+            }
             conn.handle_timeout(now);
             if conn.is_write_timed_out() {
                 return Ok(false);
@@ -81,27 +87,6 @@ impl Sending {
             wait_writable(socket, wait)?;
         }
     }
-}
-
-/// Waits until `socket` can take bytes, or `wait` passes (`None`: no limit).
-fn wait_writable(socket: &TcpStream, wait: Option<Duration>) -> io::Result<()> {
-    // Rounded up, so a deadline less than a millisecond away is not a busy loop.
-    let timeout_ms = wait.map_or(-1, |wait| {
-        i32::try_from(wait.as_millis() + 1).unwrap_or(i32::MAX)
-    });
-    let mut poll = libc::pollfd {
-        fd: socket.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one pollfd we own, for a descriptor `socket` keeps open during the call.
-    if unsafe { libc::poll(&mut poll, 1, timeout_ms) } < 0 {
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
-    Ok(())
 }
 
 /// Bytes asked of one sendfile call: enough to fill any socket buffer, few enough that one

@@ -5,20 +5,23 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, Capture};
+use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, wait_until, Capture};
 use crate::client::{Client, Response};
 use crate::temp::TempDir;
+
+use super::escape::is_temporary;
 
 /// A running `files` server in its own scratch folder: `dir/root` is served, `dir/access.log`
 /// holds the log. Killed when dropped.
 pub(super) struct FileServer {
     child: Child,
     pub addr: SocketAddr,
-    dir: TempDir,
+    /// `None` only after [`FileServer::kill`] handed it back.
+    dir: Option<TempDir>,
     stderr: Capture,
 }
 
@@ -26,7 +29,33 @@ impl FileServer {
     pub(super) fn start(bin: &str, label: &str, extra: &[&str]) -> FileServer {
         let dir = TempDir::new(label);
         fs::create_dir(dir.join("root")).unwrap();
-        let mut command = Command::new(bin);
+        FileServer::start_in(bin, dir, extra)
+    }
+
+    /// Starts a server on a scratch folder that already holds `root` (a restart).
+    pub(super) fn start_in(bin: &str, dir: TempDir, extra: &[&str]) -> FileServer {
+        FileServer::launch(Command::new(bin), dir, extra)
+    }
+
+    /// Starts a server that may write no file larger than `limit_kib` KiB (`ulimit -f`, set by
+    /// the shell before the server starts, so it cannot raise it): a full disk, as the server
+    /// sees it, without root.
+    pub(super) fn start_with_file_size_limit(
+        bin: &str,
+        label: &str,
+        limit_kib: u64,
+        extra: &[&str],
+    ) -> FileServer {
+        let dir = TempDir::new(label);
+        fs::create_dir(dir.join("root")).unwrap();
+        // POSIX sh counts `ulimit -f` in 512-byte blocks.
+        let script = format!("ulimit -f {} && exec \"$@\"", limit_kib * 2);
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script).arg("sh").arg(bin);
+        FileServer::launch(command, dir, extra)
+    }
+
+    fn launch(mut command: Command, dir: TempDir, extra: &[&str]) -> FileServer {
         command
             .current_dir(dir.path())
             .args([
@@ -63,17 +92,53 @@ impl FileServer {
         FileServer {
             child,
             addr,
-            dir,
+            dir: Some(dir),
             stderr,
         }
     }
 
+    /// Kills the server with SIGKILL, as a crash would, and hands its scratch folder back.
+    pub(super) fn kill(mut self) -> TempDir {
+        kill_and_reap(&mut self.child);
+        // Invariant: `dir` is `Some` until here, and `kill` consumes the server.
+        self.dir.take().expect("dir present until kill")
+    }
+
+    /// Sends SIGTERM; [`FileServer::wait_exit`] waits for its effect.
+    pub(super) fn terminate(&self) {
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        assert!(matches!(sent, Ok(s) if s.success()), "kill -TERM: {sent:?}");
+    }
+
+    /// Waits (at most [`STOP_TIMEOUT`]) for the server to exit.
+    pub(super) fn wait_exit(&mut self) -> ExitStatus {
+        wait_until(&mut self.child, STOP_TIMEOUT).unwrap_or_else(|| {
+            panic!(
+                "no exit within {STOP_TIMEOUT:?} of SIGTERM; stderr: {}",
+                self.stderr.text()
+            )
+        })
+    }
+
+    /// Waits until the server refuses new connections (it stopped listening).
+    pub(super) fn wait_until_refusing(&self) {
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while TcpStream::connect_timeout(&self.addr, IO_TIMEOUT).is_ok() {
+            assert!(Instant::now() < deadline, "the server still accepts");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub(super) fn dir(&self) -> &Path {
-        self.dir.path()
+        // Invariant: `dir` is `Some` until `kill`, which consumes the server.
+        self.dir.as_ref().expect("dir present until kill").path()
     }
 
     pub(super) fn root(&self) -> PathBuf {
-        self.dir.join("root")
+        self.dir().join("root")
     }
 
     pub(super) fn pid(&self) -> u32 {
@@ -168,11 +233,27 @@ impl FileServer {
         stream
     }
 
+    /// Waits until one of the server's temporary files exists (an upload is under way) and
+    /// returns its path under the root.
+    pub(super) fn wait_for_temporary(&self) -> String {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        loop {
+            let found = tree(&self.root())
+                .into_iter()
+                .find(|path| is_temporary(path));
+            if let Some(path) = found {
+                return path;
+            }
+            assert!(Instant::now() < deadline, "no upload started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The log's lines once there are `count` (the server writes each after its answer).
     pub(super) fn wait_for_log_lines(&self, count: usize) -> Vec<String> {
         let deadline = Instant::now() + IO_TIMEOUT;
         loop {
-            let text = fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
+            let text = fs::read_to_string(self.dir().join("access.log")).unwrap_or_default();
             let lines: Vec<String> = text.lines().map(str::to_string).collect();
             if lines.len() >= count || Instant::now() > deadline {
                 return lines;
@@ -247,6 +328,26 @@ pub(super) fn same_contents(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Every file and folder under `folder`, as sorted paths relative to it (`a/b.txt`).
+pub(super) fn tree(folder: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let Ok(entries) = fs::read_dir(folder.join(&relative)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = relative.join(entry.file_name());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(path.clone());
+            }
+            found.push(path.to_string_lossy().into_owned());
+        }
+    }
+    found.sort();
+    found
+}
+
 /// The sorted names in a folder.
 pub(super) fn listing(folder: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(folder)
@@ -274,5 +375,8 @@ pub(super) const LARGE: u64 = 256 << 20;
 /// 64 MiB: far below the file, so any whole-file buffer would show.
 pub(super) const PEAK_RSS_LIMIT_KIB: u64 = 64 * 1024;
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server may take to exit after SIGTERM: the 5 s grace, plus slack for a loaded
+/// machine.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Generous for 256 MiB through a debug build on a shared machine.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);

@@ -95,7 +95,7 @@ fn folders_serve_their_index_and_misses_the_roots() {
     type Case<'a> = (&'a str, u16, &'a [&'a str], Option<(u64, u64)>);
     let cases: [Case; 6] = [
         ("/", 200, &["index.html"], Some((0, 7))),
-        ("/docs", 200, &["docs", "docs/index.html"], Some((0, 3))),
+        ("/docs", 301, &["docs"], None),
         ("/docs/", 200, &["docs/index.html"], Some((0, 3))),
         (
             "/empty/",
@@ -119,6 +119,45 @@ fn folders_serve_their_index_and_misses_the_roots() {
             );
         }
     }
+}
+
+#[test]
+fn a_folder_without_its_slash_redirects_with_the_query() {
+    for (target, location) in [("/docs", "/docs/"), ("/docs?a=1", "/docs/?a=1")] {
+        let (request, answer, _) = serve(&get(target, ""), &site);
+        assert_eq!(answer.response.status, 301, "{target}");
+        assert_eq!(header(&answer, "location"), Some(location), "{target}");
+        assert_eq!(request.status(), Some(301));
+    }
+    let (_, answer, _) = serve("HEAD /docs HTTP/1.1\r\nHost: x\r\n\r\n", &site);
+    assert_eq!(answer.response.status, 301);
+}
+
+#[test]
+fn the_servers_own_files_are_missing_to_readers_and_closed_to_writers() {
+    let name = crate::files::temp_name(7);
+    let everything = |_: &str| file(1);
+    for target in [
+        "/.ferry-uploads/".to_string(),
+        "/.ferry-uploads".to_string(),
+        format!("/.ferry-uploads/{name}"),
+        format!("/docs/{name}"),
+    ] {
+        let (_, answer, looked) = serve(&get(&target, ""), &everything);
+        assert_eq!(answer.response.status, 404, "{target}");
+        assert_eq!(
+            looked,
+            ["index.html"],
+            "{target}: only the 404 page is read"
+        );
+        let put = format!("PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n");
+        let (_, step) = start(&put, FilesConfig::default());
+        assert_eq!(answer_of(step), 403, "PUT {target}");
+    }
+}
+
+fn answer_of(step: FileStep) -> u16 {
+    answer(step).response.status
 }
 
 #[test]
@@ -191,7 +230,7 @@ fn conditional_get_is_304_without_a_body() {
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             MODIFIED,
             Duration::ZERO,
-            true,
+            None,
         );
         assert!(line.contains(" 304 - "), "{line}");
     }
@@ -209,7 +248,7 @@ fn head_sends_no_file_bytes() {
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         MODIFIED,
         Duration::ZERO,
-        true,
+        None,
     );
     assert!(line.contains("\"HEAD /a.txt HTTP/1.1\" 200 - "), "{line}");
 }
@@ -249,6 +288,7 @@ fn upload_outcomes_have_their_statuses() {
         (UploadOutcome::Replaced, 204),
         (UploadOutcome::Conflict, 409),
         (UploadOutcome::Forbidden, 403),
+        (UploadOutcome::NoSpace, 507),
         (UploadOutcome::Failed, 500),
     ];
     for (outcome, status) in cases {
@@ -287,18 +327,19 @@ fn log_line_describes_the_answer() {
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         MODIFIED,
         Duration::from_millis(3),
-        true,
+        None,
     );
     assert_eq!(
         line,
         "127.0.0.1 - - [02/Jan/2026:03:04:05 +0000] \"GET /a.txt HTTP/1.1\" 200 100 \
          \"http://r/\" \"curl/8\" 0.003000"
     );
-    let cut = request.log_line(
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        MODIFIED,
-        Duration::ZERO,
-        false,
-    );
+    // A download cut short logs what was sent, never more than was promised.
+    let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let cut = request.log_line(local, MODIFIED, Duration::ZERO, Some(42));
+    assert!(cut.contains(" 200 42 "), "{cut}");
+    let cut = request.log_line(local, MODIFIED, Duration::ZERO, Some(0));
     assert!(cut.contains(" 200 - "), "{cut}");
+    let cut = request.log_line(local, MODIFIED, Duration::ZERO, Some(1000));
+    assert!(cut.contains(" 200 100 "), "{cut}");
 }

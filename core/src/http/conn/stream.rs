@@ -86,7 +86,7 @@ impl HttpConn {
         let State::Sending { keep_alive, .. } = self.state else {
             return Err(UsageError::NoRequestPending);
         };
-        let keep_alive = keep_alive && !self.peer_closed;
+        let keep_alive = keep_alive && !self.peer_closed && !self.stopping;
         self.finish_response(now, keep_alive);
         Ok(())
     }
