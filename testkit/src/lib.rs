@@ -1,7 +1,7 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`adversarial`], [`slow`],
-//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`mongo`], [`chat`], [`files`],
+//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`retry`], [`mongo`], [`chat`], [`files`],
 //! [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
@@ -35,6 +35,8 @@ pub mod mongo;
 pub mod pages;
 pub mod post;
 pub mod process;
+mod relay;
+pub mod retry;
 pub mod server;
 pub mod slow;
 pub mod store;
@@ -154,6 +156,9 @@ macro_rules! suite {
                 killed_mongodb_server_keeps_every_acknowledged_post,
                 killed_mongodb_server_over_tcp_keeps_every_acknowledged_post,
                 http_and_socket_as_separate_processes_store_in_mongodb,
+            ],
+            retry: [
+                a_message_sent_again_after_a_503_is_stored_once,
             ],
             tcp: [
                 serve_over_tcp_stores_then_redirects,
