@@ -101,7 +101,7 @@ impl Answer for WebAnswer {
             if let Some(outcome) = service.settled.remove(&key) {
                 self.waiting = None;
                 // The connection waits on this message, so a request is pending.
-                let _ = http.respond(now, service.app.forwarded(outcome));
+                let _ = http.respond(now, service.app.forwarded(&outcome));
             }
         }
         while let Some(event) = http.poll_event() {
@@ -110,14 +110,14 @@ impl Answer for WebAnswer {
             };
             let response = match service.app.handle(&request) {
                 AppAction::Respond(response) => response,
-                AppAction::Forward(message) => {
+                AppAction::Forward(submission) => {
                     let sender = &mut service.forward.sender;
-                    match service.waiters.submit(sender, now, message, key) {
+                    match service.waiters.submit(sender, now, submission, key) {
                         Ok(ticket) => {
                             self.waiting = Some(ticket);
                             continue;
                         }
-                        Err(outcome) => service.app.forwarded(outcome),
+                        Err(outcome) => service.app.forwarded(&outcome),
                     }
                 }
             };

@@ -38,9 +38,9 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
             if let HttpEvent::Request(request) = event {
                 let response = match context.app.handle(&request) {
                     AppAction::Respond(response) => response,
-                    AppAction::Forward(message) => {
-                        context.app.forwarded(context.forwarder.forward(message))
-                    }
+                    AppAction::Forward(submission) => context
+                        .app
+                        .forwarded(&context.forwarder.forward(submission)),
                 };
                 // A request event always leaves one request pending.
                 let _ = conn.respond(Instant::now(), response);

@@ -8,8 +8,7 @@ use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
 use ferry_core::datagram::DatagramSender;
-use ferry_core::web::{ForwardOutcome, Waiters};
-use ferry_core::Message;
+use ferry_core::web::{ForwardOutcome, Submission, Waiters};
 
 /// The web app's handle on the forwarding thread; cloned into every connection thread.
 #[derive(Clone)]
@@ -23,7 +22,7 @@ pub struct Forwarder {
 pub enum ForwarderInput {
     /// Forward `message` and send its outcome to `reply`.
     Submit {
-        message: Message,
+        submission: Submission,
         reply: Sender<ForwardOutcome>,
     },
     /// Bytes from the socket server: a datagram, or a read from stream `link`.
@@ -46,18 +45,18 @@ impl Forwarder {
     }
 
     /// Forwards one message and waits for the outcome.
-    pub fn forward(&self, message: Message) -> ForwardOutcome {
+    pub fn forward(&self, submission: Submission) -> ForwardOutcome {
         let (reply, outcome) = mpsc::channel();
         if self
             .inputs
-            .send(ForwarderInput::Submit { message, reply })
+            .send(ForwarderInput::Submit { submission, reply })
             .is_err()
         {
-            return ForwardOutcome::NotAcknowledged;
+            return ForwardOutcome::NotAcknowledged(None);
         }
         outcome
             .recv_timeout(self.give_up_after)
-            .unwrap_or(ForwardOutcome::NotAcknowledged)
+            .unwrap_or(ForwardOutcome::NotAcknowledged(None))
     }
 
     /// Asks the forwarding thread to end once its in-flight messages are settled.
@@ -77,15 +76,15 @@ pub fn settle(waiting: &mut Waiting, sender: &mut DatagramSender) {
     }
 }
 
-/// Hands `message` to `sender`; `reply` hears the outcome now (refused) or once it ends.
+/// Hands the submitted message to `sender`; `reply` hears the outcome now (refused) or once it ends.
 pub fn submit(
     waiting: &mut Waiting,
     sender: &mut DatagramSender,
     now: std::time::Instant,
-    message: Message,
+    submission: Submission,
     reply: Sender<ForwardOutcome>,
 ) {
-    if let Err(outcome) = waiting.submit(sender, now, message, reply.clone()) {
+    if let Err(outcome) = waiting.submit(sender, now, submission, reply.clone()) {
         let _ = reply.send(outcome);
     }
 }

@@ -77,8 +77,8 @@ fn run_sender(
             .map_or(POLL_INTERVAL, |due| due.saturating_duration_since(now));
         let mut broken = false;
         match queue.recv_timeout(wait) {
-            Ok(ForwarderInput::Submit { message, reply }) => {
-                forward::submit(&mut waiting, &mut sender, Instant::now(), message, reply)
+            Ok(ForwarderInput::Submit { submission, reply }) => {
+                forward::submit(&mut waiting, &mut sender, Instant::now(), submission, reply)
             }
             Ok(ForwarderInput::Received { link: id, bytes }) => {
                 if let Some(link) = link.as_mut().filter(|link| link.id == id) {

@@ -143,8 +143,8 @@ fn run_sender(
         };
         let mut changed = false;
         match queue.recv_timeout(wait) {
-            Ok(ForwarderInput::Submit { message, reply }) => {
-                forward::submit(&mut waiting, &mut sender, Instant::now(), message, reply)
+            Ok(ForwarderInput::Submit { submission, reply }) => {
+                forward::submit(&mut waiting, &mut sender, Instant::now(), submission, reply)
             }
             Ok(ForwarderInput::Received { bytes, .. }) => {
                 sender.handle_datagram(Instant::now(), &bytes)

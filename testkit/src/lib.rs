@@ -1,8 +1,8 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`adversarial`], [`slow`],
-//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`disk`], [`mongo`], [`chat`],
-//! [`files`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`retry`], [`disk`], [`mongo`],
+//! [`chat`], [`files`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -36,6 +36,8 @@ pub mod mongo;
 pub mod pages;
 pub mod post;
 pub mod process;
+mod relay;
+pub mod retry;
 pub mod server;
 pub mod slow;
 pub mod store;
@@ -162,6 +164,9 @@ macro_rules! suite {
                 no_subcommand_means_serve,
                 flags_fall_back_to_environment_variables,
                 curl_posts_a_message,
+            ],
+            retry: [
+                a_message_sent_again_after_a_503_is_stored_once,
             ],
             tcp: [
                 serve_over_tcp_stores_then_redirects,

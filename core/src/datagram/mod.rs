@@ -28,7 +28,7 @@ pub use drops::DropReporter;
 pub use lines::{push_line, LineError, LineFramer, MAX_LINE_LEN};
 pub use receiver::{DatagramReceiver, ReceiverConfig, ReceiverEvent, StoreToken, Transmit};
 pub use reconnect::{Reconnect, ReconnectConfig};
-pub use sender::{id_prefix, DatagramSender, Link, SendError, SenderConfig, SenderEvent};
+pub use sender::{id_prefix, DatagramSender, Link, Retry, SendError, SenderConfig, SenderEvent};
 pub use stats::{DropCounts, ReceiverStats, SenderStats};
 pub use target::{forward_target, ForwardTarget};
 pub use transport::{Transport, MAX_STREAM_PEERS, STREAM_WRITE_TIMEOUT};

@@ -20,6 +20,12 @@
 //! the order it was sent, since the old connection may have lost any of them; the receiver
 //! stores an id it already has only once and acknowledges it again. A message whose ack does not
 //! come before its deadline still fails, connection or not.
+//!
+//! A failed message may have been stored all the same (its ack may be what was lost). The
+//! sender remembers the last failed messages ([`DatagramSender::retry_of`]), so the web app can
+//! offer to send one again; [`DatagramSender::send_again`] then reuses its id when the content is
+//! the same, and the receiver's dedup stores it once either way. Only ids this sender gave and
+//! saw fail are reused, so no client can make a message pass for another one's copy.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -97,6 +103,13 @@ pub enum SenderEvent {
     Failed { tag: u64 },
 }
 
+/// A message that failed, as [`DatagramSender::retry_of`] gives it back: its id and content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub id: MessageId,
+    pub message: Message,
+}
+
 /// The sending state machine of the datagram protocol; see the module documentation.
 #[derive(Debug)]
 pub struct DatagramSender {
@@ -111,6 +124,10 @@ pub struct DatagramSender {
     /// Counters of messages to transmit; each at most once (see `InFlight::queued`).
     transmits: VecDeque<u64>,
     events: VecDeque<SenderEvent>,
+    /// The last messages that failed, oldest first: (tag, counter, encoded datagram), bounded
+    /// by [`MAX_REMEMBERED_FAILURES`] and [`MAX_REMEMBERED_BYTES`].
+    failed: VecDeque<(u64, u64, Vec<u8>)>,
+    failed_bytes: usize,
     /// Whether transmissions can go anywhere: always for datagrams; for a stream, between
     /// `handle_reconnect` and `handle_disconnect`.
     link_up: bool,
@@ -136,6 +153,8 @@ impl DatagramSender {
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            failed: VecDeque::new(),
+            failed_bytes: 0,
             link_up: config.link == Link::Datagrams,
             config,
             stats: SenderStats::default(),
@@ -157,6 +176,66 @@ impl DatagramSender {
             return Err(SendError::Busy);
         }
         let counter = self.next_counter;
+        let id = self.send_as(now, message, counter, tag)?;
+        // Wrapping after 2^64 sends cannot meet a message still in flight.
+        self.next_counter = counter.wrapping_add(1);
+        Ok(id)
+    }
+
+    /// Sends `message` again under `id`, the id of a message this sender saw fail (see
+    /// [`DatagramSender::retry_of`]), if its content is the same: a copy of it that was stored
+    /// after all is then stored once. Any other id, or changed content, gets a new id as
+    /// [`DatagramSender::send`] gives.
+    pub fn send_again(
+        &mut self,
+        now: Instant,
+        message: Message,
+        id: &MessageId,
+        tag: u64,
+    ) -> Result<MessageId, SendError> {
+        let known = self.counter_of(id).and_then(|counter| {
+            let index = self.failed.iter().position(|entry| entry.1 == counter)?;
+            let datagram = Datagram::Message {
+                id: Some(id.clone()),
+                message: message.clone(),
+            };
+            let mut bytes = Vec::new();
+            codec::encode(&datagram, &mut bytes);
+            (self.failed[index].2 == bytes).then_some((index, counter))
+        });
+        let Some((index, counter)) = known else {
+            return self.send(now, message, tag);
+        };
+        if self.in_flight.len() + self.events.len() >= self.config.max_in_flight {
+            return Err(SendError::Busy);
+        }
+        if let Some((_, _, bytes)) = self.failed.remove(index) {
+            self.failed_bytes -= bytes.len();
+        }
+        self.send_as(now, message, counter, tag)
+    }
+
+    /// The id and content of the message `tag` named, if it failed recently (the last
+    /// [`MAX_REMEMBERED_FAILURES`] failures are kept), so it can be offered to send again.
+    pub fn retry_of(&self, tag: u64) -> Option<Retry> {
+        let (_, _, bytes) = self.failed.iter().rev().find(|entry| entry.0 == tag)?;
+        match codec::decode(bytes) {
+            Ok(Datagram::Message {
+                id: Some(id),
+                message,
+            }) => Some(Retry { id, message }),
+            _ => None,
+        }
+    }
+
+    /// Puts `message` in flight under the id of `counter`.
+    fn send_as(
+        &mut self,
+        now: Instant,
+        message: Message,
+        counter: u64,
+        tag: u64,
+    ) -> Result<MessageId, SendError> {
         // The prefix is printable ASCII and at most MAX_PREFIX_LEN characters, and a u64 has at
         // most 20 digits, so the id always satisfies the MessageId rules.
         let id = MessageId::new(format!("{}{counter}", self.id_start)).map_err(|_| {
@@ -172,8 +251,6 @@ impl DatagramSender {
         }
         let mut bytes = Vec::new();
         codec::encode(&datagram, &mut bytes);
-        // Wrapping after 2^64 sends cannot meet a message still in flight.
-        self.next_counter = counter.wrapping_add(1);
 
         let deadline = now + self.config.ack_timeout;
         let interval = self.config.first_retransmit;
@@ -243,7 +320,9 @@ impl DatagramSender {
             };
             if now >= entry.deadline {
                 let tag = entry.tag;
-                self.in_flight.remove(&counter);
+                if let Some(entry) = self.in_flight.remove(&counter) {
+                    self.remember_failure(tag, counter, entry.bytes);
+                }
                 self.events.push_back(SenderEvent::Failed { tag });
                 self.stats.failed += 1;
                 continue;
@@ -343,6 +422,19 @@ impl DatagramSender {
         self.stats
     }
 
+    fn remember_failure(&mut self, tag: u64, counter: u64, bytes: Vec<u8>) {
+        self.failed_bytes += bytes.len();
+        self.failed.push_back((tag, counter, bytes));
+        while self.failed.len() > MAX_REMEMBERED_FAILURES
+            || self.failed_bytes > MAX_REMEMBERED_BYTES
+        {
+            match self.failed.pop_front() {
+                Some((_, _, bytes)) => self.failed_bytes -= bytes.len(),
+                None => break,
+            }
+        }
+    }
+
     /// The counter in `id` if it is exactly an id this sender gives (`<prefix>-<counter>`).
     fn counter_of(&self, id: &MessageId) -> Option<u64> {
         let digits = id.as_str().strip_prefix(&self.id_start)?;
@@ -388,6 +480,14 @@ pub const DEFAULT_MAX_RETRANSMIT_INTERVAL: Duration = Duration::from_millis(500)
 /// limit), so 1,024 bound the sender to about 64 MiB even under a flood, while far exceeding
 /// the concurrent form posts a web app of this size sees.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+
+/// Failed messages remembered for a second try. A failure is answered 503 at once, and a user
+/// who tries again does so within minutes, while a few hundred others fail at the most (a store
+/// down for that long fails every message, and none of them needs more than one chance).
+pub const MAX_REMEMBERED_FAILURES: usize = 256;
+/// And the bytes they may hold together: a few of the largest messages, or hundreds of usual
+/// ones, so a flood of failing large posts cannot grow the web app.
+pub const MAX_REMEMBERED_BYTES: usize = 4 * 1024 * 1024;
 
 /// Room left in an id for `-` and a u64 counter (up to 20 digits).
 const MAX_PREFIX_LEN: usize = MAX_ID_LEN - 21;

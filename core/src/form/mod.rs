@@ -86,11 +86,30 @@ impl From<MessageError> for FormError {
 /// boundary may be quoted). Only the fields `username` and `message` are used; any other field is
 /// ignored, and either one given twice is an error.
 pub fn decode_message_form(content_type: Option<&str>, body: &[u8]) -> Result<Message, FormError> {
-    let fields = match content_type::classify(content_type)? {
+    decode_submission(content_type, body).map(|(message, _)| message)
+}
+
+/// Like [`decode_message_form`], and also the `retry` field, if the form has one: the id of an
+/// earlier try of the same message, which the page answering a failed post carries (see
+/// `web::app`). Its value is not checked here; an id the web app does not know is ignored there.
+pub fn decode_submission(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(Message, Option<String>), FormError> {
+    let mut fields = match content_type::classify(content_type)? {
         BodyFormat::Urlencoded => decode_urlencoded(body)?,
         BodyFormat::Multipart { boundary } => decode_multipart(body, boundary.as_bytes())?,
     };
-    message_from_fields(fields)
+    let mut retry = None;
+    for (name, value) in &mut fields {
+        if name == RETRY {
+            if retry.is_some() {
+                return Err(FormError::FieldGivenTwice(RETRY));
+            }
+            retry = Some(std::mem::take(value));
+        }
+    }
+    Ok((message_from_fields(fields)?, retry))
 }
 
 /// Picks `username` and `message` out of decoded fields and validates them with
@@ -117,6 +136,8 @@ pub(crate) fn message_from_fields(fields: Vec<(String, String)>) -> Result<Messa
 pub(crate) const USERNAME: &str = "username";
 /// Name of the form field holding the message text, as `message.html` writes it.
 pub(crate) const MESSAGE: &str = "message";
+/// Name of the form field holding the id of an earlier try, as the retry page writes it.
+pub const RETRY: &str = "retry";
 
 #[cfg(test)]
 mod tests {

@@ -528,6 +528,7 @@ impl HttpConn {
             title: reason_phrase(status),
             lead: "The server could not read this request.",
             detail: Some(&detail),
+            extra: None,
             action: ("/", "Home"),
         };
         let response = Response::new(status).with_body(HTML, Body::Owned(page.render()));

@@ -17,6 +17,8 @@ pub struct Page<'a> {
     pub title: &'a str,
     pub lead: &'a str,
     pub detail: Option<&'a str>,
+    /// Markup placed after the detail (a form), already escaped by whoever built it.
+    pub extra: Option<&'a str>,
     /// The main link: (href, label).
     pub action: (&'a str, &'a str),
 }
@@ -53,12 +55,21 @@ impl Page<'_> {
             escape_into(&mut html, detail);
             html.push_str("</p>\n");
         }
+        if let Some(extra) = self.extra {
+            html.push_str(extra);
+        }
         html.push_str("<p class=\"actions\"><a class=\"button\" href=\"");
         escape_into(&mut html, self.action.0);
         html.push_str("\">");
         escape_into(&mut html, self.action.1);
+        html.push_str("</a>");
+        // The header links home already; a second Home beside an action that is Home itself
+        // would be the same link twice.
+        if self.action.0 != "/" {
+            html.push_str(" <a href=\"/\">Home</a>");
+        }
         html.push_str(
-            "</a> <a href=\"/\">Home</a></p>\n</main>\n\
+            "</p>\n</main>\n\
              <footer class=\"site\"><p>ferry · a tiny message board</p></footer>\n</body>\n</html>\n",
         );
         html.into_bytes()
@@ -93,6 +104,7 @@ mod tests {
             title: "<t>",
             lead: "a & b",
             detail: Some("\"x\" 'y'"),
+            extra: None,
             action: ("/m?a=1&b=2", "Go"),
         };
         let html = String::from_utf8(page.render()).unwrap();

@@ -21,7 +21,7 @@ pub mod waiters;
 
 use std::net::SocketAddr;
 
-pub use app::{AppAction, ForwardOutcome, MessageApp};
+pub use app::{AppAction, ForwardOutcome, MessageApp, Submission};
 pub use site::{Site, SiteError, StaticFile};
 pub use waiters::{Ticket, Waiters};
 

@@ -11,9 +11,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::ForwardOutcome;
+use super::{ForwardOutcome, Submission};
 use crate::datagram::{DatagramSender, SenderEvent};
-use crate::message::Message;
 
 /// The requests waiting on forwarded messages, by the sender's tag.
 #[derive(Debug)]
@@ -36,18 +35,22 @@ impl<K> Default for Waiters<K> {
 }
 
 impl<K> Waiters<K> {
-    /// Forwards `message` for the request `key`. `Ok` while it waits; `Err` with the outcome
-    /// when the sender refuses it at once (too large, too many in flight), to answer now.
+    /// Forwards the submitted message for the request `key` (again under the id of its earlier
+    /// try, when the submission names one the sender knows). `Ok` while it waits; `Err` with the
+    /// outcome when the sender refuses it at once (too large, too many in flight), to answer now.
     pub fn submit(
         &mut self,
         sender: &mut DatagramSender,
         now: Instant,
-        message: Message,
+        submission: Submission,
         key: K,
     ) -> Result<Ticket, ForwardOutcome> {
         self.next_tag += 1;
         let tag = self.next_tag;
-        sender.send(now, message, tag)?;
+        match &submission.retry {
+            Some(id) => sender.send_again(now, submission.message, id, tag)?,
+            None => sender.send(now, submission.message, tag)?,
+        };
         self.waiting.insert(tag, key);
         Ok(Ticket(tag))
     }
@@ -58,7 +61,9 @@ impl<K> Waiters<K> {
         while let Some(event) = sender.poll_event() {
             let (tag, outcome) = match event {
                 SenderEvent::Delivered { tag } => (tag, ForwardOutcome::Stored),
-                SenderEvent::Failed { tag } => (tag, ForwardOutcome::NotAcknowledged),
+                SenderEvent::Failed { tag } => {
+                    (tag, ForwardOutcome::NotAcknowledged(sender.retry_of(tag)))
+                }
             };
             if let Some(key) = self.waiting.remove(&tag) {
                 return Some((key, outcome));
@@ -84,8 +89,13 @@ mod tests {
     use crate::datagram::SenderConfig;
     use crate::testing::epoch;
 
-    fn message(text: &str) -> Message {
-        Message::new("ann".into(), text.into()).expect("a valid message")
+    use crate::message::Message;
+
+    fn message(text: &str) -> Submission {
+        Submission {
+            message: Message::new("ann".into(), text.into()).expect("a valid message"),
+            retry: None,
+        }
     }
 
     fn ack_everything(sender: &mut DatagramSender, now: Instant) {
@@ -146,10 +156,12 @@ mod tests {
                 out.clear();
             }
         }
-        assert_eq!(
-            waiters.poll_settled(&mut sender),
-            Some((7, ForwardOutcome::NotAcknowledged))
-        );
+        let Some((7, ForwardOutcome::NotAcknowledged(Some(retry)))) =
+            waiters.poll_settled(&mut sender)
+        else {
+            panic!("the request hears of the failure, with the try to send again");
+        };
+        assert_eq!(retry.message.message, "lost");
     }
 
     #[test]
@@ -172,6 +184,7 @@ mod tests {
         let mut sender = DatagramSender::new(SenderConfig::default(), now);
         let mut waiters = Waiters::default();
         let huge = message(&"x".repeat(crate::datagram::MAX_DATAGRAM_SIZE));
+
         assert_eq!(
             waiters.submit(&mut sender, now, huge, 1),
             Err(ForwardOutcome::TooLarge)

@@ -310,3 +310,92 @@ fn id_prefixes_tell_process_starts_apart() {
     assert_ne!(id_prefix(1, 2), id_prefix(1, 3));
     assert_ne!(id_prefix(1, 2), id_prefix(2, 2));
 }
+
+/// Lets `message` fail: sent, never acknowledged, past its deadline.
+fn fail(sender: &mut DatagramSender, now: Instant, message: Message, tag: u64) -> MessageId {
+    let id = sender.send(now, message, tag).unwrap();
+    drain(sender);
+    let deadline = now + DEFAULT_ACK_TIMEOUT;
+    sender.handle_timeout(deadline);
+    drain(sender);
+    assert_eq!(sender.poll_event(), Some(SenderEvent::Failed { tag }));
+    id
+}
+
+#[test]
+fn a_failed_message_can_be_sent_again_under_its_id() {
+    let now = epoch();
+    let mut sender = DatagramSender::new(SenderConfig::default(), now);
+    let id = fail(&mut sender, now, message("maybe stored"), 7);
+    let retry = sender.retry_of(7).expect("the failure is remembered");
+    assert_eq!(retry.id, id);
+    assert_eq!(retry.message, message("maybe stored"));
+    let later = now + Duration::from_secs(10);
+    let again = sender
+        .send_again(later, retry.message, &retry.id, 8)
+        .unwrap();
+    assert_eq!(
+        again, id,
+        "the same content keeps its id, so the receiver stores it once"
+    );
+    let sent = drain(&mut sender);
+    assert_eq!(
+        codec::decode(&sent[0]).unwrap(),
+        Datagram::Message {
+            id: Some(id.clone()),
+            message: message("maybe stored")
+        }
+    );
+    sender.handle_datagram(later, &ack(id.as_str()));
+    assert_eq!(sender.poll_event(), Some(SenderEvent::Delivered { tag: 8 }));
+    assert_eq!(sender.retry_of(7), None, "a retry is used once");
+}
+
+#[test]
+fn changed_content_or_a_foreign_id_gets_a_new_id() {
+    let now = epoch();
+    let config = SenderConfig {
+        id_prefix: "p".into(),
+        ..SenderConfig::default()
+    };
+    let mut sender = DatagramSender::new(config, now);
+    let id = fail(&mut sender, now, message("first words"), 1);
+    let changed = sender
+        .send_again(now, message("other words"), &id, 2)
+        .unwrap();
+    assert_ne!(changed, id);
+    // An id this sender never gave, or gave but never saw fail, is not reused either: a
+    // client cannot make its message pass for someone else's copy.
+    let foreign = MessageId::new("p-99".into()).unwrap();
+    assert_ne!(
+        sender.send_again(now, message("x"), &foreign, 3).unwrap(),
+        foreign
+    );
+    let in_flight = sender.send(now, message("y"), 4).unwrap();
+    assert_ne!(
+        sender.send_again(now, message("y"), &in_flight, 5).unwrap(),
+        in_flight
+    );
+    // The failure with its original content is still there for the right retry.
+    assert_eq!(
+        sender
+            .send_again(now, message("first words"), &id, 6)
+            .unwrap(),
+        id
+    );
+}
+
+#[test]
+fn only_the_last_failures_are_remembered() {
+    let now = epoch();
+    let mut sender = DatagramSender::new(SenderConfig::default(), now);
+    for tag in 0..(MAX_REMEMBERED_FAILURES as u64 + 10) {
+        fail(&mut sender, now, message("lost"), tag);
+    }
+    assert_eq!(sender.retry_of(0), None);
+    assert!(sender
+        .retry_of(MAX_REMEMBERED_FAILURES as u64 + 9)
+        .is_some());
+    assert!(sender.failed.len() <= MAX_REMEMBERED_FAILURES);
+    assert!(sender.failed_bytes <= MAX_REMEMBERED_BYTES);
+}

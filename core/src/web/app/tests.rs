@@ -86,7 +86,10 @@ fn a_valid_form_is_forwarded() {
     ));
     assert_eq!(
         action,
-        AppAction::Forward(Message::new("ann".into(), "a & b".into()).unwrap())
+        AppAction::Forward(Submission {
+            message: Message::new("ann".into(), "a & b".into()).unwrap(),
+            retry: None,
+        })
     );
 }
 
@@ -114,11 +117,65 @@ fn a_bad_form_gets_a_page_saying_what_is_wrong() {
 #[test]
 fn forwarding_outcomes_map_to_answers() {
     let app = app();
-    let stored = app.forwarded(ForwardOutcome::Stored);
+    let stored = app.forwarded(&ForwardOutcome::Stored);
     assert_eq!(stored.status, 303);
     assert!(stored.headers.contains(&("Location", SENT_PAGE.into())));
-    assert_eq!(app.forwarded(ForwardOutcome::NotAcknowledged).status, 503);
-    assert!(body_text(&app.forwarded(ForwardOutcome::NotAcknowledged)).contains("try again"));
-    assert_eq!(app.forwarded(ForwardOutcome::Busy).status, 503);
-    assert_eq!(app.forwarded(ForwardOutcome::TooLarge).status, 413);
+    let unconfirmed = app.forwarded(&ForwardOutcome::NotAcknowledged(None));
+    assert_eq!(unconfirmed.status, 503);
+    let text = body_text(&unconfirmed);
+    assert!(text.contains("may or may not have been saved"), "{text}");
+    assert!(!text.contains("nothing was saved"), "{text}");
+    assert_eq!(app.forwarded(&ForwardOutcome::Busy).status, 503);
+    assert_eq!(app.forwarded(&ForwardOutcome::TooLarge).status, 413);
+}
+
+#[test]
+fn an_unconfirmed_message_can_be_sent_again_from_its_page() {
+    let retry = Retry {
+        id: MessageId::new("abc.1-7".into()).unwrap(),
+        message: Message::new("<ann>".into(), "a \"quoted\" </textarea> & more".into()).unwrap(),
+    };
+    let response = app().forwarded(&ForwardOutcome::NotAcknowledged(Some(retry)));
+    assert_eq!(response.status, 503);
+    let text = body_text(&response);
+    assert!(
+        text.contains("<input type=\"hidden\" name=\"retry\" value=\"abc.1-7\">"),
+        "{text}"
+    );
+    assert!(text.contains("value=\"&lt;ann&gt;\""), "{text}");
+    assert!(
+        text.contains(">a &quot;quoted&quot; &lt;/textarea&gt; &amp; more</textarea>"),
+        "{text}"
+    );
+    assert!(text.contains("not saved twice"), "{text}");
+}
+
+#[test]
+fn the_retry_field_comes_back_as_an_id_or_is_dropped() {
+    let app = app();
+    let form = "application/x-www-form-urlencoded";
+    let with = app.handle(&request(
+        Method::Post,
+        "/message",
+        Some(form),
+        b"username=a&message=b&retry=abc.1-7",
+    ));
+    let AppAction::Forward(submission) = with else {
+        panic!("forwarded");
+    };
+    assert_eq!(
+        submission.retry,
+        Some(MessageId::new("abc.1-7".into()).unwrap())
+    );
+    // Not an id at all (a control character): the message still goes, under a new id.
+    let bad = app.handle(&request(
+        Method::Post,
+        "/message",
+        Some(form),
+        b"username=a&message=b&retry=%01",
+    ));
+    let AppAction::Forward(submission) = bad else {
+        panic!("forwarded");
+    };
+    assert_eq!(submission.retry, None);
 }
