@@ -21,58 +21,29 @@
 //! `idle_timeout` is disconnected too; an empty line counts as something.
 //!
 //! A disconnect the hub decides comes out as a [`Transmit`] with `close` set: the bytes (an error
-//! line saying why, or for EOF the rest of the queue) are the last to write, then the shell
-//! closes the socket. The client is forgotten at once and its leave is announced.
+//! line saying why, or for EOF the rest of the queue) are the last to write, and the [`Close`]
+//! says until when the shell may wait for the client to take them: `close_linger` after the
+//! decision, or at a shutdown the smaller of that and the server's stop grace. The wait is
+//! counted from the decision, not from the last progress, so a client that trickles cannot hold
+//! its socket and its bytes for longer. The client is forgotten at once and its leave is
+//! announced.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::fmt;
 use std::mem;
 use std::time::Instant;
 
 use super::client_id::{ClientId, ClientMap};
 use super::framing::ObjectFramer;
-use super::wire::{self, ClientObject};
-use super::{check_username, ChatConfig, ChatError};
+use super::wire;
+use super::{ChatConfig, ChatError};
+use crate::limits::SHUTDOWN_GRACE;
+use rules::Action;
 
-/// What [`ChatHub::poll_transmit`] appended to the caller's buffer, and for whom.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transmit {
-    /// Whose bytes they are.
-    pub client: ClientId,
-    /// Set when these are the client's last bytes: write what the socket takes now, then close.
-    /// The hub has already forgotten the client.
-    pub close: Option<CloseReason>,
-}
+mod outcome;
+mod rules;
 
-/// Why the hub disconnected a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client closed its side of the connection.
-    PeerClosed,
-    /// More than `max_queue` bytes waited for the client: it reads too slowly or not at all.
-    TooSlow,
-    /// The client sent nothing for `idle_timeout`.
-    Idle,
-    /// The server is stopping.
-    Shutdown,
-}
-
-/// What happened in the room; for logging and tests, the shells may ignore them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChatEvent {
-    /// A client claimed a username.
-    Joined { client: ClientId, username: String },
-    /// A client that had a username is gone.
-    Left { client: ClientId, username: String },
-    /// A client sent something invalid; it was told so with an error line.
-    Refused { client: ClientId, error: ChatError },
-    /// The hub disconnected a client.
-    Closed {
-        client: ClientId,
-        reason: CloseReason,
-    },
-}
+pub use outcome::{ChatEvent, Close, CloseReason, Transmit};
 
 /// The chat room.
 #[derive(Debug)]
@@ -85,13 +56,15 @@ pub struct ChatHub {
     /// Clients whose queue has bytes and who are not in flight, in the order they got them.
     ready: VecDeque<ClientId>,
     /// Last bytes of clients the hub disconnected, not yet handed to the shell.
-    closing: VecDeque<(ClientId, Vec<u8>, CloseReason)>,
+    closing: VecDeque<(ClientId, Vec<u8>, Close)>,
     /// Clients whose queue overflowed, to be disconnected once the current input is done.
     overflowed: Vec<ClientId>,
     events: VecDeque<ChatEvent>,
     /// Idle deadlines; an entry fires only if it is still the client's `armed` one.
     timers: BinaryHeap<Reverse<(Instant, ClientId)>>,
     next_id: u64,
+    /// [`ChatHub::shutdown`] was called: a client connecting now is told goodbye at once.
+    stopping: bool,
     /// Encodes one line before it is copied to every recipient.
     line: Vec<u8>,
 }
@@ -125,6 +98,7 @@ impl ChatHub {
             events: VecDeque::new(),
             timers: BinaryHeap::new(),
             next_id: 0,
+            stopping: false,
             line: Vec::new(),
         }
     }
@@ -153,6 +127,10 @@ impl ChatHub {
         }
         self.clients.insert(id, client);
         self.timers.push(Reverse((armed, id)));
+        if self.stopping {
+            // A shell may still hand over a connection it accepted just before the stop.
+            self.close(now, id, CloseReason::Shutdown);
+        }
         id
     }
 
@@ -168,25 +146,25 @@ impl ChatHub {
         if let Some(state) = self.clients.get_mut(&client) {
             state.framer = framer;
         }
-        self.disconnect_overflowed();
+        self.disconnect_overflowed(now);
     }
 
     /// `client` closed its side: it leaves; the rest of its queue is its last transmit.
-    pub fn receive_eof(&mut self, client: ClientId) {
+    pub fn receive_eof(&mut self, now: Instant, client: ClientId) {
         if let Some(state) = self.clients.get_mut(&client) {
             // An unfinished object at EOF is dropped with the client; nobody is left to tell.
             state.framer.receive_eof(|_| {});
-            self.close(client, CloseReason::PeerClosed);
-            self.disconnect_overflowed();
+            self.close(now, client, CloseReason::PeerClosed);
+            self.disconnect_overflowed(now);
         }
     }
 
     /// The shell lost `client` (a socket error, or it closed the socket): it leaves, without
     /// a transmit. Unknown ids are ignored.
-    pub fn disconnect(&mut self, client: ClientId) {
+    pub fn disconnect(&mut self, now: Instant, client: ClientId) {
         if let Some(state) = self.clients.remove(&client) {
             self.forget(client, state);
-            self.disconnect_overflowed();
+            self.disconnect_overflowed(now);
         }
     }
 
@@ -216,18 +194,20 @@ impl ChatHub {
             }
             let due = state.last_input + self.config.idle_timeout;
             if due <= now {
-                self.close(client, CloseReason::Idle);
+                self.close(now, client, CloseReason::Idle);
             } else {
                 // Input pushed the deadline later since this entry was armed.
                 state.armed = due;
                 self.timers.push(Reverse((due, client)));
             }
         }
-        self.disconnect_overflowed();
+        self.disconnect_overflowed(now);
     }
 
-    /// Disconnects every client with a last line saying the server is stopping.
-    pub fn shutdown(&mut self) {
+    /// Disconnects every client with a last line saying the server is stopping. Their
+    /// [`Close`] deadlines fall within the server's stop grace ([`SHUTDOWN_GRACE`]).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.stopping = true;
         let mut ids: Vec<ClientId> = self.clients.keys().copied().collect();
         ids.sort_unstable();
         for client in ids {
@@ -236,7 +216,7 @@ impl ChatHub {
                 if let Some(username) = state.username.take() {
                     self.names.remove(&username);
                 }
-                self.close(client, CloseReason::Shutdown);
+                self.close(now, client, CloseReason::Shutdown);
             }
         }
     }
@@ -244,14 +224,15 @@ impl ChatHub {
     /// Appends the next bytes to send to `out` and says for whom, or `None` when nothing waits.
     ///
     /// Call after every input until it returns `None`. After a transmit without `close`, the
-    /// client gets no more until [`ChatHub::handle_drained`]; one with `close` is its last.
+    /// client gets no more until [`ChatHub::handle_drained`]; one with `close` is its last, and
+    /// its [`Close`] says how to end the connection.
     /// When `out` is empty the hub's buffer is swapped in rather than copied.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<Transmit> {
-        if let Some((client, mut bytes, reason)) = self.closing.pop_front() {
+        if let Some((client, mut bytes, close)) = self.closing.pop_front() {
             append(out, &mut bytes);
             return Some(Transmit {
                 client,
-                close: Some(reason),
+                close: Some(close),
             });
         }
         while let Some(client) = self.ready.pop_front() {
@@ -306,7 +287,7 @@ impl ChatHub {
         let claimed = state.username.as_deref();
         let result = frame
             .and_then(wire::decode_client_object)
-            .and_then(|object| self.check_object(claimed, object));
+            .and_then(|object| rules::check_object(&self.names, claimed, object));
         match result {
             Ok(Action::Join { username, message }) => {
                 self.names.insert(username.clone(), client);
@@ -328,42 +309,6 @@ impl ChatHub {
                 wire::encode_error(&error.to_string(), &mut self.line);
                 self.send_line(client);
                 self.events.push_back(ChatEvent::Refused { client, error });
-            }
-        }
-    }
-
-    /// Checks an object against the room's rules for a client holding `claimed`.
-    fn check_object(
-        &self,
-        claimed: Option<&str>,
-        object: ClientObject<'_>,
-    ) -> Result<Action, ChatError> {
-        let username = object.username.ok_or(ChatError::MissingUsername)?;
-        let message = match object.message {
-            Some(message) if message.trim().is_empty() => return Err(ChatError::BlankMessage),
-            Some(message) => Some(message.into_owned()),
-            None => None,
-        };
-        match claimed {
-            Some(claimed) => {
-                if username != claimed {
-                    return Err(ChatError::UsernameChanged);
-                }
-                let message = message.ok_or(ChatError::MissingMessage)?;
-                Ok(Action::Say {
-                    username: username.into_owned(),
-                    message,
-                })
-            }
-            None => {
-                check_username(&username)?;
-                if self.names.contains_key(username.as_ref()) {
-                    return Err(ChatError::UsernameTaken);
-                }
-                Ok(Action::Join {
-                    username: username.into_owned(),
-                    message,
-                })
             }
         }
     }
@@ -417,14 +362,14 @@ impl ChatHub {
     }
 
     /// Disconnects the clients whose queues overflowed; their leaves may overflow more.
-    fn disconnect_overflowed(&mut self) {
+    fn disconnect_overflowed(&mut self, now: Instant) {
         while let Some(client) = self.overflowed.pop() {
-            self.close(client, CloseReason::TooSlow);
+            self.close(now, client, CloseReason::TooSlow);
         }
     }
 
     /// Disconnects `client` for `reason`: queues its last bytes and forgets it.
-    fn close(&mut self, client: ClientId, reason: CloseReason) {
+    fn close(&mut self, now: Instant, client: ClientId, reason: CloseReason) {
         let Some(mut state) = self.clients.remove(&client) else {
             return;
         };
@@ -437,7 +382,18 @@ impl ChatHub {
                 line
             }
         };
-        self.closing.push_back((client, last, reason));
+        let linger = match reason {
+            // The process exits at the end of its grace; a goodbye cannot take longer.
+            CloseReason::Shutdown => self.config.close_linger.min(SHUTDOWN_GRACE),
+            CloseReason::PeerClosed | CloseReason::TooSlow | CloseReason::Idle => {
+                self.config.close_linger
+            }
+        };
+        let close = Close {
+            reason,
+            deadline: now + linger,
+        };
+        self.closing.push_back((client, last, close));
         self.events.push_back(ChatEvent::Closed { client, reason });
         self.forget(client, state);
     }
@@ -452,30 +408,6 @@ impl ChatHub {
             self.events.push_back(ChatEvent::Left { client, username });
         }
     }
-}
-
-impl fmt::Display for CloseReason {
-    /// The text of the last error line a disconnected client is sent.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CloseReason::PeerClosed => "you closed the connection",
-            CloseReason::TooSlow => "disconnected: you fell too far behind reading messages",
-            CloseReason::Idle => "disconnected: nothing received for too long",
-            CloseReason::Shutdown => "the server is shutting down",
-        })
-    }
-}
-
-/// What a valid object asks for.
-enum Action {
-    Join {
-        username: String,
-        message: Option<String>,
-    },
-    Say {
-        username: String,
-        message: String,
-    },
 }
 
 /// Queues `line` for one client, listing it as ready or marking it overflowed.

@@ -92,7 +92,7 @@ fn check_hub(now: Instant, bytes: &[u8]) {
     let sender = hub.connect(now);
     hub.receive(now, sender, b"{\"username\":\"fuzz\"}\n");
     hub.receive(now, sender, bytes);
-    hub.receive_eof(sender);
+    hub.receive_eof(now, sender);
     let mut out = Vec::new();
     let mut received = Vec::new();
     while let Some(transmit) = hub.poll_transmit(&mut out) {

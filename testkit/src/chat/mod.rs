@@ -5,6 +5,7 @@
 //! instead of blocking. The interactive client is driven through a pseudo-terminal by a small
 //! python3 script (its `pty` module), as a person at a terminal would drive it.
 
+mod farewell;
 mod harness;
 mod terminal;
 
@@ -17,6 +18,12 @@ use serde_json::json;
 use crate::slow::{open_sockets, LIMITED_CLIENTS, LOW_FD_LIMIT, POLL_INTERVAL};
 use harness::{message, ChatServer, Peer, CLOSE_TIMEOUT};
 use terminal::Terminal;
+
+pub use farewell::{
+    a_closing_client_gets_its_error_line_after_its_backlog,
+    an_idle_client_gets_its_error_line_after_its_backlog,
+    sigterm_goodbye_reaches_a_client_behind_on_reading,
+};
 
 /// Three clients: each one's messages reach the other two, never itself.
 pub fn three_clients_exchange_messages(bin: &str) {
