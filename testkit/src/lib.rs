@@ -130,6 +130,7 @@ macro_rules! suite {
                 interactive_client_in_a_pseudo_terminal,
                 chat_clients_beyond_the_limit_get_an_error_line,
                 chat_clients_that_reset_leave_nothing_behind,
+                a_client_that_has_not_joined_hears_nothing_live,
                 a_closing_client_gets_its_error_line_after_its_backlog,
                 an_idle_client_gets_its_error_line_after_its_backlog,
                 sigterm_goodbye_reaches_a_client_behind_on_reading,

@@ -12,6 +12,15 @@
 //! every object must carry the same username and a message, which goes to every other client
 //! and into the history. Anything invalid gets an error line for that client alone.
 //!
+//! # Who hears what
+//!
+//! A client hears the room live (messages, joins, leaves) only once it has claimed a username:
+//! nobody can read along unseen. Until then it gets the history (at connect, as the SPEC says)
+//! and its own error lines. When it joins, what was said since it connected comes first, as
+//! history, so joining loses nothing. [`ChatHub::connect`] and `admit` are the one place that
+//! decides this; a room where nothing goes before login would move the history from one to
+//! the other.
+//!
 //! Each client's outgoing bytes wait in its queue in the hub. The shell takes them with
 //! [`ChatHub::poll_transmit`] and, once it has written all of them, says so with
 //! [`ChatHub::handle_drained`]; until then that client's new bytes keep waiting here. A client
@@ -53,6 +62,8 @@ pub struct ChatHub {
     names: HashMap<String, ClientId>,
     /// Encoded history lines (marked `"history": true`), oldest first.
     history: VecDeque<Box<[u8]>>,
+    /// How many messages ever went into the history: the newest one's number.
+    said: u64,
     /// Clients whose queue has bytes and who are not in flight, in the order they got them.
     ready: VecDeque<ClientId>,
     /// Last bytes of clients the hub disconnected, not yet handed to the shell.
@@ -73,6 +84,10 @@ pub struct ChatHub {
 struct Client {
     framer: ObjectFramer,
     username: Option<String>,
+    /// The client hears the room live; set by `admit` alone.
+    admitted: bool,
+    /// `said` when the client connected: it has the history up to that message.
+    said_at_connect: u64,
     queue: Vec<u8>,
     /// The shell holds bytes of this client it has not finished writing.
     in_flight: bool,
@@ -92,6 +107,7 @@ impl ChatHub {
             clients: ClientMap::default(),
             names: HashMap::new(),
             history: VecDeque::with_capacity(config.history),
+            said: 0,
             ready: VecDeque::new(),
             closing: VecDeque::new(),
             overflowed: Vec::new(),
@@ -103,7 +119,8 @@ impl ChatHub {
         }
     }
 
-    /// A client connected; it is sent the history at once. Returns its id for later inputs.
+    /// A client connected; it is sent the history at once (see "Who hears what"). Returns its
+    /// id for later inputs.
     pub fn connect(&mut self, now: Instant) -> ClientId {
         self.next_id += 1;
         let id = ClientId(self.next_id);
@@ -111,6 +128,8 @@ impl ChatHub {
         let mut client = Client {
             framer: ObjectFramer::new(self.config.max_line),
             username: None,
+            admitted: false,
+            said_at_connect: self.said,
             queue: Vec::new(),
             in_flight: false,
             listed: false,
@@ -294,6 +313,7 @@ impl ChatHub {
                 if let Some(state) = self.clients.get_mut(&client) {
                     state.username = Some(username.clone());
                 }
+                self.admit(client);
                 self.line.clear();
                 wire::encode_join(&username, &mut self.line);
                 self.broadcast(None);
@@ -322,17 +342,37 @@ impl ChatHub {
             if self.history.len() == self.config.history {
                 self.history.pop_front();
             }
+            self.said += 1;
             let mut line = Vec::new();
             wire::encode_message(username, message, true, &mut line);
             self.history.push_back(line.into_boxed_slice());
         }
     }
 
-    /// Queues `self.line` for every client except `except`.
+    /// From now on `client` hears the room live. It has the history up to its connect; what
+    /// was said since (as far as the history still holds it) comes first, as history.
+    fn admit(&mut self, client: ClientId) {
+        let Some(state) = self.clients.get_mut(&client) else {
+            return;
+        };
+        state.admitted = true;
+        let missed = usize::try_from(self.said - state.said_at_connect).unwrap_or(usize::MAX);
+        let kept = self.history.len();
+        // Like the history at connect, this may pass `max_queue` once: the history is bounded.
+        for line in self.history.iter().skip(kept.saturating_sub(missed)) {
+            state.queue.extend_from_slice(line);
+        }
+        if !state.queue.is_empty() && !state.in_flight && !state.listed {
+            state.listed = true;
+            self.ready.push_back(client);
+        }
+    }
+
+    /// Queues `self.line` for every client that hears the room, except `except`.
     fn broadcast(&mut self, except: Option<ClientId>) {
         let max_queue = self.config.max_queue;
         for (&id, state) in self.clients.iter_mut() {
-            if Some(id) == except {
+            if Some(id) == except || !state.admitted {
                 continue;
             }
             queue_line(

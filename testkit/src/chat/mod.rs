@@ -68,8 +68,41 @@ pub fn newcomer_gets_history(bin: &str) {
     for n in 3..=5 {
         newcomer.expect(&json!({"username": "ann", "message": format!("m{n}"), "history": true}));
     }
+    newcomer.send(&json!({"username": "cid"}));
+    newcomer.expect(&json!({"type": "join", "username": "cid"}));
     ann.say("ann", "live");
     newcomer.expect(&message("ann", "live"));
+}
+
+/// A connection that has not claimed a username gets the history and its own error lines, but
+/// no live message, join or leave (issue 19.5). Once it joins, what was said meanwhile comes as
+/// history, then its join, then live messages.
+pub fn a_client_that_has_not_joined_hears_nothing_live(bin: &str) {
+    let server = ChatServer::start(bin, "lurker", &[]);
+    let mut ann = server.join("ann");
+    let mut lurker = server.connect();
+    // An answer shows the server has the connection, so what follows is said after it came.
+    lurker.send_raw(b"not json\n");
+    assert_eq!(lurker.line()["type"], "error");
+    let mut bob = server.join("bob");
+    ann.expect(&json!({"type": "join", "username": "bob"}));
+    ann.say("ann", "while you lurk");
+    bob.expect(&message("ann", "while you lurk"));
+    drop(bob);
+    ann.expect(&json!({"type": "leave", "username": "bob"}));
+    // Lines for one client go out in order: anything live would come before this answer.
+    lurker.send_raw(b"not json\n");
+    let line = lurker.line();
+    assert_eq!(line["type"], "error", "an unjoined client got {line}");
+    lurker.send(&json!({"username": "cid"}));
+    assert_eq!(
+        lurker.line(),
+        json!({"username": "ann", "message": "while you lurk", "history": true})
+    );
+    assert_eq!(lurker.line(), json!({"type": "join", "username": "cid"}));
+    ann.expect(&json!({"type": "join", "username": "cid"}));
+    ann.say("ann", "now you hear me");
+    lurker.expect(&message("ann", "now you hear me"));
 }
 
 /// A client that never reads, while another sends 20,000 messages, delays nobody: a third
@@ -149,12 +182,9 @@ pub fn five_hundred_clients_each_receive_all_others(bin: &str) {
     for (n, client) in clients.iter_mut().enumerate() {
         client.send(&json!({"username": format!("user{n}")}));
     }
-    // Once the first client has seen every join, every client is in the room.
-    let mut joined = 0;
-    while joined < CLIENTS {
-        if clients[0].line()["type"] == "join" {
-            joined += 1;
-        }
+    // Once every client has its own join confirmed, every client hears the room.
+    for (n, client) in clients.iter_mut().enumerate() {
+        client.expect(&json!({"type": "join", "username": format!("user{n}")}));
     }
     for (n, client) in clients.iter_mut().enumerate() {
         client.say(&format!("user{n}"), &format!("message {n}"));

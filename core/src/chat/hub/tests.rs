@@ -113,6 +113,10 @@ fn message(name: &str, text: &str) -> Value {
     json!({"username": name, "message": text})
 }
 
+fn history(name: &str, text: &str) -> Value {
+    json!({"username": name, "message": text, "history": true})
+}
+
 fn error(error: ChatError) -> Value {
     json!({"type": "error", "error": error.to_string()})
 }
@@ -132,12 +136,57 @@ fn a_message_goes_to_every_other_client_not_back_to_its_sender() {
 }
 
 #[test]
-fn a_client_without_a_name_reads_the_room() {
+fn a_client_without_a_name_hears_only_the_history_and_its_own_errors() {
     let mut room = Room::new(config());
     let ann = room.join("ann");
+    room.say(ann, "ann", "before");
     let lurker = room.connect();
+    assert_eq!(room.lines(lurker), [history("ann", "before")]);
+    let bob = room.join("bob");
     room.say(ann, "ann", "hi");
-    assert_eq!(room.lines(lurker), [message("ann", "hi")]);
+    room.hub.disconnect(room.now, bob);
+    room.pump();
+    room.send(lurker, "nonsense\n");
+    assert_eq!(room.lines(lurker), [error(ChatError::MalformedJson)]);
+}
+
+#[test]
+fn joining_brings_what_was_said_since_connecting_as_history_then_the_join() {
+    let mut room = Room::new(ChatConfig {
+        history: 3,
+        ..config()
+    });
+    let ann = room.join("ann");
+    room.say(ann, "ann", "m1");
+    let cid = room.connect();
+    assert_eq!(room.lines(cid), [history("ann", "m1")]);
+    for n in 2..=6 {
+        room.say(ann, "ann", &format!("m{n}"));
+    }
+    room.lines(ann);
+    room.send(cid, "{\"username\":\"cid\"}\n");
+    // Five were said meanwhile; the history holds the last three of them.
+    let joined = json!({"type": "join", "username": "cid"});
+    assert_eq!(
+        room.lines(cid),
+        [
+            history("ann", "m4"),
+            history("ann", "m5"),
+            history("ann", "m6"),
+            joined.clone()
+        ]
+    );
+    assert_eq!(room.lines(ann), [joined]);
+    room.say(ann, "ann", "live");
+    assert_eq!(room.lines(cid), [message("ann", "live")]);
+    // Nothing said since connecting: the join alone.
+    let dan = room.connect();
+    room.lines(dan);
+    room.send(dan, "{\"username\":\"dan\"}\n");
+    assert_eq!(
+        room.lines(dan),
+        [json!({"type": "join", "username": "dan"})]
+    );
 }
 
 #[test]
