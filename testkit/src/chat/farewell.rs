@@ -16,7 +16,7 @@ use super::harness::{message, ChatServer, Peer, CLOSE_TIMEOUT};
 /// error line saying the line was too long, before the server closes the connection.
 pub fn a_closing_client_gets_its_error_line_after_its_backlog(bin: &str) {
     let server = ChatServer::start(bin, "farewell_too_long", &[]);
-    let (mut slow, _witness) = backlogged(&server);
+    let (mut slow, _others) = backlogged(&server);
     let long = "x".repeat(20 * 1024);
     slow.say("slow", &long);
     slow.shutdown_write();
@@ -29,7 +29,7 @@ pub fn a_closing_client_gets_its_error_line_after_its_backlog(bin: &str) {
 pub fn an_idle_client_gets_its_error_line_after_its_backlog(bin: &str) {
     let server = ChatServer::start(bin, "farewell_idle", &["--idle-timeout", "3s"]);
     // The witness keeps sending while the backlog builds, so `slow` is the first to be idle.
-    let (slow, mut witness) = backlogged(&server);
+    let (slow, [_talker, mut witness]) = backlogged(&server);
     witness.expect(&json!({"type": "leave", "username": "slow"}));
     let lines = slow.lines_until_closed();
     assert_backlog_then(&lines, "nothing received for too long");
@@ -39,7 +39,7 @@ pub fn an_idle_client_gets_its_error_line_after_its_backlog(bin: &str) {
 /// way, and the server exits 0.
 pub fn sigterm_goodbye_reaches_a_client_behind_on_reading(bin: &str) {
     let server = ChatServer::start(bin, "farewell_sigterm", &[]);
-    let (slow, _witness) = backlogged(&server);
+    let (slow, _others) = backlogged(&server);
     server.terminate();
     let lines = slow.lines_until_closed();
     assert_backlog_then(&lines, "the server is shutting down");
@@ -50,9 +50,10 @@ pub fn sigterm_goodbye_reaches_a_client_behind_on_reading(bin: &str) {
 /// Joins `slow` and has another client send it messages it does not read, 200 KiB at a time,
 /// until the kernel's buffers between it and the server are full (seen in `/proc/net/tcp`),
 /// and then one more batch: so the server holds lines for it that no write can take now, but
-/// far less than the 1 MiB that would disconnect it as too slow. Returns it once a third client,
-/// returned too, has every message, so the server has taken them all.
-fn backlogged(server: &ChatServer) -> (Peer, Peer) {
+/// far less than the 1 MiB that would disconnect it as too slow. Returns it once a third client
+/// has every message, so the server has taken them all, with the talker and that witness: kept
+/// connected, their leaves cannot come after the line a test waits for last.
+fn backlogged(server: &ChatServer) -> (Peer, [Peer; 2]) {
     let slow = server.join("slow");
     let mut talker = server.join("talker");
     let mut witness = server.join("witness");
@@ -73,7 +74,7 @@ fn backlogged(server: &ChatServer) -> (Peer, Peer) {
         witness.send_raw(b"\n");
         if full {
             println!("backlog: {sent} messages, {in_kernel} bytes in the kernel");
-            return (slow, witness);
+            return (slow, [talker, witness]);
         }
         let now_in_kernel = settled_in_kernel(server.address, slow.local_address());
         // A batch the kernel did not take (most of it) means its buffers are full.
