@@ -56,6 +56,12 @@ pub struct FilesOptions {
     #[arg(long, env = "FERRY_WRITE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_WRITE_TIMEOUT), value_parser = values::timeout)]
     pub write_timeout: Duration,
+    /// How long a client may keep a file without asking again (Cache-Control: max-age); 0 sends
+    /// no-cache, so clients revalidate with the ETag and Last-Modified each time.
+    #[arg(long, env = "FERRY_MAX_AGE", value_name = "DURATION",
+          default_value = format_duration(FilesConfig::default().max_age),
+          value_parser = values::max_age)]
+    pub max_age: Duration,
 }
 
 impl FilesOptions {
@@ -77,6 +83,7 @@ impl FilesOptions {
         FilesConfig {
             read_only: self.read_only,
             max_upload: self.max_upload,
+            max_age: self.max_age,
         }
     }
 }

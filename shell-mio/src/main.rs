@@ -164,7 +164,7 @@ fn start_web(
     forward
         .register(event_loop.poll.registry(), FORWARD)
         .map_err(|e| format!("web app: {e}"))?;
-    let app = MessageApp::new(site);
+    let app = MessageApp::new(site, options.max_body);
     let service = web::WebService::new(app, options.http_config(), forward);
     event_loop.services.web = Some(service);
     event_loop

@@ -121,7 +121,7 @@ fn start_web(
 ) -> Result<Listener, String> {
     let address = listener.local_addr().map_err(context("web app"))?;
     let context_value = WebContext {
-        app: MessageApp::new(site),
+        app: MessageApp::new(site, web.max_body),
         http: web.http_config(),
         forwarder,
         stop: shutdown.clone(),

@@ -61,6 +61,7 @@ macro_rules! suite {
                 known_method_on_a_known_path_is_405_with_allow,
                 unknown_method_is_501,
                 shipped_pages_have_the_form_and_assets,
+                answers_say_how_long_they_may_be_kept,
             ],
             connection: [
                 keep_alive_serves_several_requests_on_one_connection,
@@ -132,6 +133,7 @@ macro_rules! suite {
                 chat_clients_that_reset_leave_nothing_behind,
             ],
             files: [
+                files_carry_validators_and_freshness,
                 get_head_put_round_trip,
                 folders_ranges_and_conditional_requests,
                 traversal_attempts_leave_no_trace_outside_the_root,

@@ -3,6 +3,7 @@
 //! Nothing here knows about routes, pages or files; the application decides what to answer.
 
 mod body;
+pub mod conditional;
 mod conn;
 mod error;
 mod mime;
