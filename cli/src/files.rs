@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use ferry_core::files::client::ClientMethod;
-use ferry_core::files::{FilesConfig, DEFAULT_MAX_UPLOAD};
+use ferry_core::files::{FilesConfig, DEFAULT_MAX_UPLOAD, DEFAULT_UPLOAD_TIMEOUT};
 use ferry_core::http::{
     HttpConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_WRITE_TIMEOUT,
@@ -47,6 +47,11 @@ pub struct FilesOptions {
     #[arg(long, env = "FERRY_BODY_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_BODY_TIMEOUT), value_parser = values::timeout)]
     pub body_timeout: Duration,
+    /// How long a whole request (head and body, an upload included) may take from its first
+    /// byte; then it gets 408.
+    #[arg(long, env = "FERRY_REQUEST_TIMEOUT", value_name = "DURATION",
+          default_value = format_duration(DEFAULT_UPLOAD_TIMEOUT), value_parser = values::timeout)]
+    pub request_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
     #[arg(long, env = "FERRY_IDLE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_IDLE_TIMEOUT), value_parser = values::timeout)]
@@ -72,6 +77,7 @@ impl FilesOptions {
             max_body: self.max_upload,
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
+            request_timeout: self.request_timeout,
             idle_timeout: self.idle_timeout,
             write_timeout: self.write_timeout,
             ..HttpConfig::default()

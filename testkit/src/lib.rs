@@ -83,6 +83,7 @@ macro_rules! suite {
             slow: [
                 slowloris_heads_are_closed_at_the_header_timeout,
                 slow_bodies_are_closed_at_the_body_timeout,
+                dripped_requests_end_at_the_request_timeout,
                 slow_readers_are_closed_at_the_write_timeout,
                 connections_beyond_the_limit_are_refused_with_503,
                 running_out_of_descriptors_pauses_accepting,

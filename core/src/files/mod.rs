@@ -24,7 +24,7 @@ pub use path::{
 pub use range::{parse_range, RangeRequest};
 pub use request::{
     rejected_log_line, FileAnswer, FileRequest, FileStep, FilesConfig, Lookup, UploadOutcome,
-    ALLOW_READ_ONLY, ALLOW_READ_WRITE, DEFAULT_MAX_UPLOAD,
+    ALLOW_READ_ONLY, ALLOW_READ_WRITE, DEFAULT_MAX_UPLOAD, DEFAULT_UPLOAD_TIMEOUT,
 };
 
 /// The line the file server prints once it listens.

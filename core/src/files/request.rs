@@ -411,6 +411,9 @@ fn builtin_page(status: u16, detail: &str) -> Vec<u8> {
 /// 1 GiB, the SPEC's default `--max-upload`: large enough for disk images and videos, small
 /// enough that a mistaken upload cannot fill a typical disk.
 pub const DEFAULT_MAX_UPLOAD: u64 = 1024 * 1024 * 1024;
+/// The file server's `--request-timeout`: a whole upload of the default largest size takes ten
+/// minutes at 1.7 MB/s, a modest uplink; a client trickling bytes is still freed within that.
+pub const DEFAULT_UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// The methods a read-only file server takes.
 pub const ALLOW_READ_ONLY: &str = "GET, HEAD";
 /// The methods a writable file server takes.
