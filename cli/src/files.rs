@@ -12,6 +12,7 @@ use ferry_core::http::{
 };
 
 use crate::size::{format_duration, format_size};
+use crate::tls::{ClientTlsFlags, TlsFlags};
 use crate::values;
 
 /// Settings of the file server (`ferry files`).
@@ -56,6 +57,8 @@ pub struct FilesOptions {
     #[arg(long, env = "FERRY_WRITE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_WRITE_TIMEOUT), value_parser = values::timeout)]
     pub write_timeout: Duration,
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 impl FilesOptions {
@@ -102,6 +105,8 @@ pub struct FileClientOptions {
     /// PUT: upload this local file instead of the one named like the last name of PATH.
     #[arg(long, env = "FERRY_FILE", value_name = "LOCAL", value_parser = values::path)]
     pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: ClientTlsFlags,
 }
 
 /// Where the file server listens unless told: this machine only, the SPEC's port 8080, since a

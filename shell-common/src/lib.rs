@@ -12,6 +12,8 @@ pub mod files;
 pub mod lookup;
 pub mod startup;
 pub mod static_folder;
+pub mod stream;
+pub mod tls;
 
 pub use chat_client::run_chat_client;
 pub use startup::{

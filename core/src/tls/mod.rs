@@ -36,3 +36,15 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = crate::http::DEFAULT_HEADER_TIME
 
 /// The ALPN name of HTTP/1.1 (RFC 7301 §6), offered on every HTTP port.
 pub const ALPN_HTTP11: &str = "http/1.1";
+
+/// The start-up line of a port that speaks TLS, from its plain line: the scheme becomes the
+/// secure one (`http://` → `https://`, `tcp://` → `tls://`), so each server's wording stays
+/// where it is and the two cannot drift.
+pub fn listening_line(plain: &str) -> String {
+    for (insecure, secure) in [("http://", "https://"), ("tcp://", "tls://")] {
+        if let Some(at) = plain.find(insecure) {
+            return format!("{}{secure}{}", &plain[..at], &plain[at + insecure.len()..]);
+        }
+    }
+    plain.to_string()
+}

@@ -344,3 +344,21 @@ proptest! {
         check_tls_http(epoch(), CERT, KEY, &bytes);
     }
 }
+
+#[test]
+fn listening_lines_name_the_secure_scheme() {
+    let cases = [
+        (
+            "web app listening on http://127.0.0.1:3000",
+            "web app listening on https://127.0.0.1:3000",
+        ),
+        (
+            "chat server listening on tcp://0.0.0.0:7072",
+            "chat server listening on tls://0.0.0.0:7072",
+        ),
+        ("no scheme", "no scheme"),
+    ];
+    for (plain, secure) in cases {
+        assert_eq!(listening_line(plain), secure);
+    }
+}
