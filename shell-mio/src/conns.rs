@@ -6,11 +6,20 @@
 //! socket has and hand it to the session, let the session answer, write what the socket takes,
 //! report the write, and close or half-close when the session says so. Sessions decide; this
 //! module moves bytes.
+//!
+//! On a TLS port the core's [`TlsSession`] sits between the socket and the session, here and
+//! nowhere else, so every service gets TLS from the same few lines: socket bytes go through
+//! `receive` and `poll_plaintext` to the session, the session's output through `send` and
+//! `poll_transmit` to the socket, and its end through `close` (a `close_notify`). A file body
+//! cannot go by sendfile(2) then: it is read in pieces into the encryption, and only while the
+//! connection's unwritten output is below its high-water mark, so memory stays bounded.
 
 use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::Instant;
 
+use ferry_core::tls::TlsSession;
+use ferry_shell::tls::ServerTls;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
@@ -65,6 +74,15 @@ pub struct Conn {
     /// The deadline armed in the timer heap for this connection, if any.
     armed: Option<Instant>,
     session: Session,
+    /// The TLS layer of a connection to a TLS port.
+    tls: Option<Box<TlsLink>>,
+}
+
+/// A connection's TLS session and what the driver told the session about it.
+struct TlsLink {
+    session: TlsSession,
+    /// The peer's end has been reported to the session.
+    eof_delivered: bool,
 }
 
 /// Every open connection, the deadlines they asked for, and the state one turn of reading
@@ -79,6 +97,8 @@ pub struct Conns {
     timers: Timers,
     /// One read buffer for every connection, so an idle connection holds no buffer of its own.
     read_buf: Vec<u8>,
+    /// One buffer for the plaintext of TLS connections, both ways, for the same reason.
+    plain_buf: Vec<u8>,
     /// Bytes budgeted reads may still take this turn, from all such connections together.
     turn_budget: usize,
     /// Connections whose budgeted read was cut short; read again next turn.
@@ -95,6 +115,7 @@ impl Conns {
             next_generation: 0,
             timers: Timers::default(),
             read_buf: vec![0; READ_BUFFER],
+            plain_buf: Vec::new(),
             turn_budget: TURN_READ_BUDGET,
             unfinished: Vec::new(),
         }
@@ -111,11 +132,13 @@ impl Conns {
     }
 
     /// Takes an accepted stream in: registers it under its slot's token and asks `open` (given
-    /// the new connection's key) for the session to run over it, then drives it once.
+    /// the new connection's key) for the session to run over it, over TLS when `tls` is given,
+    /// then drives it once.
     pub fn add(
         &mut self,
         cx: &mut Cx,
         mut stream: TcpStream,
+        tls: Option<&ServerTls>,
         now: Instant,
         open: impl FnOnce(&mut Services, ConnKey) -> Option<Session>,
     ) {
@@ -142,6 +165,16 @@ impl Conns {
             slot,
             generation: self.next_generation,
         };
+        let tls = match tls.map(|tls| tls.session(now)).transpose() {
+            Ok(tls) => tls.map(|session| {
+                Box::new(TlsLink {
+                    session,
+                    eof_delivered: false,
+                })
+            }),
+            // A config rustls refuses was refused at start or reload already; never here.
+            Err(_) => None,
+        };
         let Some(session) = open(cx.services, key) else {
             let _ = cx.registry.deregister(&mut stream);
             self.free.push(slot);
@@ -159,6 +192,7 @@ impl Conns {
             generation: key.generation,
             armed: None,
             session,
+            tls,
         });
         self.drive(cx, key, now);
     }
@@ -209,6 +243,11 @@ impl Conns {
                 continue;
             }
             conn.armed = None;
+            if let Some(link) = conn.tls.as_mut() {
+                // First, so a handshake that ran out ends the connection before the session
+                // could answer in the clear.
+                link.session.handle_timeout(now);
+            }
             conn.session.handle_timeout(cx.services, cx.wakes, key, now);
             self.drive(cx, key, now);
         }
@@ -277,7 +316,7 @@ impl Conns {
                     match conn.stream.read(&mut self.read_buf[..len]) {
                         Ok(0) => {
                             conn.read_ready = false;
-                            conn.session.receive_eof(cx.services, cx.wakes, key, now);
+                            conn.receive_eof(cx, key, now, &mut self.plain_buf);
                         }
                         Ok(n) => {
                             // A short read emptied the socket buffer; the next edge says when
@@ -292,7 +331,7 @@ impl Conns {
                                 cut_short = conn.read_ready;
                             }
                             let bytes = &self.read_buf[..n];
-                            conn.session.receive(cx.services, cx.wakes, key, now, bytes);
+                            conn.receive(cx, key, now, bytes, &mut self.plain_buf);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.read_ready = false,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -300,7 +339,7 @@ impl Conns {
                     }
                 }
             }
-            match conn.write(cx.services, cx.wakes, key, now) {
+            match conn.write(cx.services, cx.wakes, key, now, &mut self.plain_buf) {
                 Ok(true) => {}
                 Ok(false) | Err(_) => break false,
             }
@@ -313,7 +352,7 @@ impl Conns {
             }
         };
         if alive {
-            if let Some(deadline) = conn.session.poll_timeout() {
+            if let Some(deadline) = conn.poll_timeout() {
                 conn.armed = Some(self.timers.arm(key, deadline, conn.armed));
             }
         } else {
@@ -336,11 +375,115 @@ impl Conns {
 }
 
 impl Conn {
-    /// Reads only when the session wants input and the peer is not far behind on our output.
+    /// Reads only when the session wants input (or a handshake does) and the peer is not far
+    /// behind on our output.
     fn can_read(&self, services: &Services) -> bool {
-        self.read_ready
-            && self.session.wants_read(services)
-            && self.outbox.pending() < OUTPUT_HIGH_WATER
+        let wants = match &self.tls {
+            Some(link) => {
+                link.session.wants_read()
+                    && (link.session.is_handshaking() || self.session.wants_read(services))
+            }
+            None => self.session.wants_read(services),
+        };
+        self.read_ready && wants && self.outbox.pending() < OUTPUT_HIGH_WATER
+    }
+
+    /// Bytes from the socket: to the session, or through TLS to it.
+    fn receive(
+        &mut self,
+        cx: &mut Cx,
+        key: ConnKey,
+        now: Instant,
+        bytes: &[u8],
+        plain: &mut Vec<u8>,
+    ) {
+        match self.tls.as_mut() {
+            None => self.session.receive(cx.services, cx.wakes, key, now, bytes),
+            Some(link) => {
+                link.session.receive(now, bytes);
+                self.deliver(cx, key, now, plain);
+            }
+        }
+    }
+
+    /// The socket's end: to the session, or through TLS (which may fail a handshake instead).
+    fn receive_eof(&mut self, cx: &mut Cx, key: ConnKey, now: Instant, plain: &mut Vec<u8>) {
+        match self.tls.as_mut() {
+            None => self.session.receive_eof(cx.services, cx.wakes, key, now),
+            Some(link) => {
+                link.session.receive_eof(now);
+                self.deliver(cx, key, now, plain);
+            }
+        }
+    }
+
+    /// Hands what TLS decrypted to the session, and the peer's close once.
+    fn deliver(&mut self, cx: &mut Cx, key: ConnKey, now: Instant, plain: &mut Vec<u8>) {
+        let Some(link) = self.tls.as_mut() else {
+            return;
+        };
+        plain.clear();
+        if link.session.poll_plaintext(plain).is_some() {
+            self.session.receive(cx.services, cx.wakes, key, now, plain);
+            plain.clear();
+        }
+        if link.session.is_peer_closed() && !link.eof_delivered {
+            link.eof_delivered = true;
+            self.session.receive_eof(cx.services, cx.wakes, key, now);
+        }
+    }
+
+    /// The earliest of the session's and the handshake's deadlines.
+    fn poll_timeout(&self) -> Option<Instant> {
+        let tls = self
+            .tls
+            .as_ref()
+            .and_then(|link| link.session.poll_timeout());
+        [self.session.poll_timeout(), tls]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Moves the session's output into the outbox: as it is, or encrypted, with a
+    /// `close_notify` once the session has said its last.
+    fn take_output(
+        &mut self,
+        services: &mut Services,
+        wakes: &mut Wakes,
+        key: ConnKey,
+        now: Instant,
+        plain: &mut Vec<u8>,
+    ) {
+        let Some(link) = self.tls.as_mut() else {
+            self.session
+                .poll_transmit(services, wakes, key, now, self.outbox.buffer());
+            return;
+        };
+        plain.clear();
+        self.session.poll_transmit(services, wakes, key, now, plain);
+        link.session.send(plain);
+        plain.clear();
+        if self.session.status() != Status::Open && self.session.body().is_none() {
+            link.session.close();
+        }
+        link.session.poll_transmit(self.outbox.buffer());
+    }
+
+    /// Encrypts pieces of the file body while the outbox is below its high-water mark; returns
+    /// whether the body is all handed to TLS.
+    fn encrypt_body(&mut self, plain: &mut Vec<u8>) -> io::Result<bool> {
+        let (Some(link), Some(sending)) = (self.tls.as_mut(), self.session.body()) else {
+            return Ok(false);
+        };
+        while sending.remaining > 0 && self.outbox.pending() < OUTPUT_HIGH_WATER {
+            plain.clear();
+            sending.read_piece(plain, BODY_PIECE)?;
+            link.session.send(plain);
+            link.session.poll_transmit(self.outbox.buffer());
+        }
+        plain.clear();
+        Ok(sending.remaining == 0)
     }
 
     /// Hands the session's output to the socket, then a download body, and reports the
@@ -351,14 +494,45 @@ impl Conn {
         wakes: &mut Wakes,
         key: ConnKey,
         now: Instant,
+        plain: &mut Vec<u8>,
     ) -> io::Result<bool> {
         loop {
-            self.session
-                .poll_transmit(services, wakes, key, now, self.outbox.buffer());
+            self.take_output(services, wakes, key, now, plain);
             let before = self.outbox.pending();
             self.outbox.flush(&mut self.stream)?;
             let mut written = before - self.outbox.pending();
-            if self.outbox.pending() == 0 && self.outbox.ready {
+            if self.tls.is_some() {
+                let encrypted = loop {
+                    let encrypted = self.encrypt_body(plain);
+                    let before = self.outbox.pending();
+                    self.outbox.flush(&mut self.stream)?;
+                    written += before - self.outbox.pending();
+                    // The socket took it all and can take more: no writable edge will come to
+                    // ask for the next pieces, so encrypt them now.
+                    let more = matches!(encrypted, Ok(false))
+                        && self.outbox.pending() == 0
+                        && self.outbox.ready
+                        && self.session.body().is_some();
+                    if !more {
+                        break encrypted;
+                    }
+                };
+                match encrypted {
+                    Ok(true) => {
+                        // All of it is encrypted into the outbox, in order before anything
+                        // the next request answers.
+                        self.session
+                            .handle_written(services, wakes, key, now, written, true);
+                        self.session.body_sent(services, key, now, true);
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        self.session.body_sent(services, key, now, false);
+                        return Err(error);
+                    }
+                }
+            } else if self.outbox.pending() == 0 && self.outbox.ready {
                 if let Some(sending) = self.session.body() {
                     let owed = sending.remaining;
                     let sent = sending.send_to(&self.stream);
@@ -382,6 +556,14 @@ impl Conn {
             let pending = self.outbox.pending() > 0 || self.session.body().is_some();
             self.session
                 .handle_written(services, wakes, key, now, written, pending);
+            if self
+                .tls
+                .as_ref()
+                .is_some_and(|link| link.session.error().is_some())
+            {
+                // A failed TLS session: its alert goes out, then the connection closes.
+                return Ok(self.outbox.pending() > 0);
+            }
             return Ok(match self.session.status() {
                 Status::Open => true,
                 Status::Gone => false,
@@ -409,5 +591,7 @@ const READ_BUFFER: usize = 64 * 1024;
 const TURN_READ_BUDGET: usize = 64 * 1024;
 /// Stop reading a connection whose peer has not taken this much of our output yet.
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+/// A file body over TLS is read this much at a time: four full TLS records.
+const BODY_PIECE: usize = 64 * 1024;
 /// Output buffers above this are released once written: an idle connection keeps little.
 const RETAINED_OUTPUT: usize = 16 * 1024;
