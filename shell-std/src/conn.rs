@@ -2,11 +2,12 @@
 //! deadlines. Every decision (parsing, status, keep-alive, timeouts) is the core's.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as SocketShutdown, TcpStream};
+use std::net::Shutdown as SocketShutdown;
 use std::time::{Duration, Instant};
 
 use ferry_core::http::{self, HttpConfig, HttpConn, HttpEvent};
 use ferry_core::web::app::{AppAction, MessageApp};
+use ferry_shell::stream::Stream;
 use time::OffsetDateTime;
 
 use crate::forward::Forwarder;
@@ -19,10 +20,10 @@ pub struct WebContext {
 }
 
 /// Serves one connection until the core says it is closed or the socket fails.
-pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
+pub fn serve(mut stream: Stream, context: &WebContext) -> io::Result<()> {
     // Each response goes out in one write; without this, a response written after a partial
     // write would wait for the peer's delayed ACK (Nagle's algorithm).
-    stream.set_nodelay(true)?;
+    stream.tcp().set_nodelay(true)?;
     let mut conn = HttpConn::new(context.http, Instant::now(), OffsetDateTime::now_utc());
     let mut out = Vec::new();
     let mut buf = vec![0u8; READ_BUFFER];
@@ -55,7 +56,7 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
 /// handles a deadline that passed, or reads once, waiting no longer than the core's next
 /// deadline. False when the connection is finished.
 pub fn read_next(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     conn: &mut HttpConn,
     write_shut: &mut bool,
     buf: &mut [u8],
@@ -106,18 +107,34 @@ pub fn refusal(out: &mut Vec<u8>) {
     http::encode_server_full(OffsetDateTime::now_utc(), out);
 }
 
+/// The refusal of an HTTP port: the 503, or nothing on a TLS port, where it would need a
+/// handshake the accept thread cannot spend.
+pub fn refusal_for(tls: bool) -> fn(&mut Vec<u8>) {
+    if tls {
+        |_| {}
+    } else {
+        refusal
+    }
+}
+
+/// A listening line with the secure scheme when the port speaks TLS.
+pub fn secure_if(tls: bool, line: String) -> String {
+    if tls {
+        ferry_core::tls::listening_line(&line)
+    } else {
+        line
+    }
+}
+
 /// Writes `out` whole, each blocking write bounded by the core's next deadline, reporting every
 /// write to the core; false when the core gave up on a peer that takes no bytes.
-pub fn write_out(
-    stream: &mut TcpStream,
-    conn: &mut HttpConn,
-    out: &mut Vec<u8>,
-) -> io::Result<bool> {
+pub fn write_out(stream: &mut Stream, conn: &mut HttpConn, out: &mut Vec<u8>) -> io::Result<bool> {
     let mut written = 0;
     let mut progress = 0;
+    let mut flushed = false;
     loop {
         let now = Instant::now();
-        let pending = written < out.len();
+        let pending = written < out.len() || !flushed;
         conn.handle_written(now, progress, pending);
         if !pending {
             out.clear();
@@ -139,6 +156,15 @@ pub fn write_out(
         });
         stream.set_write_timeout(wait)?;
         progress = 0;
+        if written == out.len() {
+            // Over TLS, records the socket did not take yet; nothing to do for plain TCP.
+            match stream.flush() {
+                Ok(()) => flushed = true,
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => return Err(e),
+            }
+            continue;
+        }
         match stream.write(&out[written..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
@@ -155,6 +181,13 @@ pub fn write_out(
             Err(e) => return Err(e),
         }
     }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// Bytes read per call: a typical request head fits with room for a small form.
