@@ -1,7 +1,7 @@
 //! `ferry-testkit`: the integration suite of ferry, written once and run against every shell.
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`adversarial`], [`slow`],
-//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`mongo`], [`chat`], [`files`],
+//! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`mongo`], [`chat`], [`files`], [`tls`],
 //! [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
@@ -40,6 +40,7 @@ pub mod slow;
 pub mod store;
 pub mod tcp;
 pub mod temp;
+pub mod tls;
 
 /// Expands to one `#[test]` per suite function, each running it against the binary `$bin`.
 ///
@@ -154,6 +155,15 @@ macro_rules! suite {
                 killed_mongodb_server_keeps_every_acknowledged_post,
                 killed_mongodb_server_over_tcp_keeps_every_acknowledged_post,
                 http_and_socket_as_separate_processes_store_in_mongodb,
+            ],
+            tls: [
+                web_app_over_tls_serves_pages_and_stores_posts,
+                file_server_over_tls_downloads_uploads_and_ranges,
+                chat_over_tls_with_openssl_and_the_chat_client,
+                plain_broken_and_silent_clients_on_a_tls_port_are_closed_in_time,
+                sighup_reloads_the_certificate_under_load_losing_no_request,
+                bad_certificates_at_start_are_one_line_and_exit_1,
+                large_download_over_tls_stays_in_bounded_memory,
             ],
             tcp: [
                 serve_over_tcp_stores_then_redirects,
