@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""Summarizes one testssl.sh JSON file: counts by severity, and every finding rated MEDIUM or
+above. Exits 1 when any is HIGH or CRITICAL (or the scan produced nothing)."""
+import json
+import sys
+from collections import Counter
+
+ORDER = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "WARN", "INFO", "OK"]
+
+
+def main(path, label):
+    try:
+        with open(path) as f:
+            findings = json.load(f)
+    except (OSError, ValueError) as error:
+        print(f"{label}: no testssl result ({error})")
+        return 1
+    counts = Counter(finding.get("severity", "?") for finding in findings)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ORDER if counts[s])
+    print(f"{label}: {summary}")
+    for finding in findings:
+        if finding.get("severity") in ("CRITICAL", "HIGH", "MEDIUM", "WARN"):
+            print(f"  {finding['severity']:8} {finding['id']}: {finding['finding']}")
+    scanned = any(f.get("id") == "protocols" or f.get("id", "").startswith("TLS") for f in findings)
+    if not scanned:
+        print(f"{label}: the scan did not reach the protocols")
+        return 1
+    return 1 if counts["CRITICAL"] or counts["HIGH"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
