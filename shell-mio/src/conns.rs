@@ -18,7 +18,6 @@ use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::Instant;
 
-use ferry_core::tls::TlsSession;
 use ferry_shell::tls::ServerTls;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -26,6 +25,10 @@ use mio::{Interest, Registry, Token};
 use crate::outbox::Outbox;
 use crate::session::{ReadPolicy, Services, Session, Status};
 use crate::timers::Timers;
+
+mod tls;
+
+use tls::TlsLink;
 
 /// Which connection: its slot and the generation of the slot's occupant, so a deadline, a wake
 /// or an answer meant for a closed connection never reaches the next one in that slot.
@@ -76,13 +79,6 @@ pub struct Conn {
     session: Session,
     /// The TLS layer of a connection to a TLS port.
     tls: Option<Box<TlsLink>>,
-}
-
-/// A connection's TLS session and what the driver told the session about it.
-struct TlsLink {
-    session: TlsSession,
-    /// The peer's end has been reported to the session.
-    eof_delivered: bool,
 }
 
 /// Every open connection, the deadlines they asked for, and the state one turn of reading
@@ -388,104 +384,6 @@ impl Conn {
         self.read_ready && wants && self.outbox.pending() < OUTPUT_HIGH_WATER
     }
 
-    /// Bytes from the socket: to the session, or through TLS to it.
-    fn receive(
-        &mut self,
-        cx: &mut Cx,
-        key: ConnKey,
-        now: Instant,
-        bytes: &[u8],
-        plain: &mut Vec<u8>,
-    ) {
-        match self.tls.as_mut() {
-            None => self.session.receive(cx.services, cx.wakes, key, now, bytes),
-            Some(link) => {
-                link.session.receive(now, bytes);
-                self.deliver(cx, key, now, plain);
-            }
-        }
-    }
-
-    /// The socket's end: to the session, or through TLS (which may fail a handshake instead).
-    fn receive_eof(&mut self, cx: &mut Cx, key: ConnKey, now: Instant, plain: &mut Vec<u8>) {
-        match self.tls.as_mut() {
-            None => self.session.receive_eof(cx.services, cx.wakes, key, now),
-            Some(link) => {
-                link.session.receive_eof(now);
-                self.deliver(cx, key, now, plain);
-            }
-        }
-    }
-
-    /// Hands what TLS decrypted to the session, and the peer's close once.
-    fn deliver(&mut self, cx: &mut Cx, key: ConnKey, now: Instant, plain: &mut Vec<u8>) {
-        let Some(link) = self.tls.as_mut() else {
-            return;
-        };
-        plain.clear();
-        if link.session.poll_plaintext(plain).is_some() {
-            self.session.receive(cx.services, cx.wakes, key, now, plain);
-            plain.clear();
-        }
-        if link.session.is_peer_closed() && !link.eof_delivered {
-            link.eof_delivered = true;
-            self.session.receive_eof(cx.services, cx.wakes, key, now);
-        }
-    }
-
-    /// The earliest of the session's and the handshake's deadlines.
-    fn poll_timeout(&self) -> Option<Instant> {
-        let tls = self
-            .tls
-            .as_ref()
-            .and_then(|link| link.session.poll_timeout());
-        [self.session.poll_timeout(), tls]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    /// Moves the session's output into the outbox: as it is, or encrypted, with a
-    /// `close_notify` once the session has said its last.
-    fn take_output(
-        &mut self,
-        services: &mut Services,
-        wakes: &mut Wakes,
-        key: ConnKey,
-        now: Instant,
-        plain: &mut Vec<u8>,
-    ) {
-        let Some(link) = self.tls.as_mut() else {
-            self.session
-                .poll_transmit(services, wakes, key, now, self.outbox.buffer());
-            return;
-        };
-        plain.clear();
-        self.session.poll_transmit(services, wakes, key, now, plain);
-        link.session.send(plain);
-        plain.clear();
-        if self.session.status() != Status::Open && self.session.body().is_none() {
-            link.session.close();
-        }
-        link.session.poll_transmit(self.outbox.buffer());
-    }
-
-    /// Encrypts pieces of the file body while the outbox is below its high-water mark; returns
-    /// whether the body is all handed to TLS.
-    fn encrypt_body(&mut self, plain: &mut Vec<u8>) -> io::Result<bool> {
-        let (Some(link), Some(sending)) = (self.tls.as_mut(), self.session.body()) else {
-            return Ok(false);
-        };
-        while sending.remaining > 0 && self.outbox.pending() < OUTPUT_HIGH_WATER {
-            plain.clear();
-            sending.read_piece(plain, BODY_PIECE)?;
-            link.session.send(plain);
-            link.session.poll_transmit(self.outbox.buffer());
-        }
-        plain.clear();
-        Ok(sending.remaining == 0)
-    }
-
     /// Hands the session's output to the socket, then a download body, and reports the
     /// progress. False once the connection is finished and can go.
     fn write(
@@ -591,7 +489,5 @@ const READ_BUFFER: usize = 64 * 1024;
 const TURN_READ_BUDGET: usize = 64 * 1024;
 /// Stop reading a connection whose peer has not taken this much of our output yet.
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
-/// A file body over TLS is read this much at a time: four full TLS records.
-const BODY_PIECE: usize = 64 * 1024;
 /// Output buffers above this are released once written: an idle connection keeps little.
 const RETAINED_OUTPUT: usize = 16 * 1024;
