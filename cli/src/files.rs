@@ -12,6 +12,7 @@ use ferry_core::http::{
 };
 
 use crate::size::{format_duration, format_size};
+use crate::tls::{ClientTlsFlags, TlsFlags};
 use crate::values;
 
 /// Settings of the file server (`ferry files`).
@@ -67,6 +68,8 @@ pub struct FilesOptions {
           default_value = format_duration(FilesConfig::default().max_age),
           value_parser = values::max_age)]
     pub max_age: Duration,
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 impl FilesOptions {
@@ -115,6 +118,8 @@ pub struct FileClientOptions {
     /// PUT: upload this local file instead of the one named like the last name of PATH.
     #[arg(long, env = "FERRY_FILE", value_name = "LOCAL", value_parser = values::path)]
     pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: ClientTlsFlags,
 }
 
 /// Where the file server listens unless told: this machine only, the SPEC's port 8080, since a

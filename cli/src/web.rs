@@ -20,6 +20,7 @@ use ferry_core::http::{
 use ferry_storage::{FsyncPolicy, StoreLocation};
 
 use crate::size::{format_duration, format_size};
+use crate::tls::{TlsFiles, TlsFlags};
 use crate::values;
 
 /// Settings of `ferry serve`: the web app and the socket server in one process.
@@ -60,6 +61,8 @@ pub struct WebOptions {
     pub write_timeout: Duration,
     /// `--transport`: how messages travel to the socket server.
     pub transport: Transport,
+    /// `--tls-cert`/`--tls-key`: the web app speaks TLS with these.
+    pub tls: Option<TlsFiles>,
 }
 
 impl WebOptions {
@@ -198,6 +201,8 @@ struct WebFlags {
     #[arg(long, env = "FERRY_WRITE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_WRITE_TIMEOUT), value_parser = values::timeout)]
     write_timeout: Duration,
+    #[command(flatten)]
+    tls: TlsFlags,
 }
 
 impl WebFlags {
@@ -214,6 +219,7 @@ impl WebFlags {
             request_timeout: self.request_timeout,
             write_timeout: self.write_timeout,
             transport,
+            tls: self.tls.files(),
         }
     }
 }

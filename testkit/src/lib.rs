@@ -2,7 +2,8 @@
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`adversarial`], [`slow`],
 //! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`retry`], [`disk`], [`mongo`],
-//! [`chat`], [`files`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! [`chat`], [`files`], [`tls`], [`process`]) holds plain functions `fn(bin: &str)`, one per
+//! behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -43,6 +44,7 @@ pub mod slow;
 pub mod store;
 pub mod tcp;
 pub mod temp;
+pub mod tls;
 
 /// Expands to one `#[test]` per suite function, each running it against the binary `$bin`.
 ///
@@ -170,6 +172,15 @@ macro_rules! suite {
             ],
             retry: [
                 a_message_sent_again_after_a_503_is_stored_once,
+            ],
+            tls: [
+                web_app_over_tls_serves_pages_and_stores_posts,
+                file_server_over_tls_downloads_uploads_and_ranges,
+                chat_over_tls_with_openssl_and_the_chat_client,
+                plain_broken_and_silent_clients_on_a_tls_port_are_closed_in_time,
+                sighup_reloads_the_certificate_under_load_losing_no_request,
+                bad_certificates_at_start_are_one_line_and_exit_1,
+                large_download_over_tls_stays_in_bounded_memory,
             ],
             tcp: [
                 serve_over_tcp_stores_then_redirects,
