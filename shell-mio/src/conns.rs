@@ -501,5 +501,7 @@ const READ_BUFFER: usize = 64 * 1024;
 const TURN_READ_BUDGET: usize = 64 * 1024;
 /// Stop reading a connection whose peer has not taken this much of our output yet.
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
-/// Output buffers above this are released once written: an idle connection keeps little.
-const RETAINED_OUTPUT: usize = 16 * 1024;
+/// Output buffers are released once written: most connections are idle keep-alives between
+/// answers, and a kept buffer (an answer's size) was most of what each cost; taking a fresh one
+/// per answer costs an allocation, far less than the write.
+const RETAINED_OUTPUT: usize = 0;

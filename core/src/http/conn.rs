@@ -225,6 +225,7 @@ impl HttpConn {
             _ => {
                 self.input.extend_from_slice(bytes);
                 self.advance(now);
+                self.release_idle_input();
             }
         }
     }
@@ -339,6 +340,7 @@ impl HttpConn {
         if keep_alive {
             self.state = State::Idle { since: now };
             self.advance(now);
+            self.release_idle_input();
         } else {
             self.start_closing(now);
         }
@@ -355,7 +357,9 @@ impl HttpConn {
             return None;
         }
         if out.is_empty() {
-            mem::swap(out, &mut self.output);
+            // Handed over whole, not swapped: the shell's empty buffer is not kept here, so a
+            // connection holds no output buffer between responses.
+            *out = mem::take(&mut self.output);
         } else {
             out.append(&mut self.output);
         }
@@ -398,7 +402,21 @@ impl HttpConn {
     ///
     /// Can change after `receive`, `receive_eof`, `handle_timeout` and `respond`.
     pub fn poll_event(&mut self) -> Option<HttpEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            // An idle connection keeps no event queue (a few hundred bytes each).
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    /// Drops the input buffer once everything in it is consumed: most of a busy server's
+    /// connections are idle keep-alives, and each would otherwise keep its last request's
+    /// buffer. The next request costs one allocation, far less than parsing it.
+    fn release_idle_input(&mut self) {
+        if self.input.is_empty() && self.input.capacity() > 0 {
+            self.input = Vec::new();
+        }
     }
 
     /// Whether the shell should read from the peer now. False while a request waits for its
@@ -565,7 +583,9 @@ impl HttpConn {
         self.streamed = Vec::new();
         match error {
             // A client too slow to finish its request is not worth waiting for any longer.
-            HttpError::HeadTimeout | HttpError::BodyTimeout => self.state = State::Closed,
+            HttpError::HeadTimeout | HttpError::BodyTimeout | HttpError::RequestTimeout => {
+                self.state = State::Closed
+            }
             _ => self.start_closing(now),
         }
     }
