@@ -6,6 +6,7 @@ use clap::Args;
 use ferry_core::chat::{ChatConfig, DEFAULT_HISTORY, DEFAULT_IDLE_TIMEOUT};
 
 use crate::size::format_duration;
+use crate::tls::{ClientTlsFlags, TlsFlags};
 use crate::values;
 
 /// Settings of the chat server (`ferry chat`).
@@ -24,6 +25,8 @@ pub struct ChatOptions {
     #[arg(long, env = "FERRY_IDLE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_IDLE_TIMEOUT), value_parser = values::timeout)]
     pub idle_timeout: Duration,
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 impl ChatOptions {
@@ -49,6 +52,8 @@ pub struct ChatClientOptions {
     /// The name to chat under; without it the client asks for one at start.
     #[arg(long, env = "FERRY_USERNAME", value_name = "NAME", value_parser = values::username)]
     pub username: Option<String>,
+    #[command(flatten)]
+    pub tls: ClientTlsFlags,
 }
 
 /// The chat server's port unless told, for the server and the client alike.

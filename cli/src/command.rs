@@ -6,6 +6,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::chat::{ChatClientOptions, ChatOptions};
 use crate::files::{FileClientOptions, FilesOptions};
 use crate::help;
+use crate::tls::CertOptions;
 use crate::web::{HttpArgs, ServeArgs, SocketArgs};
 use crate::Command;
 
@@ -84,6 +85,16 @@ enum Subcommands {
                              Ctrl-C leaves."
     )]
     ChatClient(ChatClientOptions),
+    /// write a self-signed certificate and key for TLS
+    #[command(
+        before_help = "Writes cert.pem and key.pem into --out: a new P-256 key and a \
+                             certificate for it, signed by itself, valid for a year for the \
+                             names given. Serve with --tls-cert cert.pem --tls-key key.pem and \
+                             let clients trust it with --cacert cert.pem (curl takes the same \
+                             flag). For local use: browsers warn about any certificate no \
+                             authority signed."
+    )]
+    Cert(CertOptions),
 }
 
 /// ferry's command line for the binary called `program`, as clap reads it.
@@ -127,6 +138,7 @@ pub(crate) fn command(matches: &clap::ArgMatches) -> Result<Command, clap::Error
         Some(Subcommands::Client(options)) => Command::Client(options),
         Some(Subcommands::Chat(options)) => Command::Chat(options),
         Some(Subcommands::ChatClient(options)) => Command::ChatClient(options),
+        Some(Subcommands::Cert(options)) => Command::Cert(options),
     })
 }
 

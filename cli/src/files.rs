@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use clap::Args;
 use ferry_core::files::client::ClientMethod;
-use ferry_core::files::{FilesConfig, DEFAULT_MAX_UPLOAD};
+use ferry_core::files::{FilesConfig, DEFAULT_MAX_UPLOAD, DEFAULT_UPLOAD_TIMEOUT};
 use ferry_core::http::{
     HttpConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_WRITE_TIMEOUT,
 };
 
 use crate::size::{format_duration, format_size};
+use crate::tls::{ClientTlsFlags, TlsFlags};
 use crate::values;
 
 /// Settings of the file server (`ferry files`).
@@ -47,6 +48,11 @@ pub struct FilesOptions {
     #[arg(long, env = "FERRY_BODY_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_BODY_TIMEOUT), value_parser = values::timeout)]
     pub body_timeout: Duration,
+    /// How long a whole request (head and body, an upload included) may take from its first
+    /// byte; then it gets 408.
+    #[arg(long, env = "FERRY_REQUEST_TIMEOUT", value_name = "DURATION",
+          default_value = format_duration(DEFAULT_UPLOAD_TIMEOUT), value_parser = values::timeout)]
+    pub request_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
     #[arg(long, env = "FERRY_IDLE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_IDLE_TIMEOUT), value_parser = values::timeout)]
@@ -56,6 +62,14 @@ pub struct FilesOptions {
     #[arg(long, env = "FERRY_WRITE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_WRITE_TIMEOUT), value_parser = values::timeout)]
     pub write_timeout: Duration,
+    /// How long a client may keep a file without asking again (Cache-Control: max-age); 0 sends
+    /// no-cache, so clients revalidate with the ETag and Last-Modified each time.
+    #[arg(long, env = "FERRY_MAX_AGE", value_name = "DURATION",
+          default_value = format_duration(FilesConfig::default().max_age),
+          value_parser = values::max_age)]
+    pub max_age: Duration,
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 impl FilesOptions {
@@ -66,6 +80,7 @@ impl FilesOptions {
             max_body: self.max_upload,
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
+            request_timeout: self.request_timeout,
             idle_timeout: self.idle_timeout,
             write_timeout: self.write_timeout,
             ..HttpConfig::default()
@@ -77,6 +92,7 @@ impl FilesOptions {
         FilesConfig {
             read_only: self.read_only,
             max_upload: self.max_upload,
+            max_age: self.max_age,
         }
     }
 }
@@ -102,6 +118,8 @@ pub struct FileClientOptions {
     /// PUT: upload this local file instead of the one named like the last name of PATH.
     #[arg(long, env = "FERRY_FILE", value_name = "LOCAL", value_parser = values::path)]
     pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: ClientTlsFlags,
 }
 
 /// Where the file server listens unless told: this machine only, the SPEC's port 8080, since a

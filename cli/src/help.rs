@@ -179,6 +179,10 @@ const GENERAL_EXAMPLES: &[(&str, &str)] = &[
         "chat-client --username ann",
         "chat as ann with the chat server on this machine",
     ),
+    (
+        "cert",
+        "write a self-signed cert.pem and key.pem for TLS on this machine",
+    ),
 ];
 
 /// Each subcommand's examples: argument lists after the program name, and what they do.
@@ -194,6 +198,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             (
                 "serve --store /var/lib/ferry/data.json",
                 "keep messages in another file",
+            ),
+            (
+                "serve --tls-cert cert.pem --tls-key key.pem",
+                "the web app over TLS (https://)",
             ),
         ],
     ),
@@ -249,6 +257,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "upload a local file under another name",
             ),
             ("client example.org 8080 HEAD /", "show the headers of /"),
+            (
+                "client localhost 8443 GET /a.txt --cacert cert.pem",
+                "over TLS, trusting a self-signed certificate",
+            ),
         ],
     ),
     (
@@ -259,6 +271,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "chat --bind 127.0.0.1:7000 --history 50",
                 "on this machine only, with a longer history",
             ),
+            (
+                "chat --tls-cert cert.pem --tls-key key.pem",
+                "the chat over TLS (tls://)",
+            ),
         ],
     ),
     (
@@ -268,6 +284,20 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             (
                 "chat-client chat.example.org 7072 --username ann",
                 "another server, as ann",
+            ),
+            (
+                "chat-client localhost 7072 --cacert cert.pem",
+                "over TLS, trusting a self-signed certificate",
+            ),
+        ],
+    ),
+    (
+        "cert",
+        &[
+            ("cert", "cert.pem and key.pem here, for localhost"),
+            (
+                "cert --out /etc/ferry --name files.lan --name 192.168.1.20",
+                "for a host on the local network",
             ),
         ],
     ),
@@ -283,6 +313,11 @@ const VALUE_FORMATS: &[(&str, &str)] = &[
     (
         "SIZE",
         "Bytes, or a whole number with K, M or G (1K = 1024 bytes).",
+    ),
+    (
+        "FILE",
+        "A path. --tls-cert and --tls-key are PEM files: the certificate chain, and the \
+         private key (PKCS#8, PKCS#1 or SEC1).",
     ),
     (
         "DURATION",

@@ -23,6 +23,7 @@ mod size;
 mod suggest;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod values;
 mod web;
 
@@ -34,6 +35,7 @@ pub use chat::{ChatClientOptions, ChatOptions};
 pub use error::{CliError, CliErrorKind, ValueSource};
 pub use files::{FileClientOptions, FilesOptions};
 pub use size::{DurationError, SizeError};
+pub use tls::{CertOptions, ClientTlsFlags, TlsFiles, TlsFlags};
 pub use values::ValueError;
 pub use web::{ServeOptions, SocketOptions, WebOptions};
 
@@ -54,6 +56,8 @@ pub enum Command {
     Files(FilesOptions),
     /// Download, upload or inspect one file on a file server.
     Client(FileClientOptions),
+    /// Write a self-signed certificate and its key for TLS.
+    Cert(CertOptions),
     /// Print this text on stdout and exit successfully (`-h`/`--help` anywhere).
     Help(String),
     /// Print this text on stdout and exit successfully (`-V`/`--version` anywhere).

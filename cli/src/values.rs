@@ -91,6 +91,15 @@ pub(crate) fn timeout(text: &str) -> Result<Duration, ValueError> {
     }
 }
 
+/// Reads a freshness lifetime: a duration from zero (ask every time) up to [`MAX_TIMEOUT`]; a
+/// file served longer than a day without asking is better served with a new name.
+pub(crate) fn max_age(text: &str) -> Result<Duration, ValueError> {
+    match parse_duration(non_empty(text)?).map_err(ValueError::Duration)? {
+        duration if duration > MAX_TIMEOUT => Err(ValueError::TooLong),
+        duration => Ok(duration),
+    }
+}
+
 /// Reads `--transport` by the transports' own names, in any case.
 pub(crate) fn transport(text: &str) -> Result<Transport, ValueError> {
     let found = Transport::ALL.into_iter().find(|t| named(t.name(), text));

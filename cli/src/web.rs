@@ -15,11 +15,12 @@ use ferry_core::datagram::sender::DEFAULT_ACK_TIMEOUT;
 use ferry_core::datagram::{id_prefix, SenderConfig, Transport};
 use ferry_core::http::{
     HttpConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_BODY, DEFAULT_WRITE_TIMEOUT,
+    DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
 };
 use ferry_storage::{FsyncPolicy, StoreLocation};
 
 use crate::size::{format_duration, format_size};
+use crate::tls::{TlsFiles, TlsFlags};
 use crate::values;
 
 /// Settings of `ferry serve`: the web app and the socket server in one process.
@@ -54,10 +55,14 @@ pub struct WebOptions {
     pub idle_timeout: Duration,
     /// `--body-timeout`: how long a request body may stall between two reads.
     pub body_timeout: Duration,
+    /// `--request-timeout`: how long a whole request (head and body) may take.
+    pub request_timeout: Duration,
     /// `--write-timeout`: how long a client may take no byte of a response before it is closed.
     pub write_timeout: Duration,
     /// `--transport`: how messages travel to the socket server.
     pub transport: Transport,
+    /// `--tls-cert`/`--tls-key`: the web app speaks TLS with these.
+    pub tls: Option<TlsFiles>,
 }
 
 impl WebOptions {
@@ -67,6 +72,7 @@ impl WebOptions {
             max_body: self.max_body,
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
+            request_timeout: self.request_timeout,
             idle_timeout: self.idle_timeout,
             write_timeout: self.write_timeout,
             ..HttpConfig::default()
@@ -182,6 +188,11 @@ struct WebFlags {
     #[arg(long, env = "FERRY_BODY_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_BODY_TIMEOUT), value_parser = values::timeout)]
     body_timeout: Duration,
+    /// How long a whole request (head and body) may take from its first byte, however steadily
+    /// it trickles in; then it gets 408.
+    #[arg(long, env = "FERRY_REQUEST_TIMEOUT", value_name = "DURATION",
+          default_value = format_duration(DEFAULT_REQUEST_TIMEOUT), value_parser = values::timeout)]
+    request_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
     #[arg(long, env = "FERRY_IDLE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_IDLE_TIMEOUT), value_parser = values::timeout)]
@@ -190,6 +201,8 @@ struct WebFlags {
     #[arg(long, env = "FERRY_WRITE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_WRITE_TIMEOUT), value_parser = values::timeout)]
     write_timeout: Duration,
+    #[command(flatten)]
+    tls: TlsFlags,
 }
 
 impl WebFlags {
@@ -203,8 +216,10 @@ impl WebFlags {
             header_timeout: self.header_timeout,
             idle_timeout: self.idle_timeout,
             body_timeout: self.body_timeout,
+            request_timeout: self.request_timeout,
             write_timeout: self.write_timeout,
             transport,
+            tls: self.tls.files(),
         }
     }
 }

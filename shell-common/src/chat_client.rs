@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 
 use ferry_cli::ChatClientOptions;
 use ferry_core::chat::{ChatClient, ClientEvent};
+use ferry_core::tls::Alpn;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+
+use crate::stream::Stream;
 
 /// Connects to the chat server of `options` and chats until the user leaves or the server goes
 /// away. Returns the process's exit code: 0 when the user left, 1 otherwise.
@@ -39,10 +42,15 @@ enum Input {
 
 fn chat(options: &ChatClientOptions) -> Result<u8, String> {
     let target = format!("{}:{}", options.host, options.port);
+    let tls = crate::tls::client_config(&options.tls, Alpn::None)?;
+    // A certificate that does not verify ends here, with one line: never a retry in the clear.
     let stream = connect(&options.host, options.port)
+        .and_then(|tcp| {
+            // Each typed line should leave at once.
+            let _ = tcp.set_nodelay(true);
+            Stream::connect(tcp, &options.host, tls.as_ref())
+        })
         .map_err(|e| format!("cannot connect to the chat server at {target}: {e}"))?;
-    // Each typed line should leave at once.
-    let _ = stream.set_nodelay(true);
     let (sender, inputs) = mpsc::channel();
     let reader = stream
         .try_clone()
@@ -62,7 +70,7 @@ fn chat(options: &ChatClientOptions) -> Result<u8, String> {
 }
 
 /// Feeds inputs to the machine, sends and prints what it says, until the session ends.
-fn drive(mut client: ChatClient, mut stream: TcpStream, inputs: &Receiver<Input>) -> u8 {
+fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -> u8 {
     let mut out = Vec::new();
     let stdout = io::stdout();
     loop {
@@ -124,7 +132,7 @@ fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     Err(last)
 }
 
-fn read_server(mut stream: TcpStream, inputs: Sender<Input>) -> impl FnOnce() {
+fn read_server(mut stream: Stream, inputs: Sender<Input>) -> impl FnOnce() {
     move || {
         let mut buf = vec![0; READ_BUFFER];
         loop {

@@ -20,6 +20,9 @@ use ferry_core::files::client::{
 };
 use ferry_core::files::download_name;
 use ferry_core::http::{ResponseEvent, ResponseHead, ResponseReader};
+use ferry_core::tls::Alpn;
+
+use crate::stream::Stream;
 
 /// Runs one request of `options`; exit code 0 for a 2xx answer, 1 for anything else (with a
 /// line on stderr).
@@ -35,7 +38,10 @@ pub fn run_file_client(program: &str, options: &FileClientOptions) -> ExitCode {
 
 fn transfer(options: &FileClientOptions) -> Result<(), String> {
     let target = format!("{}:{}", options.host, options.port);
+    let tls = crate::tls::client_config(&options.tls, Alpn::Http11)?;
+    // A certificate that does not verify ends here, with one line: never a retry in the clear.
     let mut stream = connect(&options.host, options.port)
+        .and_then(|tcp| Stream::connect(tcp, &options.host, tls.as_ref()))
         .map_err(|e| format!("cannot connect to the file server at {target}: {e}"))?;
     let context = |e: io::Error| format!("connection to {target}: {e}");
     stream
@@ -62,7 +68,7 @@ fn transfer(options: &FileClientOptions) -> Result<(), String> {
     }
 }
 
-fn get(options: &FileClientOptions, stream: &mut TcpStream) -> Result<(), String> {
+fn get(options: &FileClientOptions, stream: &mut Stream) -> Result<(), String> {
     let out = match &options.out {
         Some(out) => out.clone(),
         None => PathBuf::from(download_name(&options.path).ok_or_else(|| {
@@ -113,7 +119,7 @@ fn get(options: &FileClientOptions, stream: &mut TcpStream) -> Result<(), String
     Ok(())
 }
 
-fn put(options: &FileClientOptions, mut stream: TcpStream) -> Result<(), String> {
+fn put(options: &FileClientOptions, mut stream: Stream) -> Result<(), String> {
     let local = match &options.file {
         Some(file) => file.clone(),
         None => PathBuf::from(download_name(&options.path).ok_or_else(|| {
@@ -189,7 +195,7 @@ fn check(head: &ResponseHead) -> Result<(), String> {
 
 /// The reading side of the connection, through the core's response reader.
 struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     reader: ResponseReader,
     buf: Vec<u8>,
     /// Body bytes read along with the head, not yet taken.
@@ -199,7 +205,7 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, head_request: bool) -> Connection {
+    fn new(stream: Stream, head_request: bool) -> Connection {
         Connection {
             stream,
             reader: ResponseReader::new(head_request),

@@ -13,7 +13,9 @@ pub mod files;
 pub mod lookup;
 pub mod startup;
 pub mod static_folder;
+pub mod stream;
 pub mod tcp_progress;
+pub mod tls;
 pub mod wait;
 
 pub use chat_client::run_chat_client;

@@ -10,6 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use ferry_shell::tls::ServerTls;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
@@ -26,6 +27,8 @@ pub struct Listeners {
 struct Entry {
     listener: TcpListener,
     kind: ServiceKind,
+    /// The port's TLS settings, when it speaks TLS.
+    tls: Option<ServerTls>,
     /// Edge-triggered readiness: set by an event, cleared on WouldBlock.
     ready: bool,
 }
@@ -35,6 +38,8 @@ pub struct Accepted {
     pub stream: TcpStream,
     pub remote: SocketAddr,
     pub kind: ServiceKind,
+    /// The port's TLS settings, when it speaks TLS.
+    pub tls: Option<ServerTls>,
     /// The connection is beyond the limit: refuse it.
     pub refuse: bool,
 }
@@ -48,12 +53,14 @@ impl Listeners {
         }
     }
 
-    /// Adds a listener whose connections go to `kind`; registers it under its token.
+    /// Adds a listener whose connections go to `kind`, over TLS with `tls`; registers it under
+    /// its token.
     pub fn add(
         &mut self,
         registry: &Registry,
         mut listener: TcpListener,
         kind: ServiceKind,
+        tls: Option<ServerTls>,
     ) -> io::Result<()> {
         if self.entries.len() == MAX_LISTENERS {
             return Err(io::Error::other("too many listening sockets"));
@@ -63,6 +70,7 @@ impl Listeners {
         self.entries.push(Entry {
             listener,
             kind,
+            tls,
             ready: true,
         });
         Ok(())
@@ -107,6 +115,7 @@ impl Listeners {
                             stream,
                             remote,
                             kind: entry.kind,
+                            tls: entry.tls.clone(),
                             refuse,
                         })
                     }
@@ -127,6 +136,16 @@ impl Listeners {
             }
         }
         None
+    }
+
+    /// SIGHUP: every TLS port reads its certificate and key again; one line per port to print,
+    /// an error keeping the pair in use.
+    pub fn reload_tls(&self) -> Vec<Result<String, String>> {
+        self.entries
+            .iter()
+            .filter_map(|entry| entry.tls.as_ref())
+            .map(ServerTls::reload)
+            .collect()
     }
 
     /// Stops accepting: the listeners close, so new clients are refused by the system.

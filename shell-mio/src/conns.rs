@@ -6,18 +6,30 @@
 //! socket has and hand it to the session, let the session answer, write what the socket takes,
 //! report the write, and close or half-close when the session says so. Sessions decide; this
 //! module moves bytes.
+//!
+//! On a TLS port the core's [`TlsSession`] sits between the socket and the session, here and
+//! nowhere else, so every service gets TLS from the same few lines: socket bytes go through
+//! `receive` and `poll_plaintext` to the session, the session's output through `send` and
+//! `poll_transmit` to the socket, and its end through `close` (a `close_notify`). A file body
+//! cannot go by sendfile(2) then: it is read in pieces into the encryption, and only while the
+//! connection's unwritten output is below its high-water mark, so memory stays bounded.
 
 use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::Instant;
 
 use ferry_shell::tcp_progress::bytes_acked;
+use ferry_shell::tls::ServerTls;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::outbox::Outbox;
 use crate::session::{ReadPolicy, Services, Session, Status};
 use crate::timers::Timers;
+
+mod tls;
+
+use tls::TlsLink;
 
 /// Which connection: its slot and the generation of the slot's occupant, so a deadline, a wake
 /// or an answer meant for a closed connection never reaches the next one in that slot.
@@ -68,6 +80,8 @@ pub struct Conn {
     /// The deadline armed in the timer heap for this connection, if any.
     armed: Option<Instant>,
     session: Session,
+    /// The TLS layer of a connection to a TLS port.
+    tls: Option<Box<TlsLink>>,
 }
 
 /// Every open connection, the deadlines they asked for, and the state one turn of reading
@@ -82,6 +96,8 @@ pub struct Conns {
     timers: Timers,
     /// One read buffer for every connection, so an idle connection holds no buffer of its own.
     read_buf: Vec<u8>,
+    /// One buffer for the plaintext of TLS connections, both ways, for the same reason.
+    plain_buf: Vec<u8>,
     /// Bytes budgeted reads may still take this turn, from all such connections together.
     turn_budget: usize,
     /// Connections whose budgeted read was cut short; read again next turn.
@@ -98,6 +114,7 @@ impl Conns {
             next_generation: 0,
             timers: Timers::default(),
             read_buf: vec![0; READ_BUFFER],
+            plain_buf: Vec::new(),
             turn_budget: TURN_READ_BUDGET,
             unfinished: Vec::new(),
         }
@@ -114,11 +131,13 @@ impl Conns {
     }
 
     /// Takes an accepted stream in: registers it under its slot's token and asks `open` (given
-    /// the new connection's key) for the session to run over it, then drives it once.
+    /// the new connection's key) for the session to run over it, over TLS when `tls` is given,
+    /// then drives it once.
     pub fn add(
         &mut self,
         cx: &mut Cx,
         mut stream: TcpStream,
+        tls: Option<&ServerTls>,
         now: Instant,
         open: impl FnOnce(&mut Services, ConnKey) -> Option<Session>,
     ) {
@@ -145,6 +164,16 @@ impl Conns {
             slot,
             generation: self.next_generation,
         };
+        let tls = match tls.map(|tls| tls.session(now)).transpose() {
+            Ok(tls) => tls.map(|session| {
+                Box::new(TlsLink {
+                    session,
+                    eof_delivered: false,
+                })
+            }),
+            // A config rustls refuses was refused at start or reload already; never here.
+            Err(_) => None,
+        };
         let Some(session) = open(cx.services, key) else {
             let _ = cx.registry.deregister(&mut stream);
             self.free.push(slot);
@@ -163,6 +192,7 @@ impl Conns {
             generation: key.generation,
             armed: None,
             session,
+            tls,
         });
         self.drive(cx, key, now);
     }
@@ -220,6 +250,11 @@ impl Conns {
                 continue;
             }
             conn.armed = None;
+            if let Some(link) = conn.tls.as_mut() {
+                // First, so a handshake that ran out ends the connection before the session
+                // could answer in the clear.
+                link.session.handle_timeout(now);
+            }
             // Bytes the peer took since the last write count before the deadline is judged.
             conn.report_acked(now);
             conn.session.handle_timeout(cx.services, cx.wakes, key, now);
@@ -288,7 +323,7 @@ impl Conns {
                     match conn.stream.read(&mut self.read_buf[..len]) {
                         Ok(0) => {
                             conn.read_ready = false;
-                            conn.session.receive_eof(cx.services, cx.wakes, key, now);
+                            conn.receive_eof(cx, key, now, &mut self.plain_buf);
                         }
                         Ok(n) => {
                             // A short read emptied the socket buffer; the next edge says when
@@ -304,7 +339,7 @@ impl Conns {
                                 cut_short = conn.read_ready;
                             }
                             let bytes = &self.read_buf[..n];
-                            conn.session.receive(cx.services, cx.wakes, key, now, bytes);
+                            conn.receive(cx, key, now, bytes, &mut self.plain_buf);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => conn.read_ready = false,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -312,7 +347,7 @@ impl Conns {
                     }
                 }
             }
-            match conn.write(cx.services, cx.wakes, key, now) {
+            match conn.write(cx.services, cx.wakes, key, now, &mut self.plain_buf) {
                 Ok(true) => {}
                 Ok(false) | Err(_) => break false,
             }
@@ -325,7 +360,7 @@ impl Conns {
             }
         };
         if alive {
-            if let Some(deadline) = conn.session.poll_timeout() {
+            if let Some(deadline) = conn.poll_timeout() {
                 conn.armed = Some(self.timers.arm(key, deadline, conn.armed));
             }
         } else {
@@ -358,11 +393,17 @@ impl Conn {
         }
     }
 
-    /// Reads only when the session wants input and the peer is not far behind on our output.
+    /// Reads only when the session wants input (or a handshake does) and the peer is not far
+    /// behind on our output.
     fn can_read(&self, services: &Services) -> bool {
-        self.read_ready
-            && self.session.wants_read(services)
-            && self.outbox.pending() < OUTPUT_HIGH_WATER
+        let wants = match &self.tls {
+            Some(link) => {
+                link.session.wants_read()
+                    && (link.session.is_handshaking() || self.session.wants_read(services))
+            }
+            None => self.session.wants_read(services),
+        };
+        self.read_ready && wants && self.outbox.pending() < OUTPUT_HIGH_WATER
     }
 
     /// Hands the session's output to the socket, then a download body, and reports the
@@ -373,14 +414,45 @@ impl Conn {
         wakes: &mut Wakes,
         key: ConnKey,
         now: Instant,
+        plain: &mut Vec<u8>,
     ) -> io::Result<bool> {
         loop {
-            self.session
-                .poll_transmit(services, wakes, key, now, self.outbox.buffer());
+            self.take_output(services, wakes, key, now, plain);
             let before = self.outbox.pending();
             self.outbox.flush(&mut self.stream)?;
             let mut written = before - self.outbox.pending();
-            if self.outbox.pending() == 0 && self.outbox.ready {
+            if self.tls.is_some() {
+                let encrypted = loop {
+                    let encrypted = self.encrypt_body(plain);
+                    let before = self.outbox.pending();
+                    self.outbox.flush(&mut self.stream)?;
+                    written += before - self.outbox.pending();
+                    // The socket took it all and can take more: no writable edge will come to
+                    // ask for the next pieces, so encrypt them now.
+                    let more = matches!(encrypted, Ok(false))
+                        && self.outbox.pending() == 0
+                        && self.outbox.ready
+                        && self.session.body().is_some();
+                    if !more {
+                        break encrypted;
+                    }
+                };
+                match encrypted {
+                    Ok(true) => {
+                        // All of it is encrypted into the outbox, in order before anything
+                        // the next request answers.
+                        self.session
+                            .handle_written(services, wakes, key, now, written, true);
+                        self.session.body_sent(services, key, now, true);
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        self.session.body_sent(services, key, now, false);
+                        return Err(error);
+                    }
+                }
+            } else if self.outbox.pending() == 0 && self.outbox.ready {
                 if let Some(sending) = self.session.body() {
                     let owed = sending.remaining;
                     let sent = sending.send_to(&self.stream);
@@ -405,6 +477,14 @@ impl Conn {
             self.session
                 .handle_written(services, wakes, key, now, written, pending);
             self.report_acked(now);
+            if self
+                .tls
+                .as_ref()
+                .is_some_and(|link| link.session.error().is_some())
+            {
+                // A failed TLS session: its alert goes out, then the connection closes.
+                return Ok(self.outbox.pending() > 0);
+            }
             return Ok(match self.session.status() {
                 Status::Open => true,
                 Status::Gone => false,
@@ -432,5 +512,7 @@ const READ_BUFFER: usize = 64 * 1024;
 const TURN_READ_BUDGET: usize = 64 * 1024;
 /// Stop reading a connection whose peer has not taken this much of our output yet.
 const OUTPUT_HIGH_WATER: usize = 256 * 1024;
-/// Output buffers above this are released once written: an idle connection keeps little.
-const RETAINED_OUTPUT: usize = 16 * 1024;
+/// Output buffers are released once written: most connections are idle keep-alives between
+/// answers, and a kept buffer (an answer's size) was most of what each cost; taking a fresh one
+/// per answer costs an allocation, far less than the write.
+const RETAINED_OUTPUT: usize = 0;

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_core::limits::SHUTDOWN_GRACE;
+use ferry_shell::tls::ServerTls;
 use mio::{Events, Interest, Poll, Token, Waker};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::accept::Listeners;
@@ -42,7 +43,8 @@ impl EventLoop {
     /// A loop holding at most `max_connections` connections at once.
     pub fn new(max_connections: usize) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        // SIGHUP reloads TLS certificates; without a TLS port it changes nothing.
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -57,9 +59,15 @@ impl EventLoop {
         })
     }
 
-    /// Adds a listening socket whose connections go to `kind`.
-    pub fn listen(&mut self, listener: mio::net::TcpListener, kind: ServiceKind) -> io::Result<()> {
-        self.listeners.add(self.poll.registry(), listener, kind)
+    /// Adds a listening socket whose connections go to `kind`, over TLS with `tls`.
+    pub fn listen(
+        &mut self,
+        listener: mio::net::TcpListener,
+        kind: ServiceKind,
+        tls: Option<ServerTls>,
+    ) -> io::Result<()> {
+        self.listeners
+            .add(self.poll.registry(), listener, kind, tls)
     }
 
     /// Runs until a signal asks to stop and in-flight work is done (or the grace period ends).
@@ -101,7 +109,20 @@ impl EventLoop {
                 let (readable, writable) = readiness(event);
                 match token {
                     SIGNALS => {
-                        if self.signals.pending().count() > 0 && stop_by.is_none() {
+                        let mut stop = false;
+                        for signal in self.signals.pending() {
+                            if signal == SIGHUP {
+                                for line in self.listeners.reload_tls() {
+                                    match line {
+                                        Ok(line) => println!("{line}"),
+                                        Err(line) => eprintln!("ferry: {line}"),
+                                    }
+                                }
+                            } else {
+                                stop = true;
+                            }
+                        }
+                        if stop && stop_by.is_none() {
                             stop_by = Some(now + SHUTDOWN_GRACE);
                             self.listeners.close(registry);
                             cx.services.begin_shutdown(now);
@@ -136,9 +157,19 @@ impl EventLoop {
             }
             while let Some(accepted) = self.listeners.accept(conns.len(), now) {
                 let (remote, kind, refuse) = (accepted.remote, accepted.kind, accepted.refuse);
-                conns.add(&mut cx, accepted.stream, now, |services, key| {
-                    services.open(kind, refuse, key, remote, now)
-                });
+                // A TLS port refuses without a word, as ferry-std's does: the refusal would
+                // otherwise cost a handshake, which is what an overloaded server lacks.
+                let (kind, tls) = match (refuse, accepted.tls) {
+                    (true, Some(_)) => (ServiceKind::Peer, None),
+                    (_, tls) => (kind, tls),
+                };
+                conns.add(
+                    &mut cx,
+                    accepted.stream,
+                    tls.as_ref(),
+                    now,
+                    |services, key| services.open(kind, refuse, key, remote, now),
+                );
             }
             conns.drive_woken(&mut cx, now);
             if let Some(stop_by) = stop_by {

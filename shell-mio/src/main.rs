@@ -25,9 +25,11 @@ use ferry_core::chat as chat_core;
 use ferry_core::datagram::{self, DatagramSender, ForwardTarget, Transport};
 use ferry_core::files as files_core;
 use ferry_core::limits;
+use ferry_core::tls::{self, Alpn, DEFAULT_HANDSHAKE_TIMEOUT};
 use ferry_core::web::app::MessageApp;
 use ferry_core::web::site::Site;
 use ferry_shell::files::FileServer;
+use ferry_shell::tls::ServerTls;
 use mio::net::{TcpListener, UdpSocket};
 
 use event_loop::{EventLoop, FORWARD, SOCKET};
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Client(options) => {
             return ferry_shell::file_client::run_file_client(PROGRAM, &options)
         }
+        Command::Cert(options) => return ferry_shell::tls::run_cert(PROGRAM, &options),
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
     ferry_shell::exit_code(PROGRAM, result)
@@ -66,13 +69,20 @@ fn run(
     let max_connections = limits::connection_limit(ferry_shell::raise_fd_limit(), false);
     let mut event_loop =
         EventLoop::new(max_connections).map_err(|e| format!("cannot start the event loop: {e}"))?;
-    // The web app's site and listener come before the socket server, whose store is opened
-    // last, so a start that fails (a missing static folder, a busy port) creates no store.
+    // The web app's site, certificate and listener come before the socket server, whose store
+    // is opened last, so a start that fails (a missing static folder, a bad certificate, a busy
+    // port) creates no store.
     let web = match web {
         Some(options) => {
             let site = ferry_shell::load_site(&options.static_dir)?;
+            let tls = ServerTls::for_port(
+                "web app",
+                options.tls.as_ref(),
+                Alpn::Http11,
+                options.header_timeout,
+            )?;
             let listener = bind("web app", &options.http)?;
-            Some((options, site, listener))
+            Some((options, site, tls, listener))
         }
         None => None,
     };
@@ -83,9 +93,15 @@ fn run(
         socket_address = Some(address);
         lines.push(line);
     }
-    if let Some((options, site, listener)) = web {
-        let (listening, forwarding) =
-            start_web(&mut event_loop, &options, site, listener, socket_address)?;
+    if let Some((options, site, tls, listener)) = web {
+        let (listening, forwarding) = start_web(
+            &mut event_loop,
+            &options,
+            site,
+            tls,
+            listener,
+            socket_address,
+        )?;
         lines.insert(0, listening);
         lines.extend(forwarding);
     }
@@ -137,7 +153,7 @@ fn start_socket_server(
     event_loop.services.socket = Some(server);
     if let Some(listener) = listener {
         event_loop
-            .listen(listener, ServiceKind::Peer)
+            .listen(listener, ServiceKind::Peer, None)
             .map_err(context)?;
     }
     Ok((address, line))
@@ -149,6 +165,7 @@ fn start_web(
     event_loop: &mut EventLoop,
     options: &WebOptions,
     site: Site,
+    tls: Option<ServerTls>,
     listener: TcpListener,
     socket_address: Option<std::net::SocketAddr>,
 ) -> Result<(String, Option<String>), String> {
@@ -164,20 +181,27 @@ fn start_web(
     forward
         .register(event_loop.poll.registry(), FORWARD)
         .map_err(|e| format!("web app: {e}"))?;
-    let app = MessageApp::new(site);
+    let app = MessageApp::new(site, options.max_body);
     let service = web::WebService::new(app, options.http_config(), forward);
     event_loop.services.web = Some(service);
+    let line = secure_if(tls.is_some(), ferry_core::web::listening_line(address));
     event_loop
-        .listen(listener, ServiceKind::Web)
+        .listen(listener, ServiceKind::Web, tls)
         .map_err(|e| format!("web app: {e}"))?;
     let forwarding = socket_address
         .is_none()
         .then(|| options.transport.forwarding_line(first));
-    Ok((ferry_core::web::listening_line(address), forwarding))
+    Ok((line, forwarding))
 }
 
 fn start_files(event_loop: &mut EventLoop, options: &FilesOptions) -> Result<String, String> {
     let server = FileServer::open(options)?;
+    let tls = ServerTls::for_port(
+        "file server",
+        options.tls.files().as_ref(),
+        Alpn::Http11,
+        options.header_timeout,
+    )?;
     let listener = bind("file server", &options.bind)?;
     let address = listener
         .local_addr()
@@ -185,22 +209,39 @@ fn start_files(event_loop: &mut EventLoop, options: &FilesOptions) -> Result<Str
     let http = options.http_config();
     let waker = event_loop.waker.clone();
     event_loop.services.files = Some(files::FilesService::new(server, http, waker));
+    let line = secure_if(tls.is_some(), files_core::listening(address));
     event_loop
-        .listen(listener, ServiceKind::Files)
+        .listen(listener, ServiceKind::Files, tls)
         .map_err(|e| format!("file server: {e}"))?;
-    Ok(files_core::listening(address))
+    Ok(line)
 }
 
 fn start_chat(event_loop: &mut EventLoop, options: &ChatOptions) -> Result<String, String> {
+    let tls = ServerTls::for_port(
+        "chat server",
+        options.tls.files().as_ref(),
+        Alpn::None,
+        DEFAULT_HANDSHAKE_TIMEOUT,
+    )?;
     let listener = bind("chat server", &options.bind)?;
     let address = listener
         .local_addr()
         .map_err(|e| format!("chat server: {e}"))?;
     event_loop.services.chat = Some(chat::ChatService::new(options.chat_config()));
+    let line = secure_if(tls.is_some(), chat_core::listening_line(address));
     event_loop
-        .listen(listener, ServiceKind::Chat)
+        .listen(listener, ServiceKind::Chat, tls)
         .map_err(|e| format!("chat server: {e}"))?;
-    Ok(chat_core::listening_line(address))
+    Ok(line)
+}
+
+/// A listening line with the secure scheme when the port speaks TLS.
+fn secure_if(tls: bool, line: String) -> String {
+    if tls {
+        tls::listening_line(&line)
+    } else {
+        line
+    }
 }
 
 /// Binds a non-blocking listener for `server` (named in errors) at `address`.

@@ -18,6 +18,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as SocketShutdown, TcpStream};
+
+use ferry_shell::stream::Stream;
+use ferry_shell::tls::ServerTls;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -36,6 +39,15 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("chat server: {e}"))?;
+    let tls = ServerTls::for_port(
+        "chat server",
+        options.tls.files().as_ref(),
+        ferry_core::tls::Alpn::None,
+        ferry_core::tls::DEFAULT_HANDSHAKE_TIMEOUT,
+    )?;
+    crate::signal::reload_on_sighup(tls.iter().cloned().collect())
+        .map_err(|e| format!("cannot watch signals: {e}"))?;
+    let secure = tls.is_some();
     let room = Arc::new(Room {
         state: Mutex::new(State {
             hub: ChatHub::new(options.chat_config()),
@@ -51,13 +63,27 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         let room = room.clone();
         move || timer_loop(&room)
     })?;
-    let refuse = move |out: &mut Vec<u8>| chat::wire::encode_server_full(limit, out);
+    // A TLS port refuses without a word: the error line would need a handshake.
+    let refuse = move |out: &mut Vec<u8>| {
+        if !secure {
+            chat::wire::encode_server_full(limit, out)
+        }
+    };
     let listener = Listener::start(listener, shutdown.clone(), limit, refuse, {
         let room = room.clone();
-        move |stream| serve_client(stream, &room)
+        move |tcp: TcpStream| {
+            // Each chat line should leave at once, not wait for the peer's delayed ACK.
+            let _ = tcp.set_nodelay(true);
+            if let Ok(stream) = Stream::accept(tcp, tls.as_ref()) {
+                serve_client(stream, &room)
+            }
+        }
     })
     .map_err(|e| format!("cannot start: {e}"))?;
-    println!("{}", chat::listening_line(address));
+    println!(
+        "{}",
+        crate::conn::secure_if(secure, chat::listening_line(address))
+    );
     shutdown.wait();
     // Everyone is told and closed; each connection ends by its close's deadline, within the
     // grace, and its sockets are left to the hub's close rather than half-closed from here.
@@ -92,8 +118,8 @@ struct State {
 struct Outbox {
     state: Mutex<OutboxState>,
     ready: Condvar,
-    /// The writer's handle on the socket, also for closing it from another thread.
-    stream: TcpStream,
+    /// A handle on the connection for closing it from another thread.
+    stream: Stream,
 }
 
 #[derive(Default)]
@@ -199,7 +225,7 @@ impl Outbox {
 
 /// One client's whole connection, on the listener's thread: registers it with the hub, starts
 /// its writer, reads until the connection ends, then waits for the writer's last bytes.
-fn serve_client(stream: TcpStream, room: &Arc<Room>) {
+fn serve_client(stream: Stream, room: &Arc<Room>) {
     let Ok((client, writer)) = start_client(&stream, room) else {
         return;
     };
@@ -208,10 +234,11 @@ fn serve_client(stream: TcpStream, room: &Arc<Room>) {
 }
 
 /// Registers a client with the hub and starts its writer thread.
-fn start_client(stream: &TcpStream, room: &Arc<Room>) -> io::Result<(ClientId, JoinHandle<()>)> {
-    // Each chat line should leave at once, not wait for the peer's delayed ACK.
-    stream.set_nodelay(true)?;
+fn start_client(stream: &Stream, room: &Arc<Room>) -> io::Result<(ClientId, JoinHandle<()>)> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    // Over TLS the reader and the writer share one session (see TlsStream): records leave in
+    // the order they were made, whichever thread made them.
+    let writer_stream = stream.try_clone()?;
     let outbox = Arc::new(Outbox {
         state: Mutex::new(OutboxState::default()),
         ready: Condvar::new(),
@@ -227,7 +254,7 @@ fn start_client(stream: &TcpStream, room: &Arc<Room>) -> io::Result<(ClientId, J
     room.deadline_moved.notify_one();
     let writer = {
         let room = room.clone();
-        move || write_loop(client, &outbox, &room)
+        move || write_loop(client, writer_stream, &outbox, &room)
     };
     match spawn_small("chat-writer", writer) {
         Ok(writer) => Ok((client, writer)),
@@ -242,7 +269,7 @@ fn start_client(stream: &TcpStream, room: &Arc<Room>) -> io::Result<(ClientId, J
 
 /// Feeds what the client sends to the hub until EOF or an error; once the hub closed the
 /// client, it ignores what comes, and reading on lets the client close first.
-fn read_loop(mut stream: TcpStream, client: ClientId, room: &Room) {
+fn read_loop(mut stream: Stream, client: ClientId, room: &Room) {
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
         let read = stream.read(&mut buf);
@@ -264,8 +291,7 @@ fn read_loop(mut stream: TcpStream, client: ClientId, room: &Room) {
 /// Writes what the hub hands this client, reporting each batch written, until it is closed:
 /// then writes the last bytes and shuts the sending side (the timer ends a write still blocked
 /// at the close's deadline).
-fn write_loop(client: ClientId, outbox: &Outbox, room: &Room) {
-    let mut stream = &outbox.stream;
+fn write_loop(client: ClientId, mut stream: Stream, outbox: &Outbox, room: &Room) {
     let mut batch = Vec::new();
     loop {
         let close = {

@@ -3,11 +3,12 @@
 //! stop does to the connection) is the core's.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as SocketShutdown, TcpStream};
+use std::net::Shutdown as SocketShutdown;
 use std::time::{Duration, Instant};
 
 use ferry_core::http::{self, HttpConfig, HttpConn, HttpEvent};
 use ferry_core::web::app::{AppAction, MessageApp};
+use ferry_shell::stream::Stream;
 use ferry_shell::tcp_progress::bytes_acked;
 use ferry_shell::wait::{wait_readable, Woken};
 use time::OffsetDateTime;
@@ -25,10 +26,10 @@ pub struct WebContext {
 }
 
 /// Serves one connection until the core says it is closed or the socket fails.
-pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
+pub fn serve(mut stream: Stream, context: &WebContext) -> io::Result<()> {
     // Each response goes out in one write; without this, a response written after a partial
     // write would wait for the peer's delayed ACK (Nagle's algorithm).
-    stream.set_nodelay(true)?;
+    stream.tcp().set_nodelay(true)?;
     let mut conn = HttpConn::new(context.http, Instant::now(), OffsetDateTime::now_utc());
     let mut out = Vec::new();
     let mut buf = vec![0u8; READ_BUFFER];
@@ -67,7 +68,7 @@ pub fn serve(mut stream: TcpStream, context: &WebContext) -> io::Result<()> {
 /// hands the core a stop, handles a deadline that passed, or reads once, waiting no longer than
 /// the core's next deadline or the stop. False when the connection is finished.
 pub fn read_next(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     conn: &mut HttpConn,
     write_shut: &mut bool,
     buf: &mut [u8],
@@ -106,12 +107,15 @@ pub fn read_next(
     } else {
         stop.wake_fd()
     };
-    match wait_readable(stream, watch, wait)? {
-        Woken::Socket => {}
-        Woken::Stop => return Ok(true),
-        Woken::Timeout => {
-            conn.handle_timeout(Instant::now());
-            return Ok(true);
+    // Plaintext a TLS session decrypted already is read without waiting on the socket.
+    if !stream.has_buffered_input() {
+        match wait_readable(stream.tcp(), watch, wait)? {
+            Woken::Socket => {}
+            Woken::Stop => return Ok(true),
+            Woken::Timeout => {
+                conn.handle_timeout(Instant::now());
+                return Ok(true);
+            }
         }
     }
     // Readable now; the timeout only guards against a spurious wake-up.
@@ -138,25 +142,41 @@ pub fn refusal(out: &mut Vec<u8>) {
     http::encode_server_full(OffsetDateTime::now_utc(), out);
 }
 
+/// The refusal of an HTTP port: the 503, or nothing on a TLS port, where it would need a
+/// handshake the accept thread cannot spend.
+pub fn refusal_for(tls: bool) -> fn(&mut Vec<u8>) {
+    if tls {
+        |_| {}
+    } else {
+        refusal
+    }
+}
+
+/// A listening line with the secure scheme when the port speaks TLS.
+pub fn secure_if(tls: bool, line: String) -> String {
+    if tls {
+        ferry_core::tls::listening_line(&line)
+    } else {
+        line
+    }
+}
+
 /// Writes `out` whole, each blocking write bounded by the core's next deadline, reporting every
 /// write and what the peer acknowledged to the core; false when the core gave up on a peer that
 /// takes no bytes.
-pub fn write_out(
-    stream: &mut TcpStream,
-    conn: &mut HttpConn,
-    out: &mut Vec<u8>,
-) -> io::Result<bool> {
+pub fn write_out(stream: &mut Stream, conn: &mut HttpConn, out: &mut Vec<u8>) -> io::Result<bool> {
     let mut written = 0;
     let mut progress = 0;
+    let mut flushed = false;
     loop {
         let now = Instant::now();
-        let pending = written < out.len();
+        let pending = written < out.len() || !flushed;
         conn.handle_written(now, progress, pending);
         if !pending {
             out.clear();
             return Ok(true);
         }
-        if let Some(acked) = bytes_acked(stream) {
+        if let Some(acked) = bytes_acked(stream.tcp()) {
             conn.handle_acked(now, acked);
         }
         if conn.poll_timeout().is_some_and(|deadline| deadline <= now) {
@@ -175,6 +195,15 @@ pub fn write_out(
         });
         stream.set_write_timeout(wait)?;
         progress = 0;
+        if written == out.len() {
+            // Over TLS, records the socket did not take yet; nothing to do for plain TCP.
+            match stream.flush() {
+                Ok(()) => flushed = true,
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => return Err(e),
+            }
+            continue;
+        }
         match stream.write(&out[written..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
@@ -191,6 +220,13 @@ pub fn write_out(
             Err(e) => return Err(e),
         }
     }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// Bytes read per call: a typical request head fits with room for a small form.

@@ -3,7 +3,6 @@
 //! with sendfile(2) on its blocking socket. Every decision is the core's.
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,7 +10,9 @@ use ferry_cli::FilesOptions;
 use ferry_core::files;
 use ferry_core::http::{HttpConfig, HttpConn};
 use ferry_core::limits::{self, SHUTDOWN_GRACE};
-use ferry_shell::files::{FileServer, FileSession};
+use ferry_shell::files::{FileServer, FileSession, Sending};
+use ferry_shell::stream::Stream;
+use ferry_shell::tls::ServerTls;
 use time::OffsetDateTime;
 
 use crate::accept::{Listener, StopConnections};
@@ -22,6 +23,15 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
     let shutdown = Shutdown::on_signals().map_err(|e| format!("cannot watch signals: {e}"))?;
     let server = Arc::new(FileServer::open(options)?);
     let files = server.clone();
+    let tls = ServerTls::for_port(
+        "file server",
+        options.tls.files().as_ref(),
+        ferry_core::tls::Alpn::Http11,
+        options.header_timeout,
+    )?;
+    crate::signal::reload_on_sighup(tls.iter().cloned().collect())
+        .map_err(|e| format!("cannot watch signals: {e}"))?;
+    let secure = tls.is_some();
     let listener = ferry_shell::bind_tcp("file server", &options.bind)?;
     let address = listener
         .local_addr()
@@ -33,13 +43,18 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
         listener,
         shutdown.clone(),
         limit,
-        crate::conn::refusal,
-        move |stream| {
-            let _ = serve(stream, &server, http, &stop);
+        crate::conn::refusal_for(secure),
+        move |tcp| {
+            if let Ok(stream) = Stream::accept(tcp, tls.as_ref()) {
+                let _ = serve(stream, &server, http, &stop);
+            }
         },
     )
     .map_err(|e| format!("cannot start: {e}"))?;
-    println!("{}", files::listening(address));
+    println!(
+        "{}",
+        crate::conn::secure_if(secure, files::listening(address))
+    );
     shutdown.wait();
     listener.stop(SHUTDOWN_GRACE, StopConnections::Notify);
     // Uploads the grace period cut short leave no temporary file.
@@ -49,13 +64,13 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
 
 /// Serves one connection until the core says it is closed or the socket fails.
 fn serve(
-    mut stream: TcpStream,
+    mut stream: Stream,
     server: &FileServer,
     http: HttpConfig,
     stop: &Shutdown,
 ) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let remote = stream.peer_addr()?.ip();
+    stream.tcp().set_nodelay(true)?;
+    let remote = stream.tcp().peer_addr()?.ip();
     let mut conn = HttpConn::new(http, Instant::now(), OffsetDateTime::now_utc());
     let mut session = FileSession::new(remote);
     let mut out = Vec::new();
@@ -68,7 +83,10 @@ fn serve(
             return Ok(());
         }
         if let Some(mut sending) = session.sending.take() {
-            let sent = sending.send_blocking(&stream, &mut conn);
+            let sent = match &stream {
+                Stream::Plain(tcp) => sending.send_blocking(tcp, &mut conn),
+                Stream::Tls(_) => copy_body(&mut sending, &mut stream, &mut conn),
+            };
             if !matches!(sent, Ok(true)) {
                 session.body_cut(server, sending.remaining);
                 return sent.map(|_| ());
@@ -81,6 +99,23 @@ fn serve(
         }
     }
 }
+
+/// Sends a download body over TLS, where sendfile(2) cannot encrypt: piece by piece through
+/// the stream, each write bounded by the core's deadlines as any answer is.
+fn copy_body(sending: &mut Sending, stream: &mut Stream, conn: &mut HttpConn) -> io::Result<bool> {
+    let mut piece = Vec::with_capacity(BODY_PIECE);
+    while sending.remaining > 0 {
+        piece.clear();
+        sending.read_piece(&mut piece, BODY_PIECE)?;
+        if !crate::conn::write_out(stream, conn, &mut piece)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A file body over TLS is read this much at a time: four full TLS records.
+const BODY_PIECE: usize = 64 * 1024;
 
 /// Bytes read per call: a head, or a good piece of an upload.
 const READ_BUFFER: usize = 64 * 1024;

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         Command::Client(options) => {
             return ferry_shell::file_client::run_file_client(PROGRAM, &options)
         }
+        Command::Cert(options) => return ferry_shell::tls::run_cert(PROGRAM, &options),
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
     ferry_shell::exit_code(PROGRAM, result)
@@ -120,19 +121,34 @@ fn start_web(
     shutdown: Shutdown,
 ) -> Result<Listener, String> {
     let address = listener.local_addr().map_err(context("web app"))?;
+    let tls = ferry_shell::tls::ServerTls::for_port(
+        "web app",
+        web.tls.as_ref(),
+        ferry_core::tls::Alpn::Http11,
+        web.header_timeout,
+    )?;
+    signal::reload_on_sighup(tls.iter().cloned().collect())
+        .map_err(context("cannot watch signals"))?;
+    let secure = tls.is_some();
     let context_value = WebContext {
-        app: MessageApp::new(site),
+        app: MessageApp::new(site, web.max_body),
         http: web.http_config(),
         forwarder,
         stop: shutdown.clone(),
     };
     let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
     let context_value = Arc::new(context_value);
-    let server = Listener::start(listener, shutdown, limit, conn::refusal, move |stream| {
-        let _ = conn::serve(stream, &context_value);
+    let refusal = conn::refusal_for(secure);
+    let server = Listener::start(listener, shutdown, limit, refusal, move |tcp| {
+        if let Ok(stream) = ferry_shell::stream::Stream::accept(tcp, tls.as_ref()) {
+            let _ = conn::serve(stream, &context_value);
+        }
     })
     .map_err(context("cannot start"))?;
-    announce(&ferry_core::web::listening_line(address));
+    announce(&conn::secure_if(
+        secure,
+        ferry_core::web::listening_line(address),
+    ));
     Ok(server)
 }
 

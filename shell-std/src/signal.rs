@@ -121,3 +121,25 @@ impl WorkerCount {
         *count
     }
 }
+
+/// Starts a thread that reloads the certificate and key of every TLS port on SIGHUP, printing
+/// one line per port (an error keeps the pair in use). Nothing without a TLS port.
+pub fn reload_on_sighup(ports: Vec<ferry_shell::tls::ServerTls>) -> io::Result<()> {
+    if ports.is_empty() {
+        return Ok(());
+    }
+    let mut signals = Signals::new([signal_hook::consts::SIGHUP])?;
+    thread::Builder::new()
+        .name("sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                for port in &ports {
+                    match port.reload() {
+                        Ok(line) => println!("{line}"),
+                        Err(line) => eprintln!("ferry-std: {line}"),
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}

@@ -2,7 +2,8 @@
 //!
 //! Each suite module ([`pages`], [`connection`], [`malformed`], [`adversarial`], [`slow`],
 //! [`flood`], [`post`], [`datagram`], [`tcp`], [`faults`], [`retry`], [`disk`], [`mongo`],
-//! [`chat`], [`files`], [`process`]) holds plain functions `fn(bin: &str)`, one per behaviour
+//! [`chat`], [`files`], [`tls`], [`process`]) holds plain functions `fn(bin: &str)`, one per
+//! behaviour
 //! of the SPEC. A shell runs them all with one line in its `tests/` folder:
 //!
 //! ```ignore
@@ -43,6 +44,7 @@ pub mod slow;
 pub mod store;
 pub mod tcp;
 pub mod temp;
+pub mod tls;
 
 /// Expands to one `#[test]` per suite function, each running it against the binary `$bin`.
 ///
@@ -61,6 +63,7 @@ macro_rules! suite {
                 known_method_on_a_known_path_is_405_with_allow,
                 unknown_method_is_501,
                 shipped_pages_have_the_form_and_assets,
+                answers_say_how_long_they_may_be_kept,
             ],
             connection: [
                 keep_alive_serves_several_requests_on_one_connection,
@@ -82,6 +85,7 @@ macro_rules! suite {
             slow: [
                 slowloris_heads_are_closed_at_the_header_timeout,
                 slow_bodies_are_closed_at_the_body_timeout,
+                dripped_requests_end_at_the_request_timeout,
                 slow_readers_are_closed_at_the_write_timeout,
                 connections_beyond_the_limit_are_refused_with_503,
                 running_out_of_descriptors_pauses_accepting,
@@ -136,6 +140,7 @@ macro_rules! suite {
                 sigterm_goodbye_reaches_a_client_behind_on_reading,
             ],
             files: [
+                files_carry_validators_and_freshness,
                 get_head_put_round_trip,
                 folders_ranges_and_conditional_requests,
                 traversal_attempts_leave_no_trace_outside_the_root,
@@ -171,6 +176,15 @@ macro_rules! suite {
             ],
             retry: [
                 a_message_sent_again_after_a_503_is_stored_once,
+            ],
+            tls: [
+                web_app_over_tls_serves_pages_and_stores_posts,
+                file_server_over_tls_downloads_uploads_and_ranges,
+                chat_over_tls_with_openssl_and_the_chat_client,
+                plain_broken_and_silent_clients_on_a_tls_port_are_closed_in_time,
+                sighup_reloads_the_certificate_under_load_losing_no_request,
+                bad_certificates_at_start_are_one_line_and_exit_1,
+                large_download_over_tls_stays_in_bounded_memory,
             ],
             tcp: [
                 serve_over_tcp_stores_then_redirects,

@@ -13,6 +13,9 @@ use crate::fixture::{self, ERROR_HTML};
 use crate::server::{Launch, Server};
 use crate::temp::TempDir;
 
+/// Where `message.html` asks for the form's limit (the web app's `MAX_BODY_MARKER`).
+const MAX_BODY_MARKER: &str = "<!--ferry:max-body-->";
+
 /// `/`, `/index.html`, `/message`, `/message.html` and `/sent` answer 200 with their page as
 /// `text/html; charset=utf-8`.
 pub fn pages_are_served_as_utf8_html(bin: &str) {
@@ -158,10 +161,19 @@ pub fn shipped_pages_have_the_form_and_assets(bin: &str) {
         ("/logo.png", "logo.png", "image/png"),
     ] {
         let response = client::get(server.web(), target);
+        // The form's limit is filled in from --max-body (default 64K) where the page asks.
+        let expected = String::from_utf8_lossy(&read(file))
+            .replace(MAX_BODY_MARKER, "64 KiB")
+            .into_bytes();
+        let expected = if file.ends_with(".png") {
+            read(file)
+        } else {
+            expected
+        };
         check::page(
             &response,
             200,
-            &read(file),
+            &expected,
             &[media],
             &format!("shipped {target}"),
         );
@@ -211,6 +223,42 @@ fn has_attribute(html: &str, name: &str, value: &str) -> bool {
 
 /// The repository's static folder, next to this crate.
 const SHIPPED_STATIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../static");
+
+/// Every answer says how long it may be kept (issue 12.8): assets a few minutes with a
+/// validator, pages and the app's own answers `no-cache`; a weak form of an asset's tag gets 304;
+/// the form says how long a message may be (`--max-body`).
+pub fn answers_say_how_long_they_may_be_kept(bin: &str) {
+    let dir = TempDir::new("answers_say_how_long_they_may_be_kept");
+    let server = Launch::serve(bin, dir)
+        .flag("--static", SHIPPED_STATIC)
+        .flag("--max-body", "2K")
+        .start();
+    let css = client::get(server.web(), "/style.css");
+    check::status(&css, 200, "GET /style.css");
+    assert_eq!(css.header("cache-control"), Some("max-age=300"));
+    let etag = css
+        .header("etag")
+        .expect("an asset has an ETag")
+        .to_string();
+    let mut client = Client::connect(server.web());
+    let cached = client.request(
+        format!("GET /style.css HTTP/1.1\r\nHost: t\r\nIf-None-Match: W/{etag}\r\n\r\n").as_bytes(),
+    );
+    check::status(&cached, 304, "If-None-Match with the weak tag");
+    for target in ["/", "/message", "/sent", "/nope"] {
+        let response = client::get(server.web(), target);
+        assert_eq!(
+            response.header("cache-control"),
+            Some("no-cache"),
+            "GET {target}"
+        );
+    }
+    let form = client::get(server.web(), "/message").text();
+    assert!(
+        form.contains("Up to 2 KiB"),
+        "the form shows its limit:\n{form}"
+    );
+}
 
 #[cfg(test)]
 mod tests {

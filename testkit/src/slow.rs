@@ -66,6 +66,39 @@ pub fn slow_bodies_are_closed_at_the_body_timeout(bin: &str) {
     server_lets_go(&server, baseline, "slow bodies");
 }
 
+/// Drip-fed bodies: a byte now and then, each gap under `--body-timeout`, is answered 408 once
+/// `--request-timeout` has passed since the request's first byte, so such clients cannot hold
+/// connections for ever (issue 19.4).
+pub fn dripped_requests_end_at_the_request_timeout(bin: &str) {
+    let dir = fixture::sandbox("dripped_requests_end_at_the_request_timeout");
+    let server = Launch::serve(bin, dir)
+        .flag("--body-timeout", "1s")
+        .flag("--request-timeout", "2s")
+        .start();
+    let mut client = Client::connect(server.web());
+    let started = Instant::now();
+    client.send(
+        b"POST /message HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\n\r\nu",
+    );
+    let mut answered = false;
+    while started.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(300));
+        if client.try_send(b"x").is_err() || client.responds_within(Duration::from_millis(1)) {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "a dripped request was still held after 5 s");
+    let response = client.read_response();
+    check::status(&response, 408, "a request dripped past --request-timeout");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1800),
+        "answered after {took:?}, before the request timeout"
+    );
+}
+
 /// Slow read: clients that pipeline requests and never read their answers are closed once the
 /// server could write nothing to them for `--write-timeout`; a normal client is answered
 /// meanwhile.

@@ -30,6 +30,7 @@ fn client(change: impl FnOnce(&mut FileClientOptions)) -> Result<Command, CliErr
         path: "/".into(),
         out: None,
         file: None,
+        tls: Default::default(),
     };
     change(&mut options);
     Ok(Command::Client(options))

@@ -21,6 +21,7 @@ mod errors;
 mod files;
 mod help;
 mod readme;
+mod tls;
 
 /// Parses `args` as `ferry` would, with `env` as the only `FERRY_*` variables.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Command, CliError> {

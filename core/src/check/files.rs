@@ -5,12 +5,12 @@
 use time::macros::datetime;
 use time::OffsetDateTime;
 
-use crate::files::conditional::{etag, if_range_holds, is_not_modified, parse_http_date};
 use crate::files::range::content_range;
 use crate::files::{
     download_name, parse_range, resolve, FilePath, FileRequest, FileStep, FilesConfig, Lookup,
     RangeRequest,
 };
+use crate::http::conditional::{etag, if_range_holds, is_not_modified, parse_http_date};
 use crate::http::{Body, BodyFraming, Header, HttpDate, Method, RequestHead, Version};
 
 /// Reads `bytes` (as UTF-8, invalid sequences replaced) as lines: a request target, then the

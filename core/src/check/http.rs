@@ -61,7 +61,9 @@ pub fn assert_http_responses_match_events(events: &[HttpEvent], sent: &[u8]) {
 }
 
 /// Removes `100 Continue` interim responses (the bodies sent here never contain that text).
-fn without_interim((events, sent): (Vec<HttpEvent>, Vec<u8>)) -> (Vec<HttpEvent>, Vec<u8>) {
+pub(super) fn without_interim(
+    (events, sent): (Vec<HttpEvent>, Vec<u8>),
+) -> (Vec<HttpEvent>, Vec<u8>) {
     let mut kept = Vec::with_capacity(sent.len());
     let mut rest = sent.as_slice();
     while !rest.is_empty() {

@@ -13,6 +13,7 @@ mod files;
 mod http;
 mod lines;
 mod response;
+mod tls;
 
 pub use self::body::check_http_body;
 pub use self::chat::check_chat_line;
@@ -21,6 +22,9 @@ pub use self::files::check_file_request;
 pub use self::http::{assert_http_responses_match_events, check_http_conn};
 pub use self::lines::check_lines;
 pub use self::response::check_http_response;
+pub use self::tls::{check_tls_http, FixedClock};
+#[cfg(test)]
+pub(crate) use self::tls::{feed, Pair};
 
 use crate::datagram::{self, Datagram};
 use crate::form::{self, FormError};

@@ -4,12 +4,11 @@
 //! request asks for (look a path up, open an upload) and reports what it found, until the
 //! request answers with a [`FileAnswer`] — a response plus, for a download, which bytes of the
 //! looked-up file to send after the head. Path safety ([`path`]), ranges ([`range`]),
-//! validators and conditional requests ([`conditional`]), content types and the access log
+//! validators and conditional requests ([`crate::http::conditional`]), content types and the access log
 //! ([`log`]) are decided here; the shell only opens, stats, reads, writes and renames files and
 //! moves bytes. Nothing in this module touches the file system.
 
 pub mod client;
-pub mod conditional;
 pub mod log;
 pub mod path;
 pub mod range;
@@ -25,7 +24,7 @@ pub use path::{
 pub use range::{parse_range, RangeRequest};
 pub use request::{
     rejected_log_line, FileAnswer, FileRequest, FileStep, FilesConfig, Lookup, UploadOutcome,
-    ALLOW_READ_ONLY, ALLOW_READ_WRITE, DEFAULT_MAX_UPLOAD,
+    ALLOW_READ_ONLY, ALLOW_READ_WRITE, DEFAULT_MAX_UPLOAD, DEFAULT_UPLOAD_TIMEOUT,
 };
 
 /// The line the file server prints once it listens.

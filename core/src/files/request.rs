@@ -22,10 +22,12 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::conditional::{etag, if_range_holds, is_not_modified, last_modified};
 use super::log::{log_line, LogEntry};
 use super::path::{folder_location, resolve, FilePath};
 use super::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
+use crate::http::conditional::{
+    cache_control, etag, if_range_holds, is_not_modified, last_modified,
+};
 use crate::http::content_type;
 use crate::http::page::escape_into;
 use crate::http::{reason_phrase, Body, BodyFraming, Method, RequestHead, Response, Version};
@@ -37,6 +39,9 @@ pub struct FilesConfig {
     pub read_only: bool,
     /// `--max-upload`: a larger PUT body is answered 413 before it is read.
     pub max_upload: u64,
+    /// `--max-age`: how long a client may keep a file without asking again; zero (the default)
+    /// sends `Cache-Control: no-cache`, so every use is revalidated with the file's validators.
+    pub max_age: Duration,
 }
 
 impl Default for FilesConfig {
@@ -44,6 +49,7 @@ impl Default for FilesConfig {
         FilesConfig {
             read_only: false,
             max_upload: DEFAULT_MAX_UPLOAD,
+            max_age: Duration::ZERO,
         }
     }
 }
@@ -113,6 +119,8 @@ pub struct FileRequest {
     if_range: Option<String>,
     if_none_match: Option<String>,
     if_modified_since: Option<String>,
+    /// How long the answer's file may be kept (`FilesConfig::max_age`).
+    max_age: Duration,
     stage: Stage,
     /// Status and body bytes of the answer, once given.
     answered: Option<(u16, Option<u64>)>,
@@ -148,6 +156,7 @@ impl FileRequest {
             if_range: text("if-range"),
             if_none_match: text("if-none-match"),
             if_modified_since: text("if-modified-since"),
+            max_age: config.max_age,
             stage: Stage::Done,
             answered: None,
         };
@@ -291,10 +300,12 @@ impl FileRequest {
     /// The answer to a GET or HEAD of a file found with this length and modification time.
     fn serve(&mut self, len: u64, modified: OffsetDateTime, kind: &'static str) -> FileStep {
         let tag = etag(len, modified);
+        let freshness = cache_control(self.max_age);
         let validators = |response: Response| {
             response
                 .with_header("ETag", tag.clone())
                 .with_header("Last-Modified", last_modified(modified))
+                .with_header("Cache-Control", freshness.clone())
         };
         if is_not_modified(
             self.if_none_match.as_deref(),
@@ -400,6 +411,9 @@ fn builtin_page(status: u16, detail: &str) -> Vec<u8> {
 /// 1 GiB, the SPEC's default `--max-upload`: large enough for disk images and videos, small
 /// enough that a mistaken upload cannot fill a typical disk.
 pub const DEFAULT_MAX_UPLOAD: u64 = 1024 * 1024 * 1024;
+/// The file server's `--request-timeout`: a whole upload of the default largest size takes ten
+/// minutes at 1.7 MB/s, a modest uplink; a client trickling bytes is still freed within that.
+pub const DEFAULT_UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// The methods a read-only file server takes.
 pub const ALLOW_READ_ONLY: &str = "GET, HEAD";
 /// The methods a writable file server takes.

@@ -74,6 +74,9 @@ pub struct HttpConfig {
     pub header_timeout: Duration,
     /// How long a body may stall between two reads.
     pub body_timeout: Duration,
+    /// How long a whole request (head and body) may take from its first byte, however steadily
+    /// it arrives: a client dripping a byte now and then holds a connection no longer than this.
+    pub request_timeout: Duration,
     /// How long a keep-alive connection may stay quiet between requests.
     pub idle_timeout: Duration,
     /// How long a closing connection waits for the peer to stop sending.
@@ -90,6 +93,7 @@ impl Default for HttpConfig {
             max_body: DEFAULT_MAX_BODY,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             linger_timeout: LINGER_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
@@ -138,6 +142,8 @@ pub struct HttpConn {
     streamed: Vec<u8>,
     /// The server is stopping: the request in flight is the last.
     stopping: bool,
+    /// When the first byte of the current (or last) request arrived.
+    request_started: Instant,
 }
 
 #[derive(Debug)]
@@ -201,6 +207,7 @@ impl HttpConn {
             write_watch: WriteWatch::default(),
             streamed: Vec::new(),
             stopping: false,
+            request_started: now,
         }
     }
 
@@ -218,6 +225,7 @@ impl HttpConn {
             _ => {
                 self.input.extend_from_slice(bytes);
                 self.advance(now);
+                self.release_idle_input();
             }
         }
     }
@@ -253,8 +261,14 @@ impl HttpConn {
         if now < deadline {
             return;
         }
+        let whole_request_late = now >= self.request_started + self.config.request_timeout;
         match self.state {
             State::Idle { .. } | State::Lingering { .. } => self.state = State::Closed,
+            State::Head { .. } | State::Body { .. } | State::Streaming { .. }
+                if whole_request_late =>
+            {
+                self.fail(now, HttpError::RequestTimeout)
+            }
             State::Head { .. } => self.fail(now, HttpError::HeadTimeout),
             State::Body { .. } | State::Streaming { .. } => self.fail(now, HttpError::BodyTimeout),
             State::Waiting { .. } | State::Deciding { .. } | State::Sending { .. } => {}
@@ -326,6 +340,7 @@ impl HttpConn {
         if keep_alive {
             self.state = State::Idle { since: now };
             self.advance(now);
+            self.release_idle_input();
         } else {
             self.start_closing(now);
         }
@@ -342,7 +357,9 @@ impl HttpConn {
             return None;
         }
         if out.is_empty() {
-            mem::swap(out, &mut self.output);
+            // Handed over whole, not swapped: the shell's empty buffer is not kept here, so a
+            // connection holds no output buffer between responses.
+            *out = mem::take(&mut self.output);
         } else {
             out.append(&mut self.output);
         }
@@ -364,9 +381,11 @@ impl HttpConn {
     fn state_deadline(&self) -> Option<Instant> {
         match &self.state {
             State::Idle { since } => Some(*since + self.config.idle_timeout),
-            State::Head { started, .. } => Some(*started + self.config.header_timeout),
+            State::Head { started, .. } => {
+                Some((*started + self.config.header_timeout).min(self.request_deadline()))
+            }
             State::Body { last_read, .. } | State::Streaming { last_read, .. } => {
-                Some(*last_read + self.config.body_timeout)
+                Some((*last_read + self.config.body_timeout).min(self.request_deadline()))
             }
             State::Lingering { until, .. } => Some(*until),
             State::Waiting { .. } | State::Deciding { .. } | State::Sending { .. } => None,
@@ -374,11 +393,30 @@ impl HttpConn {
         }
     }
 
+    /// When the request being received must be complete.
+    fn request_deadline(&self) -> Instant {
+        self.request_started + self.config.request_timeout
+    }
+
     /// The next thing that happened, if any.
     ///
     /// Can change after `receive`, `receive_eof`, `handle_timeout` and `respond`.
     pub fn poll_event(&mut self) -> Option<HttpEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            // An idle connection keeps no event queue (a few hundred bytes each).
+            self.events = VecDeque::new();
+        }
+        event
+    }
+
+    /// Drops the input buffer once everything in it is consumed: most of a busy server's
+    /// connections are idle keep-alives, and each would otherwise keep its last request's
+    /// buffer. The next request costs one allocation, far less than parsing it.
+    fn release_idle_input(&mut self) {
+        if self.input.is_empty() && self.input.capacity() > 0 {
+            self.input = Vec::new();
+        }
     }
 
     /// Whether the shell should read from the peer now. False while a request waits for its
@@ -433,6 +471,7 @@ impl HttpConn {
                         scanner: HeadScanner::default(),
                         started: now,
                     };
+                    self.request_started = now;
                 }
                 State::Head { scanner, .. } => {
                     let end = match scanner.scan(&self.input, &self.config.limits) {
@@ -544,7 +583,9 @@ impl HttpConn {
         self.streamed = Vec::new();
         match error {
             // A client too slow to finish its request is not worth waiting for any longer.
-            HttpError::HeadTimeout | HttpError::BodyTimeout => self.state = State::Closed,
+            HttpError::HeadTimeout | HttpError::BodyTimeout | HttpError::RequestTimeout => {
+                self.state = State::Closed
+            }
             _ => self.start_closing(now),
         }
     }
@@ -576,6 +617,10 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// 15 s of keep-alive idleness, the SPEC's default (browsers keep idle connections ~60-300 s
 /// but reconnect cheaply).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// `--request-timeout` of the web app: a form post is a few KiB, sent in well under a second;
+/// a minute leaves room for a slow phone link and still frees a connection a dripping client
+/// holds (nginx's `client_header_timeout` + `client_body_timeout` default to 60 s each).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// 2 s to let a closing peer finish sending, long enough for a round trip on slow links.
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// A closing peer that keeps sending past this is cut off without waiting for the deadline.

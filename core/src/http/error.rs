@@ -49,6 +49,8 @@ pub enum HttpError {
     HeadTimeout,
     /// The body stalled longer than the body timeout between two reads.
     BodyTimeout,
+    /// Head and body together took longer than the request timeout.
+    RequestTimeout,
 }
 
 impl HttpError {
@@ -66,7 +68,7 @@ impl HttpError {
             | HttpError::ContentLengthWithTransferEncoding
             | HttpError::BadTransferEncoding
             | HttpError::MalformedChunkedBody => 400,
-            HttpError::HeadTimeout | HttpError::BodyTimeout => 408,
+            HttpError::HeadTimeout | HttpError::BodyTimeout | HttpError::RequestTimeout => 408,
             HttpError::BodyTooLarge => 413,
             HttpError::TargetTooLong => 414,
             HttpError::UnknownExpectation => 417,
@@ -102,6 +104,7 @@ impl fmt::Display for HttpError {
             HttpError::BodyTooLarge => "request body too large",
             HttpError::HeadTimeout => "request head not received in time",
             HttpError::BodyTimeout => "request body stalled",
+            HttpError::RequestTimeout => "request not received in time",
         })
     }
 }

@@ -12,6 +12,8 @@ pub fn content_type(path: &str) -> &'static str {
         Some("js" | "mjs") => "text/javascript; charset=utf-8",
         Some("json") => "application/json",
         Some("txt") => "text/plain; charset=utf-8",
+        // RFC 7763; with a charset, so a browser shows it as text instead of downloading it.
+        Some("md" | "markdown") => "text/markdown; charset=utf-8",
         Some("png") => "image/png",
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("gif") => "image/gif",
@@ -43,6 +45,7 @@ mod tests {
             ("a.webp", "image/webp"),
             ("d.json", "application/json"),
             ("r.txt", "text/plain; charset=utf-8"),
+            ("README.md", "text/markdown; charset=utf-8"),
             ("f.woff2", "font/woff2"),
             ("archive.tar.gz", "application/octet-stream"),
             ("noext", "application/octet-stream"),

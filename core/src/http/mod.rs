@@ -3,6 +3,7 @@
 //! Nothing here knows about routes, pages or files; the application decides what to answer.
 
 mod body;
+pub mod conditional;
 mod conn;
 mod error;
 mod mime;
@@ -15,8 +16,8 @@ mod write;
 pub use body::{BodyDecoder, Decoded};
 pub use conn::{
     HttpConfig, HttpConn, HttpEvent, Request, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_WRITE_TIMEOUT, LINGER_TIMEOUT,
-    STREAMED_BODY_BUFFER,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
+    LINGER_TIMEOUT, STREAMED_BODY_BUFFER,
 };
 pub use error::{HttpError, UsageError};
 pub use mime::content_type;

@@ -5,12 +5,15 @@
 //! asks [`MessageApp::forwarded`] for the answer (303 to the sent page, 413, or 503). The app
 //! never sends anything itself.
 
+use std::time::Duration;
+
+use super::pages::{not_confirmed, not_stored, problem, see_sent_page, size_text};
+use super::router::{route, Route};
+use super::site::{Site, StaticFile};
 use crate::datagram::{MessageId, Retry, SendError};
-use crate::form::{decode_submission, RETRY};
-use crate::http::page::{escape_into, Page, PageKind, HTML};
+use crate::form::decode_submission;
+use crate::http::conditional::{cache_control, if_none_match_holds, NO_CACHE};
 use crate::http::{Body, Request, Response};
-use crate::web::router::{route, Route};
-use crate::web::site::Site;
 use crate::Message;
 
 /// The message web app over a static site.
@@ -62,18 +65,33 @@ impl From<SendError> for ForwardOutcome {
 }
 
 impl MessageApp {
-    /// The app serving `site`.
-    pub fn new(site: Site) -> Self {
+    /// The app serving `site`, whose form takes bodies up to `max_body` bytes (`message.html`
+    /// says so where it has [`MAX_BODY_MARKER`]).
+    pub fn new(mut site: Site, max_body: u64) -> Self {
+        if let Some(form) = site.get("message.html") {
+            let text = String::from_utf8_lossy(&form.body);
+            if text.contains(MAX_BODY_MARKER) {
+                let filled = text.replace(MAX_BODY_MARKER, &size_text(max_body));
+                site.rewrite("message.html", filled.into_bytes());
+            }
+        }
         MessageApp { site }
     }
 
-    /// Decides what a complete request gets.
+    /// Decides what a complete request gets. Every answer says how long it may be kept.
     pub fn handle(&self, request: &Request) -> AppAction {
+        match self.decide(request) {
+            AppAction::Respond(response) => AppAction::Respond(fresh_each_time(response)),
+            forward => forward,
+        }
+    }
+
+    fn decide(&self, request: &Request) -> AppAction {
         let head = &request.head;
         match route(&self.site, &head.method, &head.target) {
-            Route::File(file) => AppAction::Respond(
-                Response::new(200).with_body(file.content_type, Body::Shared(file.body.clone())),
-            ),
+            Route::File(file) => {
+                AppAction::Respond(serve_static(file, head.header_str("if-none-match")))
+            }
             Route::SubmitMessage => {
                 match decode_submission(head.header_str("content-type"), &request.body) {
                     Ok((message, retry)) => AppAction::Forward(Submission {
@@ -111,10 +129,8 @@ impl MessageApp {
 
     /// The answer once forwarding a message ended.
     pub fn forwarded(&self, outcome: &ForwardOutcome) -> Response {
-        match outcome {
-            ForwardOutcome::Stored => Response::new(303)
-                .with_header("Location", SENT_PAGE)
-                .with_body(HTML, Body::Owned(SEE_SENT_PAGE.to_vec())),
+        fresh_each_time(match outcome {
+            ForwardOutcome::Stored => see_sent_page(),
             ForwardOutcome::NotAcknowledged(retry) => not_confirmed(retry.as_ref()),
             ForwardOutcome::Busy => {
                 not_stored("The server is handling too many messages at once; nothing was saved.")
@@ -125,10 +141,11 @@ impl MessageApp {
                 "The message is too long to be stored; nothing was saved.",
                 "Shorten the message and send it again.",
             ),
-        }
+        })
     }
 
     fn not_found(&self) -> Response {
+        // error.html is the site's own page; its caching is that of an answer, not a file.
         match self.site.get("error.html") {
             Some(page) => {
                 Response::new(404).with_body(page.content_type, Body::Shared(page.body.clone()))
@@ -143,79 +160,48 @@ impl MessageApp {
     }
 }
 
-/// 503 after the store did not confirm in time: the message may have been stored or not, so
-/// the page says so and, when the sender still knows the try, holds a form that sends the same
-/// message again under the same id, which the socket server stores at most once.
-fn not_confirmed(retry: Option<&Retry>) -> Response {
-    let mut form = String::new();
-    if let Some(retry) = retry {
-        form.push_str("<form method=\"post\" action=\"/message\">\n<input type=\"hidden\" name=\"");
-        form.push_str(RETRY);
-        form.push_str("\" value=\"");
-        escape_into(&mut form, retry.id.as_str());
-        form.push_str(
-            "\">\n<div class=\"field\">\n<label for=\"username\">Your name</label>\n\
-             <input type=\"text\" id=\"username\" name=\"username\" required maxlength=\"100\" value=\"",
-        );
-        escape_into(&mut form, &retry.message.username);
-        form.push_str(
-            "\">\n</div>\n<div class=\"field\">\n<label for=\"message\">Message</label>\n\
-             <textarea id=\"message\" name=\"message\" rows=\"6\" required>",
-        );
-        escape_into(&mut form, &retry.message.message);
-        form.push_str(
-            "</textarea>\n</div>\n<p class=\"actions\"><button class=\"button\" type=\"submit\">\
-             Send again</button></p>\n</form>\n",
-        );
-    }
-    let lead = if retry.is_some() {
-        "The message store did not confirm in time, so the message may or may not have been \
-         saved. Sending it again below is safe: if it was saved, it is not saved twice."
-    } else {
-        "The message store did not confirm in time, so the message may or may not have been \
-         saved. Check before sending it again, or it may be saved twice."
-    };
-    let page = Page {
-        kind: PageKind::Problem,
-        title: "Message not confirmed",
-        lead,
-        detail: None,
-        extra: (!form.is_empty()).then_some(form.as_str()),
-        action: ("/message", "Back to the form"),
-    };
-    Response::new(503)
-        .with_body(HTML, Body::Owned(page.render()))
-        .with_header("Retry-After", "1")
-}
-
-/// 503: the message may be sent again, since nothing of it was kept.
-fn not_stored(detail: &str) -> Response {
-    problem(
-        503,
-        "Message not stored",
-        "Message not stored, try again.",
-        detail,
-    )
-    .with_header("Retry-After", "1")
-}
-
-fn problem(status: u16, title: &str, lead: &str, detail: &str) -> Response {
-    let page = Page {
-        kind: PageKind::Problem,
-        title,
-        lead,
-        detail: (!detail.is_empty()).then_some(detail),
-        extra: None,
-        action: ("/message", "Back to the form"),
-    };
-    Response::new(status).with_body(HTML, Body::Owned(page.render()))
-}
-
 /// Where a browser is sent after a stored message (`/sent` serves sent.html).
 pub const SENT_PAGE: &str = "/sent";
-/// A body for clients that do not follow redirects.
-const SEE_SENT_PAGE: &[u8] = b"<!doctype html><title>Sent</title><p>Message stored. \
-    <a href=\"/sent\">Continue</a></p>\n";
+/// How long a browser may keep the site's assets (stylesheet, images, scripts) without asking:
+/// long enough that a visit does not ask for the same logo on every page, short enough that a
+/// changed stylesheet shows within minutes. Pages are revalidated each time instead, since they
+/// are the site's content.
+pub const ASSET_MAX_AGE: Duration = Duration::from_secs(5 * 60);
+/// Where `message.html` shows the largest message the form takes, filled in at start.
+pub const MAX_BODY_MARKER: &str = "<!--ferry:max-body-->";
+
+/// A file of the static folder: 304 when the client's copy is current (weak comparison, RFC
+/// 9110 §13.1.2), else the file; with its validator and freshness either way. Pages are
+/// revalidated on every use, assets kept for [`ASSET_MAX_AGE`].
+fn serve_static(file: &StaticFile, if_none_match: Option<&str>) -> Response {
+    let freshness = if file.content_type.starts_with("text/html") {
+        NO_CACHE.to_string()
+    } else {
+        cache_control(ASSET_MAX_AGE)
+    };
+    let response = if if_none_match.is_some_and(|list| if_none_match_holds(list, &file.etag)) {
+        Response::new(304)
+    } else {
+        Response::new(200).with_body(file.content_type, Body::Shared(file.body.clone()))
+    };
+    response
+        .with_header("ETag", file.etag.clone())
+        .with_header("Cache-Control", freshness)
+}
+
+/// Marks an answer that has no freshness of its own (pages the app writes, redirects, errors)
+/// to be checked with the server before each use.
+fn fresh_each_time(response: Response) -> Response {
+    let has_one = response
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("cache-control"));
+    if has_one {
+        response
+    } else {
+        response.with_header("Cache-Control", NO_CACHE)
+    }
+}
 
 #[cfg(test)]
 mod tests;

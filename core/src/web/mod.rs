@@ -15,6 +15,7 @@
 //! [`crate::datagram`]) through [`Waiters`], and gives the outcome back to the app.
 
 pub mod app;
+mod pages;
 pub mod router;
 pub mod site;
 pub mod waiters;

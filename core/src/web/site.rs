@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::http::conditional::content_etag;
 use crate::http::content_type;
 
 /// One file of the static folder.
@@ -16,6 +17,8 @@ use crate::http::content_type;
 pub struct StaticFile {
     pub body: Arc<[u8]>,
     pub content_type: &'static str,
+    /// Its strong validator, from its content.
+    pub etag: String,
 }
 
 /// The static folder, keyed by path relative to it with `/` separators (`js/app.js`).
@@ -39,11 +42,13 @@ impl Site {
                 return Err(SiteError::TooManyFiles);
             }
             let content_type = content_type(&path);
+            let etag = content_etag(&content);
             site.files.insert(
                 path,
                 StaticFile {
                     body: content.into(),
                     content_type,
+                    etag,
                 },
             );
         }
@@ -53,6 +58,15 @@ impl Site {
             }
         }
         Ok(site)
+    }
+
+    /// Replaces the file at `path` by `content` (the app fills in a page's figures once, at
+    /// start); nothing when there is no such file.
+    pub(crate) fn rewrite(&mut self, path: &str, content: Vec<u8>) {
+        if let Some(file) = self.files.get_mut(path) {
+            file.etag = content_etag(&content);
+            file.body = content.into();
+        }
     }
 
     /// The file at `path` (relative, `/`-separated, already decoded and checked), if any.

@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::sync::Mutex;
 
 mod beneath;
+mod read;
 mod root;
 mod send;
 mod session;

@@ -17,11 +17,13 @@ use crate::adversarial;
 use crate::client::Client;
 use crate::temp::TempDir;
 
+mod caching;
 mod downloads;
 mod escape;
 mod support;
 mod uploads;
 
+pub use caching::files_carry_validators_and_freshness;
 pub use downloads::{
     a_slow_steady_reader_gets_the_whole_file, an_abandoned_download_is_logged_with_the_bytes_sent,
     curl_with_a_rate_limit_gets_the_whole_file, folders_without_a_trailing_slash_redirect,

@@ -236,6 +236,25 @@ fn conditional_get_is_304_without_a_body() {
     }
     let (_, answer, _) = serve(&get("/a.txt", "If-None-Match: \"old\"\r\n"), &site);
     assert_eq!(answer.response.status, 200);
+    // RFC 9110 §13.1.2: If-None-Match compares weakly, so a weak form of the tag matches too.
+    let weak = format!("If-None-Match: \"other\", W/{tag}\r\n");
+    let (_, answer, _) = serve(&get("/a.txt", &weak), &site);
+    assert_eq!(answer.response.status, 304);
+}
+
+#[test]
+fn files_say_how_long_they_may_be_kept() {
+    let (_, answer, _) = serve(&get("/a.txt", ""), &site);
+    assert_eq!(header(&answer, "cache-control"), Some("no-cache"));
+    let (_, answer, _) = serve(
+        &get(
+            "/a.txt",
+            &format!("If-None-Match: {}\r\n", etag(100, MODIFIED)),
+        ),
+        &site,
+    );
+    assert_eq!(answer.response.status, 304);
+    assert_eq!(header(&answer, "cache-control"), Some("no-cache"));
 }
 
 #[test]
@@ -261,6 +280,7 @@ fn put_is_checked_before_its_body_is_read() {
     let config = FilesConfig {
         read_only: false,
         max_upload: 1000,
+        ..FilesConfig::default()
     };
     let (_, step) = start(&put("/up/new.bin", 1000), config);
     assert!(matches!(step, FileStep::Upload(path) if path.relative() == "up/new.bin"));

@@ -61,7 +61,7 @@ impl HttpConn {
             return None;
         }
         if out.is_empty() {
-            std::mem::swap(out, &mut self.streamed);
+            *out = std::mem::take(&mut self.streamed);
         } else {
             out.append(&mut self.streamed);
         }

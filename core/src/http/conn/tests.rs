@@ -20,6 +20,44 @@ fn harness() -> ConnHarness {
 }
 
 #[test]
+fn a_request_dripped_in_under_every_stall_limit_ends_at_the_request_timeout() {
+    let config = HttpConfig {
+        request_timeout: Duration::from_secs(60),
+        ..HttpConfig::default()
+    };
+    let mut h = ConnHarness::new(config);
+    h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    // One byte every 5 s: each gap is half the 10 s body timeout, so only the whole-request
+    // deadline can end it.
+    for _ in 0..11 {
+        h.advance(Duration::from_secs(5));
+        h.feed(b"a");
+    }
+    assert!(h.statuses().is_empty(), "{}", h.sent_text());
+    h.advance(Duration::from_secs(5));
+    assert_eq!(h.statuses(), [408]);
+    assert!(h
+        .events
+        .contains(&HttpEvent::Rejected(HttpError::RequestTimeout)));
+    assert!(h.conn.is_write_closed());
+}
+
+#[test]
+fn the_request_timeout_restarts_with_each_request() {
+    let config = HttpConfig {
+        request_timeout: Duration::from_secs(3),
+        ..HttpConfig::default()
+    };
+    let mut h = ConnHarness::new(config);
+    for _ in 0..4 {
+        h.feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        h.respond_all(|_| Response::new(200));
+        h.advance(Duration::from_secs(2));
+    }
+    assert_eq!(h.statuses(), [200, 200, 200, 200]);
+}
+
+#[test]
 fn keep_alive_serves_several_requests() {
     let mut h = harness();
     for _ in 0..3 {

@@ -7,7 +7,77 @@ fn app() -> MessageApp {
         .map(|p| (p.to_string(), format!("<p>{p}</p>").into_bytes()))
         .collect();
     files.push(("style.css".into(), b"body{}".to_vec()));
-    MessageApp::new(Site::new(files).unwrap())
+    files.retain(|(name, _)| name != "message.html");
+    files.push((
+        "message.html".into(),
+        format!("<p>Up to {MAX_BODY_MARKER}.</p>").into_bytes(),
+    ));
+    MessageApp::new(Site::new(files).unwrap(), 64 * 1024)
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_ref())
+}
+
+fn get_with(target: &str, if_none_match: &str) -> Request {
+    let mut request = request(Method::Get, target, None, b"");
+    request.head.headers.push(Header {
+        name: "If-None-Match".into(),
+        value: if_none_match.as_bytes().to_vec(),
+    });
+    request
+}
+
+#[test]
+fn the_form_says_how_long_a_message_may_be() {
+    let response = respond(app().handle(&request(Method::Get, "/message", None, b"")));
+    assert_eq!(body_text(&response), "<p>Up to 64 KiB.</p>");
+}
+
+#[test]
+fn assets_are_kept_a_while_and_pages_revalidated() {
+    let app = app();
+    let css = respond(app.handle(&request(Method::Get, "/style.css", None, b"")));
+    assert_eq!(header(&css, "cache-control"), Some("max-age=300"));
+    let tag = header(&css, "etag")
+        .expect("an asset has a validator")
+        .to_string();
+    let page = respond(app.handle(&request(Method::Get, "/", None, b"")));
+    assert_eq!(header(&page, "cache-control"), Some("no-cache"));
+    assert!(header(&page, "etag").is_some());
+    // Strong and weak forms of the tag both match (RFC 9110 §13.1.2).
+    for condition in [tag.clone(), format!("W/{tag}"), format!("\"x\", {tag}")] {
+        let again = respond(app.handle(&get_with("/style.css", &condition)));
+        assert_eq!(again.status, 304, "{condition}");
+        assert_eq!(again.body, Body::Empty);
+        assert_eq!(header(&again, "etag"), Some(tag.as_str()));
+    }
+    let changed = respond(app.handle(&get_with("/style.css", "\"other\"")));
+    assert_eq!(changed.status, 200);
+}
+
+#[test]
+fn every_answer_says_how_long_it_may_be_kept() {
+    let app = app();
+    for response in [
+        respond(app.handle(&request(Method::Get, "/nope", None, b""))),
+        respond(app.handle(&request(Method::Put, "/message", None, b""))),
+        respond(app.handle(&request(Method::Post, "/message", None, b"message=x"))),
+        app.forwarded(&ForwardOutcome::Stored),
+        app.forwarded(&ForwardOutcome::NotAcknowledged(None)),
+        app.forwarded(&ForwardOutcome::TooLarge),
+    ] {
+        assert_eq!(
+            header(&response, "cache-control"),
+            Some("no-cache"),
+            "{}",
+            response.status
+        );
+    }
 }
 
 fn request(method: Method, target: &str, content_type: Option<&str>, body: &[u8]) -> Request {

@@ -1,16 +1,47 @@
-//! Validators and conditional requests (RFC 9110 §8.8 and §13): the `ETag` and `Last-Modified`
-//! of a file, and whether `If-None-Match`, `If-Modified-Since` or `If-Range` let the server
-//! answer 304 or ignore a range. Pure functions of header values and file metadata.
+//! Validators, conditional requests and freshness (RFC 9110 §8.8 and §13, RFC 9111 §5.2): the
+//! `ETag` and `Last-Modified` of a file, whether `If-None-Match`, `If-Modified-Since` or
+//! `If-Range` let the server answer 304 or ignore a range, and the `Cache-Control` values the
+//! servers send. Pure functions of header values and metadata, for the file server and the web
+//! app's static files alike.
+
+use std::time::Duration;
 
 use time::{Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-use crate::http::HttpDate;
+use super::HttpDate;
 
 /// The strong entity tag of a file: its length and modification time, so any write that
 /// changes either gives a new tag.
 pub fn etag(len: u64, modified: OffsetDateTime) -> String {
     let nanos = modified.unix_timestamp_nanos();
     format!("\"{len:x}-{nanos:x}\"")
+}
+
+/// The strong entity tag of content held in memory (the web app's static files): its length
+/// and a 64-bit FNV-1a hash of its bytes, so any change of content gives a new tag. Not a
+/// security measure, only a validator; a collision costs at most a stale cached copy.
+pub fn content_etag(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("\"{:x}-{hash:x}\"", bytes.len())
+}
+
+/// The `Cache-Control` value for an answer that may be kept `max_age` without asking again:
+/// `no-cache` (keep it, but ask each time, with the validators) for zero.
+pub fn cache_control(max_age: Duration) -> String {
+    match max_age.as_secs() {
+        0 => NO_CACHE.to_string(),
+        seconds => format!("max-age={seconds}"),
+    }
+}
+
+/// Whether an `If-None-Match` list holds `etag`, with the weak comparison it calls for (RFC 9110
+/// §13.1.2: `W/"x"` matches `"x"`); `*` matches any.
+pub fn if_none_match_holds(list: &str, etag: &str) -> bool {
+    matches_any(list, etag, false)
 }
 
 /// The `Last-Modified` value of a file.
@@ -114,6 +145,9 @@ fn matches_any(list: &str, etag: &str, strong_only: bool) -> bool {
         candidate == etag
     })
 }
+
+/// Keep the answer, but check with the server (its validators) before each use.
+pub const NO_CACHE: &str = "no-cache";
 
 /// The day names an IMF-fixdate may start with.
 const DAY_NAMES: [&[u8; 3]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
