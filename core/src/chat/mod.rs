@@ -21,7 +21,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use client::{ChatClient, ClientEvent};
+pub use client::{ChatClient, ClientEnd, ClientEvent};
 pub use client_id::{ClientId, ClientIdHasher, ClientMap};
 pub use framing::ObjectFramer;
 pub use hub::{ChatEvent, ChatHub, Close, CloseReason, Transmit};

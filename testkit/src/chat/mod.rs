@@ -344,6 +344,52 @@ pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
     assert_eq!(terminal.exit_code(), 1, "{}", terminal.transcript());
 }
 
+/// Lines piped into `chat-client` (`printf 'hello\n' | ferry chat-client`), as a script sends
+/// them: every line reaches the room before the client leaves, exit code 0; and with a name
+/// that is taken, the client says what it could not send and exits 1.
+pub fn piped_lines_reach_the_room_before_the_client_leaves(bin: &str) {
+    let server = ChatServer::start(bin, "piped_client", &[]);
+    let mut watcher = server.join("watcher");
+    let (code, output) = piped_client(bin, &server, "piper", "hello\nsecond\n");
+    assert_eq!(code, Some(0), "{output}");
+    watcher.expect(&json!({"type": "join", "username": "piper"}));
+    watcher.expect(&message("piper", "hello"));
+    watcher.expect(&message("piper", "second"));
+    watcher.expect(&json!({"type": "leave", "username": "piper"}));
+
+    let (code, output) = piped_client(bin, &server, "watcher", "lost\n");
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("without joining; 1 line was not sent"),
+        "{output}"
+    );
+}
+
+/// Runs `chat-client --username NAME` with `input` on its standard input, to its exit; returns
+/// the exit code and what it printed.
+fn piped_client(bin: &str, server: &ChatServer, name: &str, input: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin)
+        .args(["chat-client", "--username", name])
+        .arg(server.address.ip().to_string())
+        .arg(server.address.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chat-client starts");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin.write_all(input.as_bytes()).expect("input written");
+    drop(stdin);
+    let status = crate::child::wait_until(&mut child, CLOSE_TIMEOUT);
+    crate::child::kill_and_reap(&mut child);
+    let output = child.wait_with_output().expect("output read");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (status.and_then(|status| status.code()), text)
+}
+
 /// The most a message to the third client may lag its sending, while another client is stuck.
 const MAX_DELAY: Duration = Duration::from_secs(2);
 /// How long a refusal may take: it is written as the connection is accepted, so this is only
