@@ -1,9 +1,12 @@
-//! The chat server on the loop: every client's bytes go to the core's [`ChatHub`], and what the
-//! hub hands out for a client waits here until that client's connection is driven. Who gets
-//! which bytes, when a client is dropped and why are the hub's decisions; this module moves
-//! bytes.
+//! The chat server on the loop: every client's bytes go to the core's [`ChatHub`], and the lines
+//! the hub hands out for a client wait here until that client's connection is driven. Who gets
+//! which lines, when a client is dropped and why are the hub's decisions; this module moves
+//! them.
 //!
-//! A connection gets new bytes from the hub only after it wrote all the previous ones, so the
+//! The hub hands out shared [`Line`]s: the room's one copy of each. They are handed to the
+//! connection as they are and written with one vectored write per client per turn (everything
+//! the hub gathered for it), never copied per client except into a TLS session's encryption.
+//! A connection gets new lines from the hub only after it wrote all the previous ones, so the
 //! hub, not this module, holds a slow client's backlog and decides when it is too much. Reads
 //! are budgeted per turn (see `ReadPolicy::Budgeted`), so a flooding client cannot starve the
 //! rest and an overloaded server slows the senders instead of piling up copies.
@@ -14,9 +17,10 @@
 
 use std::time::Instant;
 
-use ferry_core::chat::{ChatConfig, ChatHub, ClientId, ClientMap, Close};
+use ferry_core::chat::{ChatConfig, ChatHub, ClientId, ClientMap, Close, Line};
 
 use crate::conns::{ConnKey, Wakes};
+use crate::outbox::LineOutbox;
 use crate::session::{Protocol, ReadPolicy, Status};
 
 /// The room: the hub and what it handed out for each client.
@@ -24,15 +28,15 @@ pub struct ChatService {
     hub: ChatHub,
     clients: ClientMap<ConnKey>,
     staged: ClientMap<Staged>,
-    /// Where the hub writes a transmit before it moves to its client's stage.
-    transmit: Vec<u8>,
+    /// Where the hub puts a transmit's lines before they move to their client's stage.
+    transmit: Vec<Line>,
     /// Emptied stage buffers, reused so a delivery allocates nothing.
-    spare: Vec<Vec<u8>>,
+    spare: Vec<Vec<Line>>,
 }
 
-/// Bytes the hub handed out for one client, not yet taken by its connection.
+/// Lines the hub handed out for one client, not yet taken by its connection.
 struct Staged {
-    bytes: Vec<u8>,
+    lines: Vec<Line>,
     /// These are the client's last bytes: end the connection after them.
     close: Option<Close>,
 }
@@ -40,6 +44,8 @@ struct Staged {
 /// One chat client's connection.
 pub struct ChatSession {
     client: ClientId,
+    /// Lines taken from the stage, not yet all written.
+    output: LineOutbox,
     /// The hub handed bytes over that are not all written yet.
     in_flight: bool,
     /// The hub closed the client and its last bytes are handed over: until when to linger.
@@ -66,6 +72,7 @@ impl ChatService {
         self.clients.insert(client, key);
         ChatSession {
             client,
+            output: LineOutbox::default(),
             in_flight: false,
             closing: None,
             peer_closed: false,
@@ -89,19 +96,20 @@ impl ChatService {
         self.hub.shutdown(now);
     }
 
-    /// Moves every transmit the hub has to its client's stage and wakes the connection.
-    pub fn end_of_turn(&mut self, wakes: &mut Wakes) {
-        while let Some(transmit) = self.hub.poll_transmit(&mut self.transmit) {
+    /// Moves every transmit the hub has by `now` to its client's stage and wakes the
+    /// connection.
+    pub fn end_of_turn(&mut self, wakes: &mut Wakes, now: Instant) {
+        while let Some(transmit) = self.hub.poll_transmit(now, &mut self.transmit) {
             if let Some(&key) = self.clients.get(&transmit.client) {
                 let spare = &mut self.spare;
                 let staged = self.staged.entry(transmit.client).or_insert_with(|| {
                     wakes.wake(key);
                     Staged {
-                        bytes: spare.pop().unwrap_or_default(),
+                        lines: spare.pop().unwrap_or_default(),
                         close: None,
                     }
                 });
-                staged.bytes.extend_from_slice(&self.transmit);
+                staged.lines.append(&mut self.transmit);
                 staged.close = staged.close.or(transmit.close);
             }
             self.transmit.clear();
@@ -109,10 +117,10 @@ impl ChatService {
         while self.hub.poll_event().is_some() {}
     }
 
-    fn recycle(&mut self, mut bytes: Vec<u8>) {
-        if self.spare.len() < MAX_SPARE_BUFFERS && bytes.capacity() <= MAX_SPARE_CAPACITY {
-            bytes.clear();
-            self.spare.push(bytes);
+    fn recycle(&mut self, mut lines: Vec<Line>) {
+        if self.spare.len() < MAX_SPARE_BUFFERS && lines.capacity() <= MAX_SPARE_CAPACITY {
+            lines.clear();
+            self.spare.push(lines);
         }
     }
 }
@@ -160,11 +168,11 @@ impl Protocol for ChatSession {
         _: &mut Wakes,
         _: ConnKey,
         _: Instant,
-        out: &mut Vec<u8>,
+        _: &mut Vec<u8>,
     ) {
         if let Some(mut staged) = service.staged.remove(&self.client) {
-            out.append(&mut staged.bytes);
-            service.recycle(staged.bytes);
+            self.output.append(&mut staged.lines);
+            service.recycle(staged.lines);
             self.in_flight = true;
             if let Some(close) = staged.close {
                 self.closing = Some(close.deadline);
@@ -187,7 +195,16 @@ impl Protocol for ChatSession {
         }
     }
 
+    fn lines(&mut self) -> Option<&mut LineOutbox> {
+        Some(&mut self.output)
+    }
+
+    fn pending_lines(&self) -> usize {
+        self.output.pending()
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
+        // The hub's deadlines (idle clients, write times, batches) are the service's.
         self.closing
     }
 
@@ -208,7 +225,7 @@ impl Protocol for ChatSession {
         }
         service.clients.remove(&self.client);
         if let Some(staged) = service.staged.remove(&self.client) {
-            service.recycle(staged.bytes);
+            service.recycle(staged.lines);
         }
     }
 }
@@ -217,4 +234,4 @@ impl Protocol for ChatSession {
 /// without their connections taking the bytes in between.
 const MAX_SPARE_BUFFERS: usize = 64;
 /// A larger stage buffer (a long backlog) is freed rather than kept.
-const MAX_SPARE_CAPACITY: usize = 64 * 1024;
+const MAX_SPARE_CAPACITY: usize = 1024;

@@ -15,19 +15,18 @@
 //! connection's unwritten output is below its high-water mark, so memory stays bounded.
 
 use std::io::{self, Read};
-use std::net::Shutdown;
 use std::time::Instant;
 
-use ferry_shell::tcp_progress::bytes_acked;
 use ferry_shell::tls::ServerTls;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::outbox::Outbox;
-use crate::session::{ReadPolicy, Services, Session, Status};
+use crate::session::{ReadPolicy, Services, Session};
 use crate::timers::Timers;
 
 mod tls;
+mod write;
 
 use tls::TlsLink;
 
@@ -379,125 +378,6 @@ impl Conns {
         self.open -= 1;
         self.free.push(key.slot);
         conn.session.closed(cx.services, cx.wakes, key, now);
-    }
-}
-
-impl Conn {
-    /// Tells the session how many bytes the peer has acknowledged, while output is pending.
-    fn report_acked(&mut self, now: Instant) {
-        if self.outbox.pending() == 0 && self.session.body().is_none() {
-            return;
-        }
-        if let Some(acked) = bytes_acked(&self.stream) {
-            self.session.handle_acked(now, acked);
-        }
-    }
-
-    /// Reads only when the session wants input (or a handshake does) and the peer is not far
-    /// behind on our output.
-    fn can_read(&self, services: &Services) -> bool {
-        let wants = match &self.tls {
-            Some(link) => {
-                link.session.wants_read()
-                    && (link.session.is_handshaking() || self.session.wants_read(services))
-            }
-            None => self.session.wants_read(services),
-        };
-        self.read_ready && wants && self.outbox.pending() < OUTPUT_HIGH_WATER
-    }
-
-    /// Hands the session's output to the socket, then a download body, and reports the
-    /// progress. False once the connection is finished and can go.
-    fn write(
-        &mut self,
-        services: &mut Services,
-        wakes: &mut Wakes,
-        key: ConnKey,
-        now: Instant,
-        plain: &mut Vec<u8>,
-    ) -> io::Result<bool> {
-        loop {
-            self.take_output(services, wakes, key, now, plain);
-            let before = self.outbox.pending();
-            self.outbox.flush(&mut self.stream)?;
-            let mut written = before - self.outbox.pending();
-            if self.tls.is_some() {
-                let encrypted = loop {
-                    let encrypted = self.encrypt_body(plain);
-                    let before = self.outbox.pending();
-                    self.outbox.flush(&mut self.stream)?;
-                    written += before - self.outbox.pending();
-                    // The socket took it all and can take more: no writable edge will come to
-                    // ask for the next pieces, so encrypt them now.
-                    let more = matches!(encrypted, Ok(false))
-                        && self.outbox.pending() == 0
-                        && self.outbox.ready
-                        && self.session.body().is_some();
-                    if !more {
-                        break encrypted;
-                    }
-                };
-                match encrypted {
-                    Ok(true) => {
-                        // All of it is encrypted into the outbox, in order before anything
-                        // the next request answers.
-                        self.session
-                            .handle_written(services, wakes, key, now, written, true);
-                        self.session.body_sent(services, key, now, true);
-                        continue;
-                    }
-                    Ok(false) => {}
-                    Err(error) => {
-                        self.session.body_sent(services, key, now, false);
-                        return Err(error);
-                    }
-                }
-            } else if self.outbox.pending() == 0 && self.outbox.ready {
-                if let Some(sending) = self.session.body() {
-                    let owed = sending.remaining;
-                    let sent = sending.send_to(&self.stream);
-                    written += usize::try_from(owed - sending.remaining).unwrap_or(usize::MAX);
-                    match sent {
-                        Ok(true) => {
-                            self.session
-                                .handle_written(services, wakes, key, now, written, false);
-                            self.session.body_sent(services, key, now, true);
-                            // The next pipelined request may already be waiting.
-                            continue;
-                        }
-                        Ok(false) => self.outbox.ready = false,
-                        Err(error) => {
-                            self.session.body_sent(services, key, now, false);
-                            return Err(error);
-                        }
-                    }
-                }
-            }
-            let pending = self.outbox.pending() > 0 || self.session.body().is_some();
-            self.session
-                .handle_written(services, wakes, key, now, written, pending);
-            self.report_acked(now);
-            if self
-                .tls
-                .as_ref()
-                .is_some_and(|link| link.session.error().is_some())
-            {
-                // A failed TLS session: its alert goes out, then the connection closes.
-                return Ok(self.outbox.pending() > 0);
-            }
-            return Ok(match self.session.status() {
-                Status::Open => true,
-                Status::Gone => false,
-                Status::Closing => pending,
-                Status::WriteClosed => {
-                    if !pending && !self.write_shut {
-                        self.write_shut = true;
-                        self.stream.shutdown(Shutdown::Write)?;
-                    }
-                    true
-                }
-            });
-        }
     }
 }
 

@@ -110,6 +110,7 @@ fn run(
     }
     if let Some(options) = &chat {
         lines.push(start_chat(&mut event_loop, options)?);
+        lines.push(chat_core::capacity_line(max_connections));
     }
     for line in lines {
         println!("{line}");

@@ -15,6 +15,7 @@ use ferry_shell::files::Sending;
 use crate::chat::{ChatService, ChatSession};
 use crate::conns::{ConnKey, Wakes};
 use crate::files::{FilesService, FilesSession};
+use crate::outbox::LineOutbox;
 use crate::refuse::{Refusals, RefusedSession};
 use crate::socket::{PeerSession, SocketServer};
 use crate::web::{WebService, WebSession};
@@ -117,6 +118,15 @@ pub trait Protocol {
     /// A file body to send after the output, straight from the page cache.
     fn body(&mut self) -> Option<&mut Sending> {
         None
+    }
+    /// Output held as shared lines (the chat's room), written after the bytes of
+    /// [`Protocol::poll_transmit`] straight from the lines; [`Protocol::poll_transmit`] fills it.
+    fn lines(&mut self) -> Option<&mut LineOutbox> {
+        None
+    }
+    /// Bytes waiting in [`Protocol::lines`].
+    fn pending_lines(&self) -> usize {
+        0
     }
     /// The body from [`Protocol::body`] was sent whole (`completed`) or given up on.
     fn body_sent(&mut self, service: &mut Self::Service, key: ConnKey, now: Instant, done: bool) {
@@ -312,6 +322,17 @@ impl Session {
         }
     }
 
+    pub fn lines(&mut self) -> Option<&mut LineOutbox> {
+        match self {
+            Session::Chat(s) => s.lines(),
+            _ => None,
+        }
+    }
+
+    pub fn pending_lines(&self) -> usize {
+        each_session!(self, |s| s.pending_lines())
+    }
+
     pub fn body_sent(&mut self, services: &mut Services, key: ConnKey, now: Instant, done: bool) {
         with_service!(self, services, |s, service| s
             .body_sent(service, key, now, done))
@@ -417,7 +438,7 @@ impl Services {
             web.end_of_turn(wakes, now);
         }
         if let Some(chat) = self.chat.as_mut() {
-            chat.end_of_turn(wakes);
+            chat.end_of_turn(wakes, now);
         }
         if let Some(socket) = self.socket.as_mut() {
             socket.end_of_turn(wakes, now);

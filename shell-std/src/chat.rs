@@ -3,8 +3,10 @@
 //! thread for the hub's idle deadlines.
 //!
 //! Whoever feeds the hub (a reader with bytes, a writer that finished, the timer) hands every
-//! transmit the hub then has to the addressed client's outbox and wakes its writer. A writer
-//! writes outside the lock, so a client that stops reading blocks only its own writer; the hub
+//! transmit the hub then has to the addressed client's outbox and wakes its writer. A transmit
+//! is shared lines (the room's one copy of each); the writer copies them into one buffer
+//! outside the lock and writes them at once. A writer writes outside the lock, so a client that
+//! stops reading blocks only its own writer; the hub
 //! gives that client no more until its writer reports the last batch written, and disconnects
 //! it once its backlog is too large. Which bytes go where and when to close are the hub's
 //! decisions; this module moves bytes.
@@ -26,7 +28,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ferry_cli::ChatOptions;
-use ferry_core::chat::{self, ChatHub, ClientId, ClientMap, Close};
+use ferry_core::chat::{self, ChatHub, ClientId, ClientMap, Close, Line};
 use ferry_core::limits::{self, SHUTDOWN_GRACE};
 
 use crate::accept::{Listener, StopConnections};
@@ -55,6 +57,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
             transmit: Vec::new(),
             closing: BinaryHeap::new(),
             closing_outboxes: ClientMap::default(),
+            timer_wakes_at: None,
         }),
         deadline_moved: Condvar::new(),
     });
@@ -84,6 +87,7 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         "{}",
         crate::conn::secure_if(secure, chat::listening_line(address))
     );
+    println!("{}", chat::capacity_line(limit));
     shutdown.wait();
     // Everyone is told and closed; each connection ends by its close's deadline, within the
     // grace, and its sockets are left to the hub's close rather than half-closed from here.
@@ -99,19 +103,22 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
 /// The hub and the clients' outboxes, shared by every thread.
 struct Room {
     state: Mutex<State>,
-    /// Signalled when a client connects or is closed, so the timer thread looks at the new
-    /// deadline.
+    /// Signalled when the earliest deadline moves earlier than the one the timer thread sleeps
+    /// until (a client connects or is closed, a client's write waits for its time, a batch of
+    /// announcements is due), so it looks at the new one.
     deadline_moved: Condvar,
 }
 
 struct State {
     hub: ChatHub,
     outboxes: ClientMap<Arc<Outbox>>,
-    transmit: Vec<u8>,
+    transmit: Vec<Line>,
     /// Deadlines of closed clients' last bytes, earliest first, and whose outbox each is (weak:
     /// a connection that ended before its deadline is not kept open).
     closing: BinaryHeap<Reverse<(Instant, ClientId)>>,
     closing_outboxes: ClientMap<Weak<Outbox>>,
+    /// When the timer thread wakes next on its own (`None`: not before it is signalled).
+    timer_wakes_at: Option<Instant>,
 }
 
 /// What waits to be written to one client, and the wake-up of its writer.
@@ -124,7 +131,7 @@ struct Outbox {
 
 #[derive(Default)]
 struct OutboxState {
-    bytes: Vec<u8>,
+    lines: Vec<Line>,
     /// Write `bytes`, then close: these are the client's last.
     close: bool,
 }
@@ -134,20 +141,27 @@ impl Room {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// [`State::dispatch`], waking the timer thread for the deadline of a client it closed.
+    /// [`State::dispatch`], waking the timer thread when the earliest deadline moved before
+    /// the one it sleeps until.
     fn dispatch(&self, state: &mut State) {
-        if state.dispatch() {
+        state.dispatch();
+        let earlier = match (state.next_deadline(), state.timer_wakes_at) {
+            (Some(next), Some(wakes_at)) => next < wakes_at,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if earlier {
+            // The timer thread sets this again when it next goes to sleep.
+            state.timer_wakes_at = state.next_deadline();
             self.deadline_moved.notify_one();
         }
     }
 }
 
 impl State {
-    /// Hands every transmit the hub has to its outbox; drops the hub's events. True when a
-    /// client was closed, which gives the timer thread a deadline.
-    fn dispatch(&mut self) -> bool {
-        let mut closed = false;
-        while let Some(transmit) = self.hub.poll_transmit(&mut self.transmit) {
+    /// Hands every transmit the hub has to its outbox; drops the hub's events.
+    fn dispatch(&mut self) {
+        while let Some(transmit) = self.hub.poll_transmit(Instant::now(), &mut self.transmit) {
             let Some(close) = transmit.close else {
                 match self.outboxes.get(&transmit.client) {
                     Some(outbox) => outbox.put(&mut self.transmit, false),
@@ -159,13 +173,11 @@ impl State {
                 Some(outbox) => {
                     outbox.put(&mut self.transmit, true);
                     self.linger(transmit.client, &outbox, close);
-                    closed = true;
                 }
                 None => self.transmit.clear(),
             }
         }
         while self.hub.poll_event().is_some() {}
-        closed
     }
 
     /// Remembers that `outbox`'s socket is shut at `close`'s deadline, if still open then.
@@ -206,12 +218,12 @@ impl State {
 }
 
 impl Outbox {
-    fn put(&self, bytes: &mut Vec<u8>, close: bool) {
+    fn put(&self, lines: &mut Vec<Line>, close: bool) {
         let mut state = self.lock();
-        if state.bytes.is_empty() {
-            std::mem::swap(&mut state.bytes, bytes);
+        if state.lines.is_empty() {
+            std::mem::swap(&mut state.lines, lines);
         } else {
-            state.bytes.append(bytes);
+            state.lines.append(lines);
         }
         // A writer stuck on a client that does not read is ended by the close's deadline.
         state.close |= close;
@@ -251,7 +263,6 @@ fn start_client(stream: &Stream, room: &Arc<Room>) -> io::Result<(ClientId, Join
         room.dispatch(&mut state);
         client
     };
-    room.deadline_moved.notify_one();
     let writer = {
         let room = room.clone();
         move || write_loop(client, writer_stream, &outbox, &room)
@@ -292,18 +303,26 @@ fn read_loop(mut stream: Stream, client: ClientId, room: &Room) {
 /// then writes the last bytes and shuts the sending side (the timer ends a write still blocked
 /// at the close's deadline).
 fn write_loop(client: ClientId, mut stream: Stream, outbox: &Outbox, room: &Room) {
+    let mut lines = Vec::new();
     let mut batch = Vec::new();
     loop {
         let close = {
             let mut state = outbox.lock();
-            while state.bytes.is_empty() && !state.close {
+            while state.lines.is_empty() && !state.close {
                 state = outbox.ready.wait(state).unwrap_or_else(|e| e.into_inner());
             }
-            std::mem::swap(&mut batch, &mut state.bytes);
+            std::mem::swap(&mut lines, &mut state.lines);
             state.close
         };
+        // One write for everything handed out: a write costs the same few microseconds of the
+        // kernel's time whether it carries one line or fifty.
+        chat::line::copy_into(&lines, &mut batch);
+        lines.clear();
         let written = stream.write_all(&batch);
         batch.clear();
+        if batch.capacity() > MAX_KEPT_BATCH {
+            batch = Vec::new();
+        }
         if close {
             if written.is_ok() {
                 let _ = stream.shutdown(SocketShutdown::Write);
@@ -327,7 +346,8 @@ fn write_loop(client: ClientId, mut stream: Stream, outbox: &Outbox, room: &Room
     }
 }
 
-/// Fires the hub's idle deadlines and closed clients' deadlines.
+/// Fires the hub's deadlines (idle clients, clients' write times, batches of announcements) and
+/// closed clients' deadlines.
 fn timer_loop(room: &Room) {
     let mut state = room.lock();
     loop {
@@ -345,6 +365,7 @@ fn timer_loop(room: &Room) {
                 state.end_lingering(now);
             }
             Some(deadline) => {
+                state.timer_wakes_at = Some(deadline);
                 state = room
                     .deadline_moved
                     .wait_timeout(state, deadline - now)
@@ -352,6 +373,7 @@ fn timer_loop(room: &Room) {
                     .0;
             }
             None => {
+                state.timer_wakes_at = None;
                 state = room
                     .deadline_moved
                     .wait(state)
@@ -376,6 +398,8 @@ fn spawn_small(name: &str, work: impl FnOnce() + Send + 'static) -> io::Result<J
         .spawn(work)
 }
 
+/// A writer keeps a buffer this large between batches; a larger one (a long backlog) is freed.
+const MAX_KEPT_BATCH: usize = 16 * 1024;
 /// Bytes read per call: many chat lines, or one long one.
 const READ_BUFFER: usize = 16 * 1024;
 /// Client threads only move bytes; 128 KiB of stack is plenty.

@@ -19,7 +19,8 @@
 //! - `Ended`: the user left (end of input, Ctrl-C) or the server closed the connection.
 //!
 //! Server lines are printed as `username: message`, history as `(earlier) username: message`,
-//! announcements as `* ann joined` / `* ann left`, errors as `! reason`. Control characters in
+//! announcements as `* ann joined` / `* ann left` (a large room's batches as `* ann, bob and
+//! 12 others joined`), errors as `! reason`. Control characters in
 //! what others sent are escaped, so nobody can move the cursor or clear the screen of a reader.
 
 use std::collections::VecDeque;
@@ -268,6 +269,14 @@ impl ChatClient {
                 format!("* {} joined", escaped(&username))
             }
             Ok(ServerLine::Leave { username }) => format!("* {} left", escaped(&username)),
+            Ok(ServerLine::Joins { usernames }) => match self.others(&usernames) {
+                Some(names) => format!("* {names} joined"),
+                None => return,
+            },
+            Ok(ServerLine::Leaves { usernames }) => match self.others(&usernames) {
+                Some(names) => format!("* {names} left"),
+                None => return,
+            },
             Ok(ServerLine::Error { error }) => {
                 if matches!(self.state, State::Joining { .. }) {
                     // The server answers a join with its announcement or an error, in order,
@@ -286,6 +295,31 @@ impl ChatClient {
             Err(error) => format!("! {error}"),
         };
         self.print(text);
+    }
+
+    /// A batch of names as one short phrase ("ann, bob and cid", "ann, bob, cid, dan, eve and
+    /// 95 others"), leaving out this client's own name (it was told its join apart); `None`
+    /// when nobody else is in it.
+    fn others(&self, usernames: &[String]) -> Option<String> {
+        let mine = match &self.state {
+            State::Joining { username } | State::Joined { username } => Some(username.as_str()),
+            State::AskingName | State::Ended(_) => None,
+        };
+        let others: Vec<String> = usernames
+            .iter()
+            .filter(|name| Some(name.as_str()) != mine)
+            .map(|name| escaped(name))
+            .collect();
+        let (last, shown) = match others.len() {
+            0 => return None,
+            1 => return others.into_iter().next(),
+            n if n <= MAX_NAMES_SHOWN + 1 => (others[n - 1].clone(), &others[..n - 1]),
+            n => (
+                format!("{} others", n - MAX_NAMES_SHOWN),
+                &others[..MAX_NAMES_SHOWN],
+            ),
+        };
+        Some(format!("{} and {last}", shown.join(", ")))
     }
 
     fn joined(&mut self, username: String) {
@@ -354,6 +388,9 @@ fn escaped(text: &str) -> String {
     out
 }
 
+/// A batch of joins or leaves names at most this many people (six when that is all); the rest
+/// are counted.
+const MAX_NAMES_SHOWN: usize = 5;
 /// An empty line goes out after this long without sending, far inside the server's 10-minute
 /// idle timeout, so a client that only reads stays connected.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);

@@ -3,7 +3,8 @@
 //! - [`framing`]: cuts a byte stream into JSON objects, one per line or back to back.
 //! - [`wire`]: the JSON lines both ways: what a client sends, what the server sends back.
 //! - [`hub`]: [`ChatHub`], the whole room on the server: clients connect, send and leave; it
-//!   says what bytes each client gets, when each is closed and why.
+//!   says what lines each client gets, when each is closed and why.
+//! - [`line`]: [`Line`], one encoded server line, shared by every client it goes to.
 //! - [`client`]: [`ChatClient`], the terminal client's logic: typed lines in, JSON out; server
 //!   lines in, text to print out.
 //!
@@ -15,6 +16,7 @@ pub mod client;
 pub mod client_id;
 pub mod framing;
 pub mod hub;
+pub mod line;
 pub mod wire;
 
 use std::fmt;
@@ -25,6 +27,7 @@ pub use client::{ChatClient, ClientEnd, ClientEvent};
 pub use client_id::{ClientId, ClientIdHasher, ClientMap};
 pub use framing::ObjectFramer;
 pub use hub::{ChatEvent, ChatHub, Close, CloseReason, Transmit};
+pub use line::Line;
 
 /// Limits and timeouts of a chat room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +36,21 @@ pub struct ChatConfig {
     pub history: usize,
     /// The longest JSON object a client may send, in bytes.
     pub max_line: usize,
-    /// How many bytes may wait for one client before it is disconnected as too slow.
+    /// How far a client may fall behind before it is disconnected as too slow: the bytes of
+    /// room lines the room keeps for clients that have not taken them (one log for everyone),
+    /// and the bytes of its own lines (errors) that may wait for one client.
     pub max_queue: usize,
     /// A client that sends nothing (not even an empty line) for this long is disconnected.
     pub idle_timeout: Duration,
     /// How long a disconnected client's last bytes may take to reach it (see [`Close`]).
     pub close_linger: Duration,
+    /// In a room of more than this many clients, joins and leaves are announced in batches.
+    pub announce_limit: usize,
+    /// How often a room that batches announcements sends a batch.
+    pub announce_interval: Duration,
+    /// A client is handed output at most once per this interval; what arrives meanwhile goes
+    /// out in the same write. Zero hands out everything at once.
+    pub write_interval: Duration,
 }
 
 impl Default for ChatConfig {
@@ -49,6 +61,9 @@ impl Default for ChatConfig {
             max_queue: DEFAULT_MAX_QUEUE,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             close_linger: CLOSE_LINGER,
+            announce_limit: DEFAULT_ANNOUNCE_LIMIT,
+            announce_interval: ANNOUNCE_INTERVAL,
+            write_interval: WRITE_INTERVAL,
         }
     }
 }
@@ -130,6 +145,16 @@ pub fn listening_line(address: SocketAddr) -> String {
     format!("chat server listening on tcp://{address}")
 }
 
+/// The line `ferry chat` prints after its listening line: how many clients it holds at once
+/// (`limit`, from [`crate::limits::connection_limit`]), so whoever runs it knows before a
+/// crowd finds out.
+pub fn capacity_line(limit: usize) -> String {
+    format!(
+        "chat server holds at most {limit} clients at once; one more gets an error line and is \
+         closed"
+    )
+}
+
 /// The longest JSON object either side accepts: 16 KiB, as the SPEC's other line-based limits
 /// (an HTTP head), is far more than anyone types, and bounds each connection's input buffer.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -138,11 +163,24 @@ pub const MAX_LINE: usize = 16 * 1024;
 pub const MAX_USERNAME_CHARS: usize = 100;
 /// Recent messages replayed to a newcomer (the SPEC's `--history` default).
 pub const DEFAULT_HISTORY: usize = 20;
-/// Bytes that may wait for one client: 1 MiB is some 10,000 ordinary messages, and many times
+/// How far a client may fall behind: 1 MiB is some 10,000 ordinary messages, and many times
 /// what a flooding sender brings in between two writes to a reader that keeps up (a shell reads
-/// a client 64 KiB at a time), so only a client that really stopped keeping up reaches it. A
-/// stuck client holds it at most until it is disconnected.
+/// a client 64 KiB at a time), so only a client that really stopped keeping up reaches it. The
+/// room keeps one log of this size for all clients, so it costs 1 MiB however many there are.
 pub const DEFAULT_MAX_QUEUE: usize = 1024 * 1024;
+/// Rooms of more clients than this announce joins and leaves in batches: at 500, a join
+/// still costs everyone one line, and a storm of 500 reconnects 250,000 lines, which the
+/// server writes in well under a second; beyond it, one line per newcomer per client grows
+/// with the square of the room.
+pub const DEFAULT_ANNOUNCE_LIMIT: usize = 500;
+/// How often a batch of joins and leaves goes out: soon enough to read as "just now", rare
+/// enough that a storm of thousands costs each client a line or two per second.
+pub const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(1);
+/// A client gets at most one write per millisecond. A write to a socket costs the server
+/// several microseconds whatever it carries (most of it the kernel's work for the peer), so in
+/// a busy room gathering the lines of one millisecond into one write saves most of that, while
+/// a reader waits at most a millisecond more; a quiet room's lines still go out at once.
+pub const WRITE_INTERVAL: Duration = Duration::from_millis(1);
 /// A client silent this long is gone in all but name (the issue sets 10 minutes).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// A disconnected client gets this long to take its last bytes: the patience the web app shows
@@ -200,6 +238,20 @@ mod tests {
             let text = error.to_string();
             assert!(!text.is_empty() && !text.contains('\n'), "{error:?}");
         }
+    }
+
+    #[test]
+    fn the_capacity_line_names_the_limit_as_the_refusal_does() {
+        assert_eq!(
+            capacity_line(1024),
+            "chat server holds at most 1024 clients at once; one more gets an error line and is \
+             closed"
+        );
+        let mut refusal = Vec::new();
+        wire::encode_server_full(1024, &mut refusal);
+        assert!(String::from_utf8(refusal)
+            .unwrap()
+            .contains("(1024 clients)"));
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum ServerLine {
     Join { username: String },
     /// `username` left the room.
     Leave { username: String },
+    /// These joined the room, in order: a large room announces joins in batches.
+    Joins { usernames: Vec<String> },
+    /// These left the room, in order: a large room announces leaves in batches.
+    Leaves { usernames: Vec<String> },
     /// Something this client sent was refused, or it is being disconnected; says why.
     Error { error: String },
 }
@@ -89,6 +93,25 @@ pub fn encode_leave(username: &str, out: &mut Vec<u8>) {
     write_announcement("leave", username, out);
 }
 
+/// Appends a batch of join announcements, `usernames` in the order they joined.
+pub fn encode_joins(usernames: &[&str], out: &mut Vec<u8>) {
+    write_batch("joins", usernames, out);
+}
+
+/// Appends a batch of leave announcements, `usernames` in the order they left.
+pub fn encode_leaves(usernames: &[&str], out: &mut Vec<u8>) {
+    write_batch("leaves", usernames, out);
+}
+
+/// How many bytes `text` takes as a JSON string in a line, quotes included: what a name adds
+/// to a batch line (and one more for its comma).
+pub fn json_string_len(text: &str) -> usize {
+    let mut out = Vec::with_capacity(text.len() + 2);
+    // As in `write_line`: serializing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, text);
+    out.len()
+}
+
 /// Appends an error line with `text` as its reason.
 pub fn encode_error(text: &str, out: &mut Vec<u8>) {
     #[derive(Serialize)]
@@ -125,6 +148,8 @@ pub fn encode_server_line(line: &ServerLine, out: &mut Vec<u8>) {
         } => encode_message(username, message, *history, out),
         ServerLine::Join { username } => encode_join(username, out),
         ServerLine::Leave { username } => encode_leave(username, out),
+        ServerLine::Joins { usernames } => encode_joins(&borrowed(usernames), out),
+        ServerLine::Leaves { usernames } => encode_leaves(&borrowed(usernames), out),
         ServerLine::Error { error } => encode_error(error, out),
     }
 }
@@ -144,6 +169,8 @@ pub fn decode_server_line(text: &[u8]) -> Result<ServerLine, ChatError> {
         history: Option<bool>,
         #[serde(default)]
         error: Option<String>,
+        #[serde(default)]
+        usernames: Option<Vec<String>>,
     }
     let wire: Wire = serde_json::from_slice(text).map_err(|_| ChatError::UnreadableServerLine)?;
     match (
@@ -154,6 +181,14 @@ pub fn decode_server_line(text: &[u8]) -> Result<ServerLine, ChatError> {
     ) {
         (Some("join"), Some(username), _, _) => Ok(ServerLine::Join { username }),
         (Some("leave"), Some(username), _, _) => Ok(ServerLine::Leave { username }),
+        (Some("joins"), _, _, _) => match wire.usernames {
+            Some(usernames) => Ok(ServerLine::Joins { usernames }),
+            None => Err(ChatError::UnreadableServerLine),
+        },
+        (Some("leaves"), _, _, _) => match wire.usernames {
+            Some(usernames) => Ok(ServerLine::Leaves { usernames }),
+            None => Err(ChatError::UnreadableServerLine),
+        },
         (Some("error") | None, _, None, Some(error)) => Ok(ServerLine::Error { error }),
         (None, Some(username), Some(message), None) => Ok(ServerLine::Message {
             username,
@@ -172,6 +207,20 @@ fn write_announcement(kind: &str, username: &str, out: &mut Vec<u8>) {
         username: &'a str,
     }
     write_line(&Wire { kind, username }, out);
+}
+
+fn write_batch(kind: &str, usernames: &[&str], out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        usernames: &'a [&'a str],
+    }
+    write_line(&Wire { kind, usernames }, out);
+}
+
+fn borrowed(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
 }
 
 fn write_line(value: &impl Serialize, out: &mut Vec<u8>) {
@@ -210,6 +259,14 @@ mod tests {
             (
                 line(|o| encode_leave("ann", o)),
                 "{\"type\":\"leave\",\"username\":\"ann\"}\n",
+            ),
+            (
+                line(|o| encode_joins(&["ann", "bob"], o)),
+                "{\"type\":\"joins\",\"usernames\":[\"ann\",\"bob\"]}\n",
+            ),
+            (
+                line(|o| encode_leaves(&["a\"b"], o)),
+                "{\"type\":\"leaves\",\"usernames\":[\"a\\\"b\"]}\n",
             ),
             (
                 line(|o| encode_error("no", o)),
@@ -297,6 +354,11 @@ mod tests {
                 Err(ChatError::UnreadableServerLine),
             ),
             (r#"{"username":"a"}"#, Err(ChatError::UnreadableServerLine)),
+            (r#"{"type":"joins"}"#, Err(ChatError::UnreadableServerLine)),
+            (
+                r#"{"type":"leaves","usernames":[]}"#,
+                Ok(ServerLine::Leaves { usernames: vec![] }),
+            ),
             ("nonsense", Err(ChatError::UnreadableServerLine)),
         ];
         for (text, expected) in cases {
@@ -315,6 +377,9 @@ mod tests {
             }),
             ".*".prop_map(|username| ServerLine::Join { username }),
             ".*".prop_map(|username| ServerLine::Leave { username }),
+            prop::collection::vec(".*", 0..5).prop_map(|usernames| ServerLine::Joins { usernames }),
+            prop::collection::vec(".*", 0..5)
+                .prop_map(|usernames| ServerLine::Leaves { usernames }),
             ".*".prop_map(|error| ServerLine::Error { error }),
         ]
     }
@@ -327,6 +392,15 @@ mod tests {
             prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
             prop_assert_eq!(out.last(), Some(&b'\n'));
             prop_assert_eq!(decode_server_line(&out[..out.len() - 1]), Ok(line));
+        }
+
+        #[test]
+        fn a_json_string_is_as_long_as_json_string_len_says(text in ".*") {
+            let mut with = Vec::new();
+            encode_joins(&[text.as_str()], &mut with);
+            let mut without = Vec::new();
+            encode_joins(&[], &mut without);
+            prop_assert_eq!(with.len() - without.len(), json_string_len(&text));
         }
 
         #[test]

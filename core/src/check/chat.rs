@@ -96,9 +96,9 @@ fn check_hub(now: Instant, bytes: &[u8]) {
     hub.receive_eof(now, sender);
     let mut out = Vec::new();
     let mut received = Vec::new();
-    while let Some(transmit) = hub.poll_transmit(&mut out) {
+    while let Some(transmit) = hub.poll_transmit(now, &mut out) {
         if transmit.client == listener {
-            received.extend_from_slice(&out);
+            crate::chat::line::copy_into(&out, &mut received);
             hub.handle_drained(listener);
         }
         out.clear();

@@ -1,7 +1,7 @@
 //! The TLS layer of a connection on a TLS port: between the socket and the session, the same
 //! for every service. Socket bytes go through the core's `TlsSession` (`receive`,
-//! `poll_plaintext`) to the session; the session's output through `send` and `poll_transmit`
-//! to the outbox, with a `close_notify` once the session has said its last; a file body is
+//! `poll_plaintext`) to the session; the session's output (its bytes and its shared lines,
+//! copied) through `send` and `poll_transmit` to the outbox, with a `close_notify` once the session has said its last; a file body is
 //! read in pieces into the encryption while the outbox is below its high-water mark, since
 //! sendfile(2) cannot encrypt. The driver in `conns.rs` calls these for every connection and
 //! they fall back to the plain path without TLS.
@@ -102,6 +102,9 @@ impl Conn {
         };
         plain.clear();
         self.session.poll_transmit(services, wakes, key, now, plain);
+        if let Some(lines) = self.session.lines() {
+            lines.take_bytes(plain);
+        }
         link.session.send(plain);
         plain.clear();
         if self.session.status() != Status::Open && self.session.body().is_none() {

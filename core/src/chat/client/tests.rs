@@ -270,3 +270,39 @@ fn lines_waiting_for_the_name_are_bounded_in_bytes() {
     let (sent, _) = drain(&mut client);
     assert_eq!(sent.lines().count(), MAX_PENDING_BYTES / line.len());
 }
+
+#[test]
+fn batches_of_joins_and_leaves_print_as_one_line_without_our_own_name() {
+    let now = crate::testing::epoch();
+    let mut client = ChatClient::new(now, Some("ann"));
+    client.receive(b"{\"type\":\"join\",\"username\":\"ann\"}\n");
+    drain(&mut client);
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            r#"{"type":"joins","usernames":["bob"]}"#,
+            Some("* bob joined"),
+        ),
+        (r#"{"type":"joins","usernames":["ann"]}"#, None),
+        (
+            r#"{"type":"joins","usernames":["ann","bob","cid"]}"#,
+            Some("* bob and cid joined"),
+        ),
+        (
+            r#"{"type":"leaves","usernames":["a","b","c","d","e","f"]}"#,
+            Some("* a, b, c, d, e and f left"),
+        ),
+        (
+            r#"{"type":"joins","usernames":["a","b","c","d","e","f","g","h"]}"#,
+            Some("* a, b, c, d, e and 3 others joined"),
+        ),
+        (
+            r#"{"type":"leaves","usernames":["x\u001b[2J"]}"#,
+            Some("* x\\u{1b}[2J left"),
+        ),
+    ];
+    for (line, expected) in cases {
+        client.receive(format!("{line}\n").as_bytes());
+        let printed: Vec<ClientEvent> = expected.iter().map(|text| print(text)).collect();
+        assert_eq!(drain(&mut client), (String::new(), printed), "{line}");
+    }
+}

@@ -6,8 +6,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::chat::ChatError;
 
 mod closing;
+mod large;
+mod model;
+mod pacing;
 mod props;
 
 /// A room driven as a shell would drive it, with every client's received bytes kept.
@@ -72,9 +76,9 @@ impl Room {
     /// Drains transmits into the inboxes (reporting each drained unless stalled) and events.
     fn pump(&mut self) {
         let mut out = Vec::new();
-        while let Some(transmit) = self.hub.poll_transmit(&mut out) {
+        while let Some(transmit) = self.hub.poll_transmit(self.now, &mut out) {
             let inbox = self.inbox.entry(transmit.client).or_default();
-            inbox.extend_from_slice(&out);
+            crate::chat::line::copy_into(&out, inbox);
             out.clear();
             match transmit.close {
                 Some(close) => {
@@ -105,8 +109,13 @@ impl Room {
     }
 }
 
+/// The default room, but every client's lines go out at once: these tests are about who hears
+/// what, not when (`pacing.rs` tests `write_interval`).
 fn config() -> ChatConfig {
-    ChatConfig::default()
+    ChatConfig {
+        write_interval: Duration::ZERO,
+        ..ChatConfig::default()
+    }
 }
 
 fn message(name: &str, text: &str) -> Value {

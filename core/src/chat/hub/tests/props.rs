@@ -70,8 +70,12 @@ proptest! {
             }
             let named = room.hub.clients.values().filter(|c| c.username.is_some()).count();
             prop_assert_eq!(named, room.hub.names.len());
+            // One log for everyone, within its bound; each client's own lines within theirs
+            // (plus the history, which may pass it once).
+            prop_assert!(room.hub.room_backlog() <= 512);
+            let history: usize = room.hub.history.iter().map(|line| line.len()).sum();
             for client in room.hub.clients.values() {
-                prop_assert!(client.queue.len() <= 512);
+                prop_assert!(client.private_bytes() <= 512 + 2 * history);
             }
             // Every byte handed out is whole JSON lines.
             for bytes in room.inbox.values() {

@@ -1,0 +1,142 @@
+//! What the room does with each object a client sends, and how a client joins and leaves: the
+//! hub's decisions between an input and the lines it makes.
+
+use std::time::Instant;
+
+use super::announce::Kind;
+use super::client::Client;
+use super::rules::{self, Action};
+use super::{ChatEvent, ChatHub, Close, CloseReason, Line};
+use crate::chat::{wire, ChatError, ClientId};
+use crate::limits::SHUTDOWN_GRACE;
+
+impl ChatHub {
+    /// Acts on one framed object (or framing error) from `client`.
+    pub(super) fn handle_frame(
+        &mut self,
+        now: Instant,
+        client: ClientId,
+        frame: Result<&[u8], ChatError>,
+    ) {
+        let Some(state) = self.clients.get(&client) else {
+            return;
+        };
+        let claimed = state.username.as_deref();
+        let result = frame
+            .and_then(wire::decode_client_object)
+            .and_then(|object| rules::check_object(&self.names, claimed, object));
+        match result {
+            Ok(Action::Join { username, message }) => {
+                self.names.insert(username.clone(), client);
+                if let Some(state) = self.clients.get_mut(&client) {
+                    state.username = Some(username.clone());
+                }
+                self.admit(now, client, &username);
+                if let Some(message) = &message {
+                    self.say(client, &username, message);
+                }
+                self.events
+                    .push_back(ChatEvent::Joined { client, username });
+            }
+            Ok(Action::Say { username, message }) => self.say(client, &username, &message),
+            Err(error) => {
+                self.line.clear();
+                wire::encode_error(&error.to_string(), &mut self.line);
+                self.send_private(client);
+                self.events.push_back(ChatEvent::Refused { client, error });
+            }
+        }
+    }
+
+    /// Sends a message to everyone but its sender and keeps it in the history.
+    fn say(&mut self, sender: ClientId, username: &str, message: &str) {
+        self.line.clear();
+        wire::encode_message(username, message, false, &mut self.line);
+        self.push_room_line(Line::new(&self.line), Some(sender));
+        if self.config.history > 0 {
+            if self.history.len() == self.config.history {
+                self.history.pop_front();
+            }
+            self.said += 1;
+            self.line.clear();
+            wire::encode_message(username, message, true, &mut self.line);
+            self.history.push_back(Line::new(&self.line));
+        }
+    }
+
+    /// From now on `client` hears the room live. It has the history up to its connect; what
+    /// was said since (as far as the history still holds it) comes first, as history, then
+    /// the announcement of its join (or, in a room that batches them, its own confirmation).
+    fn admit(&mut self, now: Instant, client: ClientId, username: &str) {
+        let Some(state) = self.clients.get_mut(&client) else {
+            return;
+        };
+        state.cursor = Some(self.log.open_cursor());
+        let missed = usize::try_from(self.said - state.said_at_connect).unwrap_or(usize::MAX);
+        let kept = self.history.len();
+        // Like the history at connect, this may pass `max_queue` once: the history is bounded.
+        for line in self.history.iter().skip(kept.saturating_sub(missed)) {
+            state.queue_private(self.log.end(), line.clone());
+        }
+        self.wake(client);
+        let room = self.names.len();
+        match self.announcements.announce(now, Kind::Join, username, room) {
+            Some(line) => self.push_room_line(Line::new(&line), None),
+            None => {
+                self.line.clear();
+                wire::encode_join(username, &mut self.line);
+                self.send_private(client);
+            }
+        }
+    }
+
+    /// Disconnects `client` for `reason`: queues its last lines and forgets it.
+    pub(super) fn close(&mut self, now: Instant, client: ClientId, reason: CloseReason) {
+        let Some(mut state) = self.clients.remove(&client) else {
+            return;
+        };
+        let mut last = Vec::new();
+        match reason {
+            // The client may still read what it was sent before it closed its side.
+            CloseReason::PeerClosed => state.take_output(&mut self.log, client, &mut last),
+            CloseReason::TooSlow | CloseReason::Idle | CloseReason::Shutdown => {
+                self.line.clear();
+                wire::encode_error(&reason.to_string(), &mut self.line);
+                last.push(Line::new(&self.line));
+            }
+        }
+        let linger = match reason {
+            // The process exits at the end of its grace; a goodbye cannot take longer.
+            CloseReason::Shutdown => self.config.close_linger.min(SHUTDOWN_GRACE),
+            CloseReason::PeerClosed | CloseReason::TooSlow | CloseReason::Idle => {
+                self.config.close_linger
+            }
+        };
+        let close = Close {
+            reason,
+            deadline: now + linger,
+        };
+        self.queue_close(client, last, close);
+        self.events.push_back(ChatEvent::Closed { client, reason });
+        self.forget(now, client, state);
+    }
+
+    /// Lets go of `client`'s place in the room's lines, frees its username and announces its
+    /// leave.
+    pub(super) fn forget(&mut self, now: Instant, client: ClientId, state: Client) {
+        if let Some(cursor) = state.cursor {
+            self.log.close_cursor(cursor);
+        }
+        if let Some(username) = state.username {
+            self.names.remove(&username);
+            let room = self.names.len();
+            if let Some(line) = self
+                .announcements
+                .announce(now, Kind::Leave, &username, room)
+            {
+                self.push_room_line(Line::new(&line), None);
+            }
+            self.events.push_back(ChatEvent::Left { client, username });
+        }
+    }
+}
