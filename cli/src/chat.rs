@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use ferry_core::chat::{ChatConfig, DEFAULT_HISTORY, DEFAULT_IDLE_TIMEOUT};
+use ferry_core::chat::{ChatConfig, DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY, DEFAULT_IDLE_TIMEOUT};
 
 use crate::size::format_duration;
 use crate::tls::{ClientTlsFlags, TlsFlags};
@@ -25,6 +25,12 @@ pub struct ChatOptions {
     #[arg(long, env = "FERRY_IDLE_TIMEOUT", value_name = "DURATION",
           default_value = format_duration(DEFAULT_IDLE_TIMEOUT), value_parser = values::timeout)]
     pub idle_timeout: Duration,
+    /// In a room of more clients than this, joins and leaves are announced in batches, once a
+    /// second ({"type":"joins","usernames":[...]}), so a reconnect storm is not one line per
+    /// newcomer per client; 0 always batches.
+    #[arg(long, env = "FERRY_ANNOUNCE_LIMIT", value_name = "CLIENTS",
+          default_value = DEFAULT_ANNOUNCE_LIMIT.to_string(), value_parser = values::count)]
+    pub announce_limit: usize,
     #[command(flatten)]
     pub tls: TlsFlags,
 }
@@ -35,6 +41,7 @@ impl ChatOptions {
         ChatConfig {
             history: self.history,
             idle_timeout: self.idle_timeout,
+            announce_limit: self.announce_limit,
             ..ChatConfig::default()
         }
     }

@@ -74,7 +74,11 @@ enum Subcommands {
                              {\"username\": \"...\", \"message\": \"...\"}; each message goes to \
                              every other client. A client's first object claims its username. \
                              Newcomers get the recent history; joins and leaves are announced; \
-                             a client that falls too far behind reading is disconnected."
+                             a client that falls too far behind reading is disconnected. \
+                             How many clients at once: ferry, as many as its file descriptor \
+                             limit allows (raised to the hard limit at start); ferry-std, at \
+                             most 1024 (a reader and a writer thread each). One more gets an \
+                             error line and is closed; the number is printed at start."
     )]
     Chat(ChatOptions),
     /// chat from this terminal with a chat server

@@ -62,6 +62,14 @@ pub(crate) fn history(text: &str) -> Result<usize, ValueError> {
     }
 }
 
+/// Reads a number of clients (`--announce-limit`): a whole number.
+pub(crate) fn count(text: &str) -> Result<usize, ValueError> {
+    match text.parse::<usize>() {
+        Ok(count) if text.bytes().all(|b| b.is_ascii_digit()) => Ok(count),
+        _ => Err(ValueError::Count),
+    }
+}
+
 /// Reads `--username` by the chat room's rules, so a name the server would refuse is refused
 /// before connecting.
 pub(crate) fn username(text: &str) -> Result<String, ValueError> {
@@ -185,6 +193,8 @@ pub enum ValueError {
     Port,
     /// `--history` that is not a whole number from 0 to 1000.
     History,
+    /// A number of clients that is not a whole number.
+    Count,
     /// A username the chat server would refuse.
     Username(ChatError),
     /// A switch's value that is neither on nor off.
@@ -233,6 +243,7 @@ impl fmt::Display for ValueError {
             ValueError::Host => f.write_str("expected a host name or an IP address"),
             ValueError::Port => f.write_str("the port must be a number from 1 to 65535"),
             ValueError::History => write!(f, "expected a whole number from 0 to {MAX_HISTORY}"),
+            ValueError::Count => f.write_str("expected a whole number, like 500"),
             ValueError::Username(error) => write!(f, "{error}"),
             ValueError::Switch => f.write_str("expected on or off (1/0, true/false, yes/no)"),
             ValueError::ClientMethod => {

@@ -33,6 +33,7 @@ fn chat_defaults_to_port_7072_history_20_and_ten_idle_minutes() {
     assert_eq!(defaults.bind, "0.0.0.0:7072");
     assert_eq!(defaults.history, 20);
     assert_eq!(defaults.idle_timeout, Duration::from_secs(600));
+    assert_eq!(defaults.announce_limit, 500);
     assert_eq!(defaults.chat_config(), ChatConfig::default());
     let Ok(Command::ChatClient(defaults)) = line("chat-client") else {
         panic!("chat-client did not parse");
@@ -45,13 +46,14 @@ fn chat_defaults_to_port_7072_history_20_and_ten_idle_minutes() {
 
 #[test]
 fn the_room_takes_the_flags_and_keeps_the_cores_other_limits() {
-    let Ok(Command::Chat(options)) = line("chat --history 3 --idle-timeout 1m") else {
+    let Ok(Command::Chat(options)) = line("chat --history 3 --idle-timeout 1m --announce-limit 20")
+    else {
         panic!("chat did not parse");
     };
     let config = options.chat_config();
     assert_eq!(
-        (config.history, config.idle_timeout),
-        (3, Duration::from_secs(60))
+        (config.history, config.idle_timeout, config.announce_limit),
+        (3, Duration::from_secs(60), 20)
     );
     assert_eq!(config.max_queue, ChatConfig::default().max_queue);
 }
@@ -62,19 +64,21 @@ fn chat_flags_are_read_from_the_command_line_and_the_environment() {
         o.bind = "127.0.0.1:0".into();
         o.history = 5;
         o.idle_timeout = Duration::from_secs(30);
+        o.announce_limit = 0;
     });
     assert_eq!(
-        line("chat --bind 127.0.0.1:0 --history 5 --idle-timeout 30s"),
+        line("chat --bind 127.0.0.1:0 --history 5 --idle-timeout 30s --announce-limit 0"),
         expected
     );
     assert_eq!(
-        line("chat --bind=127.0.0.1:0 --history=5 --idle-timeout=30s"),
+        line("chat --bind=127.0.0.1:0 --history=5 --idle-timeout=30s --announce-limit=0"),
         expected
     );
     let env = [
         ("FERRY_BIND", "127.0.0.1:0"),
         ("FERRY_HISTORY", "5"),
         ("FERRY_IDLE_TIMEOUT", "30s"),
+        ("FERRY_ANNOUNCE_LIMIT", "0"),
     ];
     assert_eq!(run(&["chat"], &env), expected);
     assert_eq!(
@@ -173,6 +177,17 @@ fn chat_errors_name_the_problem_in_one_line() {
                 reason: ValueError::History,
             },
             "ferry: invalid value 'many' for --history: expected a whole number from 0 to 1000; \
+             see 'ferry chat --help'",
+        ),
+        (
+            &["chat", "--announce-limit", "-1"],
+            CliErrorKind::InvalidValue {
+                flag: "announce-limit".into(),
+                value: "-1".into(),
+                source: ValueSource::CommandLine,
+                reason: ValueError::Count,
+            },
+            "ferry: invalid value '-1' for --announce-limit: expected a whole number, like 500; \
              see 'ferry chat --help'",
         ),
         (

@@ -209,3 +209,17 @@ fn help_or_version_among_short_flags_is_still_help_or_version() {
     let version = format!("ferry {}", env!("CARGO_PKG_VERSION"));
     assert_eq!(line("files -Vh"), Ok(Command::Version(version)));
 }
+
+#[test]
+fn chat_help_says_how_many_clients_each_binary_holds() {
+    let text = help("chat --help")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let threads = ferry_core::limits::MAX_CONNECTION_THREADS;
+    assert!(
+        text.contains(&format!("ferry-std, at most {threads}")),
+        "{text}"
+    );
+    assert!(text.contains("file descriptor limit"), "{text}");
+}
