@@ -32,6 +32,10 @@ pub struct ChatService {
     transmit: Vec<Line>,
     /// Emptied stage buffers, reused so a delivery allocates nothing.
     spare: Vec<Vec<Line>>,
+    /// Transmits taken from the hub this turn.
+    handed: usize,
+    /// The turn's share was taken before the hub ran out: take more next turn, at once.
+    more: bool,
 }
 
 /// Lines the hub handed out for one client, not yet taken by its connection.
@@ -64,6 +68,8 @@ impl ChatService {
             staged: ClientMap::default(),
             transmit: Vec::new(),
             spare: Vec::new(),
+            handed: 0,
+            more: false,
         }
     }
 
@@ -96,10 +102,29 @@ impl ChatService {
         self.hub.shutdown(now);
     }
 
-    /// Moves every transmit the hub has by `now` to its client's stage and wakes the
-    /// connection.
+    /// A new turn of the loop: a new share of transmits.
+    pub fn begin_turn(&mut self) {
+        self.handed = 0;
+        self.more = false;
+    }
+
+    /// Whether the hub may have transmits beyond this turn's share: the loop should turn
+    /// again at once.
+    pub fn has_more(&self) -> bool {
+        self.more
+    }
+
+    /// Moves the transmits the hub has by `now` to their clients' stages and wakes the
+    /// connections, up to [`TRANSMITS_PER_TURN`] per turn: a large room's fan-out is spread
+    /// over several turns, with input read in between, so a message said meanwhile waits for
+    /// one turn, not for ten thousand writes (and the hub hands the room's regulars theirs
+    /// first).
     pub fn end_of_turn(&mut self, wakes: &mut Wakes, now: Instant) {
-        while let Some(transmit) = self.hub.poll_transmit(now, &mut self.transmit) {
+        while self.handed < TRANSMITS_PER_TURN {
+            let Some(transmit) = self.hub.poll_transmit(now, &mut self.transmit) else {
+                break;
+            };
+            self.handed += 1;
             if let Some(&key) = self.clients.get(&transmit.client) {
                 let spare = &mut self.spare;
                 let staged = self.staged.entry(transmit.client).or_insert_with(|| {
@@ -114,6 +139,7 @@ impl ChatService {
             }
             self.transmit.clear();
         }
+        self.more = self.handed >= TRANSMITS_PER_TURN;
         while self.hub.poll_event().is_some() {}
     }
 
@@ -185,13 +211,13 @@ impl Protocol for ChatSession {
         service: &mut ChatService,
         _: &mut Wakes,
         _: ConnKey,
-        _: Instant,
+        now: Instant,
         _written: usize,
         pending: bool,
     ) {
         if self.in_flight && !pending && self.closing.is_none() {
             self.in_flight = false;
-            service.hub.handle_drained(self.client);
+            service.hub.handle_drained(now, self.client);
         }
     }
 
@@ -230,6 +256,10 @@ impl Protocol for ChatSession {
     }
 }
 
+/// Clients written to per turn of the loop at most: a turn then takes a few milliseconds of
+/// writes at most (a write to a socket costs the kernel some microseconds), and a room of up to
+/// this many clients is written in one turn.
+const TRANSMITS_PER_TURN: usize = 1024;
 /// Stage buffers kept for reuse; a turn rarely hands out to more clients than this at once
 /// without their connections taking the bytes in between.
 const MAX_SPARE_BUFFERS: usize = 64;

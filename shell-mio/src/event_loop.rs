@@ -4,7 +4,8 @@
 //! accept pause or the stop); hand each event to its owner (a listener, a connection, a
 //! service's own socket, the waker of the services' threads, the signals); fire the deadlines
 //! that passed; accept what waits; then let the services hand out what their inputs produced
-//! and drive the connections they woke. On SIGINT/SIGTERM: stop accepting, let connections
+//! and drive the connections they woke (the chat a share per turn, so a large room's fan-out
+//! spreads over turns that read in between). On SIGINT/SIGTERM: stop accepting, let connections
 //! finish (bounded by the grace period), then let the store finish and return.
 
 use std::io;
@@ -76,7 +77,7 @@ impl EventLoop {
         let mut stop_by: Option<Instant> = None;
         loop {
             let now = Instant::now();
-            let timeout = if self.conns.has_unfinished_reads() {
+            let timeout = if self.conns.has_unfinished_reads() || self.services.has_more_output() {
                 Some(Duration::ZERO)
             } else {
                 [
@@ -103,6 +104,7 @@ impl EventLoop {
                 services: &mut self.services,
                 wakes: &mut self.wakes,
             };
+            cx.services.begin_turn();
             conns.begin_turn(&mut cx, now);
             for event in events.iter() {
                 let token = event.token();

@@ -431,6 +431,19 @@ impl Services {
         }
     }
 
+    /// A new turn of the loop begins.
+    pub fn begin_turn(&mut self) {
+        if let Some(chat) = self.chat.as_mut() {
+            chat.begin_turn();
+        }
+    }
+
+    /// Whether a service has output left over from its share of this turn: the loop should
+    /// turn again without waiting.
+    pub fn has_more_output(&self) -> bool {
+        self.chat.as_ref().is_some_and(ChatService::has_more)
+    }
+
     /// After a batch of inputs: sends what was queued on the services' shared sockets and
     /// hands out output for connections, waking them.
     pub fn end_of_turn(&mut self, wakes: &mut Wakes, now: Instant) {

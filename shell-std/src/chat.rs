@@ -331,7 +331,7 @@ fn write_loop(client: ClientId, mut stream: Stream, outbox: &Outbox, room: &Room
         }
         let mut state = room.lock();
         match written {
-            Ok(()) => state.hub.handle_drained(client),
+            Ok(()) => state.hub.handle_drained(Instant::now(), client),
             Err(_) => {
                 state.hub.disconnect(Instant::now(), client);
                 state.outboxes.remove(&client);

@@ -139,6 +139,7 @@ macro_rules! suite {
                 a_closing_client_gets_its_error_line_after_its_backlog,
                 an_idle_client_gets_its_error_line_after_its_backlog,
                 sigterm_goodbye_reaches_a_client_behind_on_reading,
+                ten_thousand_clients_claim_names_in_bounded_time_and_memory,
             ],
             files: [
                 files_carry_validators_and_freshness,

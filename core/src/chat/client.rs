@@ -269,11 +269,11 @@ impl ChatClient {
                 format!("* {} joined", escaped(&username))
             }
             Ok(ServerLine::Leave { username }) => format!("* {} left", escaped(&username)),
-            Ok(ServerLine::Joins { usernames }) => match self.others(&usernames) {
+            Ok(ServerLine::Joins { usernames, others }) => match self.others(&usernames, others) {
                 Some(names) => format!("* {names} joined"),
                 None => return,
             },
-            Ok(ServerLine::Leaves { usernames }) => match self.others(&usernames) {
+            Ok(ServerLine::Leaves { usernames, others }) => match self.others(&usernames, others) {
                 Some(names) => format!("* {names} left"),
                 None => return,
             },
@@ -297,10 +297,10 @@ impl ChatClient {
         self.print(text);
     }
 
-    /// A batch of names as one short phrase ("ann, bob and cid", "ann, bob, cid, dan, eve and
-    /// 95 others"), leaving out this client's own name (it was told its join apart); `None`
-    /// when nobody else is in it.
-    fn others(&self, usernames: &[String]) -> Option<String> {
+    /// A batch of names (and `unnamed` more) as one short phrase ("ann, bob and cid", "ann,
+    /// bob, cid, dan, eve and 95 others"), leaving out this client's own name (it was told its
+    /// join apart); `None` when nobody else is in it.
+    fn others(&self, usernames: &[String], unnamed: u64) -> Option<String> {
         let mine = match &self.state {
             State::Joining { username } | State::Joined { username } => Some(username.as_str()),
             State::AskingName | State::Ended(_) => None,
@@ -310,14 +310,14 @@ impl ChatClient {
             .filter(|name| Some(name.as_str()) != mine)
             .map(|name| escaped(name))
             .collect();
-        let (last, shown) = match others.len() {
-            0 => return None,
-            1 => return others.into_iter().next(),
-            n if n <= MAX_NAMES_SHOWN + 1 => (others[n - 1].clone(), &others[..n - 1]),
-            n => (
-                format!("{} others", n - MAX_NAMES_SHOWN),
-                &others[..MAX_NAMES_SHOWN],
-            ),
+        let count = |shown: usize| (others.len() - shown) as u64 + unnamed;
+        let (last, shown) = match (others.len(), unnamed) {
+            (0, 0) => return None,
+            (1, 0) => return others.into_iter().next(),
+            (0, n) => return Some(more(n)),
+            (n, 0) if n <= MAX_NAMES_SHOWN + 1 => (others[n - 1].clone(), &others[..n - 1]),
+            (n, _) if n <= MAX_NAMES_SHOWN => (more(count(n)), &others[..]),
+            _ => (more(count(MAX_NAMES_SHOWN)), &others[..MAX_NAMES_SHOWN]),
         };
         Some(format!("{} and {last}", shown.join(", ")))
     }
@@ -372,6 +372,14 @@ impl ClientEnd {
             ClientEnd::Left => 0,
             ClientEnd::ServerClosed | ClientEnd::NotJoined => 1,
         }
+    }
+}
+
+/// "1 other", "12 others".
+fn more(count: u64) -> String {
+    match count {
+        1 => "1 other".to_string(),
+        n => format!("{n} others"),
     }
 }
 

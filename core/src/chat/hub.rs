@@ -41,6 +41,17 @@
 //! meanwhile leaves in the same write. A client that sends nothing for `idle_timeout` is
 //! disconnected too; an empty line counts as something.
 //!
+//! # Who goes first
+//!
+//! When several clients have output, the one connected longest is handed its lines first
+//! (client ids rise with every connection), unless one has waited longer than
+//! [`delivery::PATIENCE`] (100 ms): those go first, in the order they became ready, so nobody
+//! waits for ever behind others. A shell that writes only so many clients per turn, to read
+//! again in between, then serves the room's regulars before newcomers: a storm of ten thousand
+//! clients joining delays the members already there by a turn or two, and the newcomers,
+//! whose names are confirmed within their patience, absorb the wait. A client waiting for its
+//! turn gathers everything that arrives meanwhile into its one transmit.
+//!
 //! A disconnect the hub decides comes out as a [`Transmit`] with `close` set: the lines (an
 //! error line saying why, or for EOF everything still waiting) are the last to write, and the
 //! [`Close`] says until when the shell may wait for the client to take them: `close_linger`
@@ -85,8 +96,12 @@ pub struct ChatHub {
     /// The room's lines not yet taken by every client that hears the room.
     log: RoomLog,
     announcements: Announcements,
-    /// Clients whose output may wait, to be handed out in this order.
-    ready: VecDeque<ClientId>,
+    /// Clients whose output may wait, handed out longest-connected first (see "Who goes
+    /// first"); entries of clients no longer `listed` are skipped.
+    ready: BinaryHeap<Reverse<ClientId>>,
+    /// The same clients in the order they became ready, with when: one waiting longer than
+    /// [`delivery::PATIENCE`] goes before everyone; stale entries are skipped.
+    ready_order: VecDeque<(Instant, ClientId)>,
     /// Clients that heard every room line so far and hold nothing: woken by the next one.
     waiting: Vec<ClientId>,
     /// Clients whose output waits for their next write time, earliest first.
@@ -116,7 +131,8 @@ impl ChatHub {
             said: 0,
             log: RoomLog::new(config.max_queue),
             announcements: Announcements::new(config.announce_limit, config.announce_interval),
-            ready: VecDeque::new(),
+            ready: BinaryHeap::new(),
+            ready_order: VecDeque::new(),
             waiting: Vec::new(),
             paced: BinaryHeap::new(),
             closing: VecDeque::new(),
@@ -142,7 +158,7 @@ impl ChatHub {
             client.queue_private(self.log.end(), line.clone());
         }
         self.clients.insert(id, client);
-        self.wake(id);
+        self.wake(now, id);
         self.timers.push(Reverse((armed, id)));
         if self.stopping {
             // A shell may still hand over a connection it accepted just before the stop.
@@ -210,7 +226,7 @@ impl ChatHub {
             }
         }
         for line in self.announcements.take_due(now) {
-            self.push_room_line(line, None);
+            self.push_room_line(now, line, None);
         }
         self.release_paced(now);
         self.disconnect_overflowed(now);

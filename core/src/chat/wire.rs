@@ -36,10 +36,12 @@ pub enum ServerLine {
     Join { username: String },
     /// `username` left the room.
     Leave { username: String },
-    /// These joined the room, in order: a large room announces joins in batches.
-    Joins { usernames: Vec<String> },
-    /// These left the room, in order: a large room announces leaves in batches.
-    Leaves { usernames: Vec<String> },
+    /// These joined the room, in order, and `others` more after them: a large room announces
+    /// joins in batches.
+    Joins { usernames: Vec<String>, others: u64 },
+    /// These left the room, in order, and `others` more after them: a large room announces
+    /// leaves in batches.
+    Leaves { usernames: Vec<String>, others: u64 },
     /// Something this client sent was refused, or it is being disconnected; says why.
     Error { error: String },
 }
@@ -93,14 +95,16 @@ pub fn encode_leave(username: &str, out: &mut Vec<u8>) {
     write_announcement("leave", username, out);
 }
 
-/// Appends a batch of join announcements, `usernames` in the order they joined.
-pub fn encode_joins(usernames: &[&str], out: &mut Vec<u8>) {
-    write_batch("joins", usernames, out);
+/// Appends a batch of join announcements: `usernames` in the order they joined, then `others`
+/// more, not named (`"others"` is left out when 0).
+pub fn encode_joins(usernames: &[&str], others: usize, out: &mut Vec<u8>) {
+    write_batch("joins", usernames, others, out);
 }
 
-/// Appends a batch of leave announcements, `usernames` in the order they left.
-pub fn encode_leaves(usernames: &[&str], out: &mut Vec<u8>) {
-    write_batch("leaves", usernames, out);
+/// Appends a batch of leave announcements: `usernames` in the order they left, then `others`
+/// more, not named.
+pub fn encode_leaves(usernames: &[&str], others: usize, out: &mut Vec<u8>) {
+    write_batch("leaves", usernames, others, out);
 }
 
 /// How many bytes `text` takes as a JSON string in a line, quotes included: what a name adds
@@ -148,8 +152,12 @@ pub fn encode_server_line(line: &ServerLine, out: &mut Vec<u8>) {
         } => encode_message(username, message, *history, out),
         ServerLine::Join { username } => encode_join(username, out),
         ServerLine::Leave { username } => encode_leave(username, out),
-        ServerLine::Joins { usernames } => encode_joins(&borrowed(usernames), out),
-        ServerLine::Leaves { usernames } => encode_leaves(&borrowed(usernames), out),
+        ServerLine::Joins { usernames, others } => {
+            encode_joins(&borrowed(usernames), to_usize(*others), out)
+        }
+        ServerLine::Leaves { usernames, others } => {
+            encode_leaves(&borrowed(usernames), to_usize(*others), out)
+        }
         ServerLine::Error { error } => encode_error(error, out),
     }
 }
@@ -171,6 +179,8 @@ pub fn decode_server_line(text: &[u8]) -> Result<ServerLine, ChatError> {
         error: Option<String>,
         #[serde(default)]
         usernames: Option<Vec<String>>,
+        #[serde(default)]
+        others: u64,
     }
     let wire: Wire = serde_json::from_slice(text).map_err(|_| ChatError::UnreadableServerLine)?;
     match (
@@ -182,11 +192,17 @@ pub fn decode_server_line(text: &[u8]) -> Result<ServerLine, ChatError> {
         (Some("join"), Some(username), _, _) => Ok(ServerLine::Join { username }),
         (Some("leave"), Some(username), _, _) => Ok(ServerLine::Leave { username }),
         (Some("joins"), _, _, _) => match wire.usernames {
-            Some(usernames) => Ok(ServerLine::Joins { usernames }),
+            Some(usernames) => Ok(ServerLine::Joins {
+                usernames,
+                others: wire.others,
+            }),
             None => Err(ChatError::UnreadableServerLine),
         },
         (Some("leaves"), _, _, _) => match wire.usernames {
-            Some(usernames) => Ok(ServerLine::Leaves { usernames }),
+            Some(usernames) => Ok(ServerLine::Leaves {
+                usernames,
+                others: wire.others,
+            }),
             None => Err(ChatError::UnreadableServerLine),
         },
         (Some("error") | None, _, None, Some(error)) => Ok(ServerLine::Error { error }),
@@ -209,14 +225,32 @@ fn write_announcement(kind: &str, username: &str, out: &mut Vec<u8>) {
     write_line(&Wire { kind, username }, out);
 }
 
-fn write_batch(kind: &str, usernames: &[&str], out: &mut Vec<u8>) {
+fn write_batch(kind: &str, usernames: &[&str], others: usize, out: &mut Vec<u8>) {
     #[derive(Serialize)]
     struct Wire<'a> {
         #[serde(rename = "type")]
         kind: &'a str,
         usernames: &'a [&'a str],
+        #[serde(skip_serializing_if = "is_zero")]
+        others: usize,
     }
-    write_line(&Wire { kind, usernames }, out);
+    write_line(
+        &Wire {
+            kind,
+            usernames,
+            others,
+        },
+        out,
+    );
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A count read from a peer, as a count to write; saturates on 32-bit targets.
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn borrowed(names: &[String]) -> Vec<&str> {
@@ -261,11 +295,15 @@ mod tests {
                 "{\"type\":\"leave\",\"username\":\"ann\"}\n",
             ),
             (
-                line(|o| encode_joins(&["ann", "bob"], o)),
+                line(|o| encode_joins(&["ann", "bob"], 0, o)),
                 "{\"type\":\"joins\",\"usernames\":[\"ann\",\"bob\"]}\n",
             ),
             (
-                line(|o| encode_leaves(&["a\"b"], o)),
+                line(|o| encode_joins(&["ann"], 12, o)),
+                "{\"type\":\"joins\",\"usernames\":[\"ann\"],\"others\":12}\n",
+            ),
+            (
+                line(|o| encode_leaves(&["a\"b"], 0, o)),
                 "{\"type\":\"leaves\",\"usernames\":[\"a\\\"b\"]}\n",
             ),
             (
@@ -357,7 +395,10 @@ mod tests {
             (r#"{"type":"joins"}"#, Err(ChatError::UnreadableServerLine)),
             (
                 r#"{"type":"leaves","usernames":[]}"#,
-                Ok(ServerLine::Leaves { usernames: vec![] }),
+                Ok(ServerLine::Leaves {
+                    usernames: vec![],
+                    others: 0,
+                }),
             ),
             ("nonsense", Err(ChatError::UnreadableServerLine)),
         ];
@@ -377,9 +418,10 @@ mod tests {
             }),
             ".*".prop_map(|username| ServerLine::Join { username }),
             ".*".prop_map(|username| ServerLine::Leave { username }),
-            prop::collection::vec(".*", 0..5).prop_map(|usernames| ServerLine::Joins { usernames }),
-            prop::collection::vec(".*", 0..5)
-                .prop_map(|usernames| ServerLine::Leaves { usernames }),
+            (prop::collection::vec(".*", 0..5), 0u64..1_000_000)
+                .prop_map(|(usernames, others)| ServerLine::Joins { usernames, others }),
+            (prop::collection::vec(".*", 0..5), 0u64..1_000_000)
+                .prop_map(|(usernames, others)| ServerLine::Leaves { usernames, others }),
             ".*".prop_map(|error| ServerLine::Error { error }),
         ]
     }
@@ -397,9 +439,9 @@ mod tests {
         #[test]
         fn a_json_string_is_as_long_as_json_string_len_says(text in ".*") {
             let mut with = Vec::new();
-            encode_joins(&[text.as_str()], &mut with);
+            encode_joins(&[text.as_str()], 0, &mut with);
             let mut without = Vec::new();
-            encode_joins(&[], &mut without);
+            encode_joins(&[], 0, &mut without);
             prop_assert_eq!(with.len() - without.len(), json_string_len(&text));
         }
 

@@ -99,7 +99,7 @@ fn check_hub(now: Instant, bytes: &[u8]) {
     while let Some(transmit) = hub.poll_transmit(now, &mut out) {
         if transmit.client == listener {
             crate::chat::line::copy_into(&out, &mut received);
-            hub.handle_drained(listener);
+            hub.handle_drained(now, listener);
         }
         out.clear();
     }

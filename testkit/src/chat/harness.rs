@@ -15,6 +15,8 @@ use crate::temp::TempDir;
 pub(super) struct ChatServer {
     child: Child,
     pub(super) address: SocketAddr,
+    /// How many clients the server said it holds at once.
+    pub(super) capacity: usize,
     _dir: TempDir,
 }
 
@@ -61,16 +63,25 @@ impl ChatServer {
                 .and_then(|address| address.parse().ok()),
             Err(_) => None,
         };
-        let Some(address) = address else {
+        // The next line says how many clients it holds.
+        let capacity = address.and_then(|_| match lines.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line
+                .strip_prefix(CAPACITY_LINE)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|count| count.parse().ok()),
+            Err(_) => None,
+        });
+        let (Some(address), Some(capacity)) = (address, capacity) else {
             kill_and_reap(&mut child);
             panic!(
-                "no listening line from {bin} chat; stderr: {}",
+                "no listening line and capacity line from {bin} chat; stderr: {}",
                 stderr.finish()
             );
         };
         ChatServer {
             child,
             address,
+            capacity,
             _dir: dir,
         }
     }
@@ -289,6 +300,8 @@ pub(super) fn message(name: &str, text: &str) -> Value {
 }
 
 const LISTENING_LINE: &str = "chat server listening on tcp://";
+/// The line after it: `chat server holds at most N clients at once; ...`.
+const CAPACITY_LINE: &str = "chat server holds at most ";
 /// How long a server may take to print its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long any expected line may take; generous for a machine shared with builds.

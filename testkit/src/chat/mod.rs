@@ -5,6 +5,7 @@
 //! instead of blocking. The interactive client is driven through a pseudo-terminal by a small
 //! python3 script (its `pty` module), as a person at a terminal would drive it.
 
+mod crowd;
 mod farewell;
 mod harness;
 mod terminal;
@@ -19,6 +20,7 @@ use crate::slow::{open_sockets, LIMITED_CLIENTS, LOW_FD_LIMIT, POLL_INTERVAL};
 use harness::{message, ChatServer, Peer, CLOSE_TIMEOUT};
 use terminal::Terminal;
 
+pub use crowd::ten_thousand_clients_claim_names_in_bounded_time_and_memory;
 pub use farewell::{
     a_closing_client_gets_its_error_line_after_its_backlog,
     an_idle_client_gets_its_error_line_after_its_backlog,

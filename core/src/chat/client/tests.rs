@@ -296,6 +296,18 @@ fn batches_of_joins_and_leaves_print_as_one_line_without_our_own_name() {
             Some("* a, b, c, d, e and 3 others joined"),
         ),
         (
+            r#"{"type":"joins","usernames":["a","b"],"others":1}"#,
+            Some("* a, b and 1 other joined"),
+        ),
+        (
+            r#"{"type":"joins","usernames":["ann"],"others":40}"#,
+            Some("* 40 others joined"),
+        ),
+        (
+            r#"{"type":"leaves","usernames":["a","b","c","d","e","f","g"],"others":10}"#,
+            Some("* a, b, c, d, e and 12 others left"),
+        ),
+        (
             r#"{"type":"leaves","usernames":["x\u001b[2J"]}"#,
             Some("* x\\u{1b}[2J left"),
         ),

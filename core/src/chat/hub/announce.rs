@@ -10,13 +10,13 @@
 //! Once anything waits in a batch, later announcements join it even if the room has shrunk
 //! meanwhile, so they are never told out of order. A batch keeps the order things happened in:
 //! consecutive joins make one `joins` line, a leave after them starts a `leaves` line, and so
-//! on; a line never passes [`MAX_LINE`] bytes (what a client accepts), a longer run is cut into
-//! several lines.
+//! on. A line names the first hundred or so and counts the rest (`"others": N`): listing every
+//! name of a storm to every client would make it quadratic again, in bytes instead of lines.
 
 use std::time::{Duration, Instant};
 
 use super::super::line::Line;
-use super::super::{wire, MAX_LINE};
+use super::super::wire;
 
 /// Joins and leaves waiting for the next batch.
 #[derive(Debug)]
@@ -96,44 +96,88 @@ impl Announcements {
     }
 }
 
-/// Encodes one run of same-kind announcements into lines of at most [`MAX_LINE`] bytes (the
-/// object, without its newline), cutting where the next name would not fit.
+/// Encodes one run of same-kind announcements as one line: the names in order while the line
+/// stays within [`BATCH_NAMES_BUDGET`], the rest counted (`"others"`), so a storm of any size
+/// costs each client one short line per run.
 fn flush_run(kind: Option<Kind>, names: &mut Vec<&str>, lines: &mut Vec<Line>) {
     let Some(kind) = kind else {
         return;
     };
-    let mut line = Vec::new();
-    encode_batch(kind, &[], &mut line);
-    // The object's bytes without any name and without the newline.
-    let empty = line.len() - 1;
-    let mut start = 0;
-    let mut len = empty;
+    let mut listed = 0;
+    let mut len = 0;
     for (index, name) in names.iter().enumerate() {
-        let added = wire::json_string_len(name) + usize::from(index > start);
-        // A single name always fits: a username is at most 100 characters.
-        if len + added > MAX_LINE && index > start {
-            push_batch(kind, &names[start..index], &mut line, lines);
-            start = index;
-            len = empty + wire::json_string_len(name);
-        } else {
-            len += added;
+        let added = wire::json_string_len(name) + usize::from(index > 0);
+        // The first name is always listed: a username is at most 100 characters.
+        if index > 0 && len + added > BATCH_NAMES_BUDGET {
+            break;
         }
+        len += added;
+        listed += 1;
     }
-    if start < names.len() {
-        push_batch(kind, &names[start..], &mut line, lines);
+    let others = names.len() - listed;
+    let mut line = Vec::new();
+    match kind {
+        Kind::Join => wire::encode_joins(&names[..listed], others, &mut line),
+        Kind::Leave => wire::encode_leaves(&names[..listed], others, &mut line),
     }
+    lines.push(Line::new(&line));
     names.clear();
 }
 
-fn push_batch(kind: Kind, names: &[&str], scratch: &mut Vec<u8>, lines: &mut Vec<Line>) {
-    scratch.clear();
-    encode_batch(kind, names, scratch);
-    lines.push(Line::new(scratch));
-}
+/// Bytes of names (as JSON strings, with their commas) a batch line lists: about a hundred
+/// names, more than any reader takes in at once (the terminal client shows five), and small
+/// enough that a storm of ten thousand joins costs each of ten thousand clients 1 KiB a second
+/// instead of the whole list, which would be quadratic again.
+const BATCH_NAMES_BUDGET: usize = 1024;
 
-fn encode_batch(kind: Kind, names: &[&str], out: &mut Vec<u8>) {
-    match kind {
-        Kind::Join => wire::encode_joins(names, out),
-        Kind::Leave => wire::encode_leaves(names, out),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_lists_names_up_to_the_budget_and_counts_the_rest() {
+        let names: Vec<String> = (0..1000).map(|n| format!("user{n:04}")).collect();
+        let mut refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut lines = Vec::new();
+        flush_run(Some(Kind::Join), &mut refs, &mut lines);
+        let line = wire::decode_server_line(lines[0].strip_suffix(b"\n").unwrap()).unwrap();
+        let wire::ServerLine::Joins { usernames, others } = line else {
+            panic!("{line:?}");
+        };
+        // "user0000" is 10 bytes as a JSON string, 11 with its comma.
+        assert_eq!(usernames.len(), 93);
+        assert_eq!(usernames[..], names[..93]);
+        assert_eq!(others, 907);
+        assert!(lines[0].len() < BATCH_NAMES_BUDGET + 64);
+    }
+
+    #[test]
+    fn a_batch_keeps_the_order_of_joins_and_leaves() {
+        let now = crate::testing::epoch();
+        let interval = Duration::from_secs(1);
+        let mut announcements = Announcements::new(0, interval);
+        for (kind, name) in [
+            (Kind::Join, "a"),
+            (Kind::Join, "b"),
+            (Kind::Leave, "a"),
+            (Kind::Join, "a"),
+        ] {
+            assert_eq!(announcements.announce(now, kind, name, 1), None);
+        }
+        assert!(announcements.take_due(now).is_empty(), "not due yet");
+        let lines: Vec<String> = announcements
+            .take_due(now + interval)
+            .iter()
+            .map(|line| String::from_utf8_lossy(line).into_owned())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "{\"type\":\"joins\",\"usernames\":[\"a\",\"b\"]}\n",
+                "{\"type\":\"leaves\",\"usernames\":[\"a\"]}\n",
+                "{\"type\":\"joins\",\"usernames\":[\"a\"]}\n",
+            ]
+        );
+        assert_eq!(announcements.poll_timeout(), None);
     }
 }

@@ -28,8 +28,10 @@ pub(super) struct Client {
     /// Bytes in `private`.
     private_bytes: usize,
     pub(super) stage: Stage,
-    /// The client is in the hub's `ready` list.
+    /// The client is ready and listed in the hub's `ready` heap and `ready_order`.
     pub(super) listed: bool,
+    /// When it last became ready.
+    pub(super) ready_since: Instant,
     /// The client is in the hub's `waiting` list, woken by the next room line.
     pub(super) waiting: bool,
     /// Set once the client is to be disconnected as too slow; nothing more is queued for it.
@@ -65,6 +67,7 @@ impl Client {
             private_bytes: 0,
             stage: Stage::Idle,
             listed: false,
+            ready_since: now,
             waiting: false,
             overflowed: false,
             last_input: now,

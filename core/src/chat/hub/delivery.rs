@@ -5,16 +5,16 @@
 //! Every client that hears the room and holds nothing sits in the `waiting` list; a room line
 //! moves them all to `ready` at once, without looking at anyone else. [`ChatHub::poll_transmit`]
 //! hands out each ready client's lines in one transmit (everything that waits for it, so one
-//! write), unless the client had a transmit less than `write_interval` ago: then it waits in
+//! write), longest-connected first, unless the client had a transmit less than `write_interval` ago: then it waits in
 //! `paced` until its time, gathering more. A client in flight gets nothing new until
 //! [`ChatHub::handle_drained`].
 
 use std::cmp::Reverse;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::client::Stage;
+use super::client::{Client, Stage};
 use super::{ChatHub, Close, CloseReason, Line, Transmit};
-use crate::chat::ClientId;
+use crate::chat::{ClientId, ClientMap};
 
 impl ChatHub {
     /// Appends the next lines to send to `out` and says for whom, or `None` when nothing waits
@@ -34,14 +34,11 @@ impl ChatHub {
                     close: Some(close),
                 });
             }
-            let client = self.ready.pop_front()?;
+            let client = self.next_ready(now)?;
             let Some(state) = self.clients.get_mut(&client) else {
                 continue;
             };
             state.listed = false;
-            if state.stage != Stage::Ready {
-                continue;
-            }
             if state.has_fallen_off(&self.log) {
                 // The sweep marks such a client and the input that pushed it off disconnects
                 // it, so this is only a safeguard: its close comes out first on the next loop.
@@ -70,8 +67,9 @@ impl ChatHub {
         }
     }
 
-    /// The shell has written every byte it took for `client`; more may be transmitted.
-    pub fn handle_drained(&mut self, client: ClientId) {
+    /// The shell has written every byte it took for `client` by `now`; more may be
+    /// transmitted.
+    pub fn handle_drained(&mut self, now: Instant, client: ClientId) {
         let Some(state) = self.clients.get_mut(&client) else {
             return;
         };
@@ -80,14 +78,15 @@ impl ChatHub {
         }
         state.stage = Stage::Idle;
         if state.may_have_output(&self.log) {
-            self.wake(client);
+            self.wake(now, client);
         } else {
             self.rest(client);
         }
     }
 
-    /// Lists `client` as ready, unless it is already on its way (ready, paced, in flight).
-    pub(super) fn wake(&mut self, client: ClientId) {
+    /// Lists `client` as ready from `now`, unless it is already on its way (ready, paced, in
+    /// flight).
+    pub(super) fn wake(&mut self, now: Instant, client: ClientId) {
         let Some(state) = self.clients.get_mut(&client) else {
             return;
         };
@@ -95,10 +94,38 @@ impl ChatHub {
             return;
         }
         state.stage = Stage::Ready;
-        if !state.listed {
-            state.listed = true;
-            self.ready.push_back(client);
+        state.listed = true;
+        state.ready_since = now;
+        self.ready.push(Reverse(client));
+        self.ready_order.push_back((now, client));
+    }
+
+    /// The ready client to serve next by `now`: the first of those that waited longer than
+    /// [`PATIENCE`], else the one connected longest. Entries of clients served, gone or woken
+    /// again since are dropped on the way.
+    fn next_ready(&mut self, now: Instant) -> Option<ClientId> {
+        let is_listed = |clients: &ClientMap<Client>, client: ClientId, since: Option<Instant>| {
+            clients.get(&client).is_some_and(|state| {
+                state.listed && since.is_none_or(|since| state.ready_since == since)
+            })
+        };
+        while let Some(&(since, client)) = self.ready_order.front() {
+            if !is_listed(&self.clients, client, Some(since)) {
+                self.ready_order.pop_front();
+                continue;
+            }
+            if since + PATIENCE <= now {
+                self.ready_order.pop_front();
+                return Some(client);
+            }
+            break;
         }
+        while let Some(Reverse(client)) = self.ready.pop() {
+            if is_listed(&self.clients, client, None) {
+                return Some(client);
+            }
+        }
+        None
     }
 
     /// `client` holds nothing: it idles, woken by its next private line or, once it hears the
@@ -116,7 +143,7 @@ impl ChatHub {
 
     /// Appends a room line for every client that hears the room but `except`, and wakes them.
     /// Clients whose cursor it pushes off the log are marked to be disconnected.
-    pub(super) fn push_room_line(&mut self, line: Line, except: Option<ClientId>) {
+    pub(super) fn push_room_line(&mut self, now: Instant, line: Line, except: Option<ClientId>) {
         if self.log.push(line, except) {
             self.mark_fallen_off();
         }
@@ -124,13 +151,13 @@ impl ChatHub {
             if let Some(state) = self.clients.get_mut(&client) {
                 state.waiting = false;
             }
-            self.wake(client);
+            self.wake(now, client);
         }
     }
 
     /// Queues the line in `self.line` for `client` alone, after the room lines so far; a
     /// client whose own lines pass `max_queue` is marked to be disconnected.
-    pub(super) fn send_private(&mut self, client: ClientId) {
+    pub(super) fn send_private(&mut self, now: Instant, client: ClientId) {
         let Some(state) = self.clients.get_mut(&client) else {
             return;
         };
@@ -143,7 +170,7 @@ impl ChatHub {
             return;
         }
         state.queue_private(self.log.end(), Line::new(&self.line));
-        self.wake(client);
+        self.wake(now, client);
     }
 
     /// Paced clients whose write time has come are ready again.
@@ -158,7 +185,8 @@ impl ChatHub {
             };
             if state.stage == Stage::Paced {
                 state.stage = Stage::Idle;
-                self.wake(client);
+                // It has waited since its write time: its patience counts from then.
+                self.wake(due, client);
             }
         }
     }
@@ -188,3 +216,8 @@ impl ChatHub {
         self.closing.push_back((client, lines, close));
     }
 }
+
+/// How long a ready client may be passed over for longer-connected ones: a tenth of a second
+/// is barely noticed in a chat, and a large room's fan-out (some microseconds a client) fits
+/// in it many times, so regulars go first through a storm while nobody waits much longer.
+pub(super) const PATIENCE: Duration = Duration::from_millis(100);

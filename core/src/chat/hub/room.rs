@@ -33,26 +33,26 @@ impl ChatHub {
                 }
                 self.admit(now, client, &username);
                 if let Some(message) = &message {
-                    self.say(client, &username, message);
+                    self.say(now, client, &username, message);
                 }
                 self.events
                     .push_back(ChatEvent::Joined { client, username });
             }
-            Ok(Action::Say { username, message }) => self.say(client, &username, &message),
+            Ok(Action::Say { username, message }) => self.say(now, client, &username, &message),
             Err(error) => {
                 self.line.clear();
                 wire::encode_error(&error.to_string(), &mut self.line);
-                self.send_private(client);
+                self.send_private(now, client);
                 self.events.push_back(ChatEvent::Refused { client, error });
             }
         }
     }
 
     /// Sends a message to everyone but its sender and keeps it in the history.
-    fn say(&mut self, sender: ClientId, username: &str, message: &str) {
+    fn say(&mut self, now: Instant, sender: ClientId, username: &str, message: &str) {
         self.line.clear();
         wire::encode_message(username, message, false, &mut self.line);
-        self.push_room_line(Line::new(&self.line), Some(sender));
+        self.push_room_line(now, Line::new(&self.line), Some(sender));
         if self.config.history > 0 {
             if self.history.len() == self.config.history {
                 self.history.pop_front();
@@ -78,14 +78,14 @@ impl ChatHub {
         for line in self.history.iter().skip(kept.saturating_sub(missed)) {
             state.queue_private(self.log.end(), line.clone());
         }
-        self.wake(client);
+        self.wake(now, client);
         let room = self.names.len();
         match self.announcements.announce(now, Kind::Join, username, room) {
-            Some(line) => self.push_room_line(Line::new(&line), None),
+            Some(line) => self.push_room_line(now, Line::new(&line), None),
             None => {
                 self.line.clear();
                 wire::encode_join(username, &mut self.line);
-                self.send_private(client);
+                self.send_private(now, client);
             }
         }
     }
@@ -134,7 +134,7 @@ impl ChatHub {
                 .announcements
                 .announce(now, Kind::Leave, &username, room)
             {
-                self.push_room_line(Line::new(&line), None);
+                self.push_room_line(now, Line::new(&line), None);
             }
             self.events.push_back(ChatEvent::Left { client, username });
         }

@@ -88,7 +88,7 @@ impl Room {
                 None => {
                     assert!(!self.closed.contains_key(&transmit.client));
                     if !self.stalled.contains(&transmit.client) {
-                        self.hub.handle_drained(transmit.client);
+                        self.hub.handle_drained(self.now, transmit.client);
                     }
                 }
             }
@@ -390,7 +390,7 @@ fn a_client_reading_slowly_gets_everything_in_batches() {
     room.say(ann, "ann", "three");
     assert_eq!(room.lines(bob), [message("ann", "one")]);
     room.stalled.remove(&bob);
-    room.hub.handle_drained(bob);
+    room.hub.handle_drained(room.now, bob);
     room.pump();
     assert_eq!(
         room.lines(bob),
@@ -405,7 +405,7 @@ fn unknown_clients_are_ignored() {
     room.hub.disconnect(room.now, ann);
     room.hub.receive(room.now, ann, b"{\"username\":\"x\"}\n");
     room.hub.receive_eof(room.now, ann);
-    room.hub.handle_drained(ann);
+    room.hub.handle_drained(room.now, ann);
     room.hub.disconnect(room.now, ann);
     room.pump();
     assert!(room.hub.is_empty());

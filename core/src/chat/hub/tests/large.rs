@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::{config, message, Room};
-use crate::chat::{ChatConfig, ChatEvent, MAX_LINE};
+use crate::chat::{ChatConfig, ChatEvent};
 
 fn join_line(name: &str) -> Value {
     json!({"type": "join", "username": name})
@@ -62,33 +62,28 @@ fn above_the_limit_joins_and_leaves_come_in_batches_and_the_joiner_is_confirmed_
 }
 
 #[test]
-fn a_batch_never_passes_the_line_limit_and_keeps_every_name_in_order() {
+fn a_batch_names_the_first_hundred_or_so_and_counts_the_rest() {
     let mut room = Room::new(batched(0));
     let watcher = room.join("watcher");
     room.advance(Duration::from_secs(1));
     room.lines(watcher);
-    let names: Vec<String> = (0..2000)
-        .map(|n| format!("user-{n:04}-{}", "x".repeat(20)))
-        .collect();
+    let names: Vec<String> = (0..2000).map(|n| format!("user-{n:04}")).collect();
     for name in &names {
         room.join(name);
     }
     room.advance(Duration::from_secs(1));
-    let bytes = room.inbox[&watcher].clone();
     let lines = room.lines(watcher);
-    assert!(lines.len() > 1, "2000 long names do not fit one line");
-    for line in bytes.split(|&b| b == b'\n').filter(|line| !line.is_empty()) {
-        assert!(line.len() <= MAX_LINE, "{} bytes", line.len());
-    }
-    let got: Vec<&str> = lines
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let listed: Vec<&str> = lines[0]["usernames"]
+        .as_array()
+        .unwrap()
         .iter()
-        .flat_map(|line| {
-            assert_eq!(line["type"], "joins");
-            line["usernames"].as_array().unwrap().iter()
-        })
         .map(|name| name.as_str().unwrap())
         .collect();
-    assert_eq!(got, names);
+    assert!((50..200).contains(&listed.len()), "{}", listed.len());
+    assert_eq!(listed, names[..listed.len()]);
+    assert_eq!(lines[0]["others"], names.len() - listed.len());
+    assert!(lines[0].to_string().len() < 2048);
 }
 
 #[test]
@@ -144,4 +139,98 @@ fn what_everyone_has_taken_is_not_kept() {
     room.say(ann, "ann", "two");
     let two = message("ann", "two").to_string().len() + 1;
     assert_eq!(room.hub.room_backlog(), two);
+}
+
+/// A storm at a pace of joins (one every 97 µs) with writes paced and a talker speaking:
+/// every newcomer gets its confirmation and the probe every message.
+#[test]
+fn a_paced_storm_confirms_everyone_and_loses_nothing() {
+    let mut room = Room::new(ChatConfig {
+        write_interval: Duration::from_millis(1),
+        ..batched(500)
+    });
+    let talker = room.join("talker");
+    let probe = room.join("probe");
+    let mut ids = Vec::new();
+    for n in 0..3000 {
+        room.now += Duration::from_micros(97);
+        let id = room.connect();
+        room.send(id, &format!("{{\"username\":\"c{n}\"}}\n"));
+        ids.push(id);
+        if n % 50 == 0 {
+            room.say(talker, "talker", &format!("m{n}"));
+        }
+        if room.hub.poll_timeout().is_some_and(|d| d <= room.now) {
+            room.hub.handle_timeout(room.now);
+            room.pump();
+        }
+    }
+    room.advance(Duration::from_millis(2));
+    room.advance(Duration::from_secs(1));
+    for (n, id) in ids.iter().enumerate() {
+        let lines = room.lines(*id);
+        assert!(
+            lines.iter().any(|l| *l == json_line(&format!("c{n}"))),
+            "c{n}: {lines:?}"
+        );
+    }
+    let lines = room.lines(probe);
+    assert!(
+        lines.iter().any(|l| l["message"] == "m2950"),
+        "{}",
+        lines.len()
+    );
+}
+
+fn json_line(name: &str) -> Value {
+    json!({"type": "join", "username": name})
+}
+
+#[test]
+fn the_longest_connected_go_first_and_nobody_waits_past_the_patience() {
+    let mut room = Room::new(config());
+    let talker = room.join("talker");
+    let members: Vec<_> = (0..5).map(|n| room.join(&format!("m{n}"))).collect();
+    for &member in &members {
+        room.lines(member);
+    }
+    // A newcomer's confirmation and a message for everyone become ready at once.
+    let newcomer = room.hub.connect(room.now);
+    room.hub
+        .receive(room.now, newcomer, b"{\"username\":\"new\"}\n");
+    room.hub.receive(
+        room.now,
+        talker,
+        b"{\"username\":\"talker\",\"message\":\"hi\"}\n",
+    );
+    let order = |room: &mut Room| {
+        let mut out = Vec::new();
+        let mut order = Vec::new();
+        while let Some(transmit) = room.hub.poll_transmit(room.now, &mut out) {
+            order.push(transmit.client);
+            out.clear();
+        }
+        order
+    };
+    let mut expected = vec![talker];
+    expected.extend(&members);
+    expected.push(newcomer);
+    assert_eq!(order(&mut room), expected, "longest connected first");
+    for &client in &expected {
+        room.hub.handle_drained(room.now, client);
+    }
+    order(&mut room);
+    // Now the newcomer becomes ready first and waits past the patience while the others
+    // become ready: it goes before them.
+    room.send(talker, "not json\n");
+    room.hub.receive(room.now, newcomer, b"not json\n");
+    room.now += Duration::from_millis(100);
+    room.hub.receive(
+        room.now,
+        talker,
+        b"{\"username\":\"talker\",\"message\":\"again\"}\n",
+    );
+    let served = order(&mut room);
+    assert_eq!(served.first(), Some(&newcomer), "{served:?}");
+    assert_eq!(served[1..], members[..]);
 }

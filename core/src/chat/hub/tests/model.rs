@@ -259,7 +259,7 @@ proptest! {
                 },
                 Step::Drain { who } => if let Some(id) = live(who) {
                     room.stalled.remove(&id);
-                    room.hub.handle_drained(id);
+                    room.hub.handle_drained(room.now, id);
                     room.pump();
                 },
                 Step::Eof { who } => if let Some(id) = live(who) {

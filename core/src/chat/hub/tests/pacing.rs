@@ -25,7 +25,7 @@ fn transmits(room: &mut Room, client: ClientId) -> usize {
         }
         crate::chat::line::copy_into(&out, room.inbox.entry(transmit.client).or_default());
         out.clear();
-        room.hub.handle_drained(transmit.client);
+        room.hub.handle_drained(room.now, transmit.client);
     }
     count
 }

@@ -55,7 +55,7 @@ proptest! {
                 },
                 Step::Drain { who } => if let Some(&id) = ids.get(who) {
                     room.stalled.remove(&id);
-                    room.hub.handle_drained(id);
+                    room.hub.handle_drained(room.now, id);
                     room.pump();
                 },
                 Step::Eof { who } => if let Some(&id) = ids.get(who) {
