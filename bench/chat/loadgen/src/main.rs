@@ -2,9 +2,11 @@
 //! a total rate, reading every copy the server delivers and timing it by the send timestamp
 //! inside the message.
 //!
-//! Phases: connect every client (and, for ferry, claim a username each), settle, warm up at the
-//! paced rate, measure for the window, then stop sending and drain until every copy of the
-//! window's messages arrived or nothing has arrived for a while. Prints one JSON object.
+//! Phases: connect every client (and, for ferry, claim a username each and wait until every
+//! client has the server's confirmation of its own name: the join time), settle, warm up at
+//! the paced rate, measure for the window, then stop sending and drain until every copy of the
+//! window's messages arrived or nothing has arrived for a while. Prints one JSON object, with
+//! the server's peak resident memory (VmHWM) when given its pid.
 //!
 //! Works with any server that relays each line to every other client: a JSON-aware one (ferry)
 //! or one that prefixes lines (`ncat --chat` sends `<user5> {...}`); it only looks for the
@@ -26,6 +28,8 @@ struct Args {
     duration: Duration,
     drain: Duration,
     claim_names: bool,
+    /// How long clients may wait for the server to confirm their names.
+    join_timeout: Duration,
     server_pid: Option<u32>,
     clk_tck: f64,
     padding: usize,
@@ -33,6 +37,8 @@ struct Args {
 
 struct Client {
     stream: TcpStream,
+    /// The server's confirmation of this client's name, until it arrives.
+    awaited: Option<Vec<u8>>,
     input: Vec<u8>,
     output: Vec<u8>,
     written: usize,
@@ -52,6 +58,8 @@ struct Stats {
     sent: u64,
     error_lines: u64,
     closed_clients: u64,
+    /// Clients whose name the server confirmed.
+    confirmed: usize,
 }
 
 fn main() -> ExitCode {
@@ -80,16 +88,28 @@ fn run(args: &Args) -> io::Result<()> {
     for index in 0..args.clients {
         // What the server says to the clients already in (announcements of each newcomer) is
         // read as they connect: a server that writes with blocking calls would otherwise stall
-        // on a full socket and stop accepting.
-        turn(
-            &mut poll,
-            &mut events,
-            &mut clients,
-            &mut stats,
-            origin,
-            None,
-            Duration::ZERO,
-        )?;
+        // on a full socket and stop accepting. At most JOIN_WINDOW names wait for their
+        // confirmation at a time, as a crowd does not arrive in one instant either.
+        loop {
+            let answered = stats.confirmed + stats.closed_clients as usize;
+            let waiting = if args.claim_names { index - answered.min(index) } else { 0 };
+            let wait = if waiting >= JOIN_WINDOW { JOIN_WAIT } else { Duration::ZERO };
+            if wait.is_zero() && index % JOIN_WINDOW != 0 {
+                break;
+            }
+            turn(
+                &mut poll,
+                &mut events,
+                &mut clients,
+                &mut stats,
+                origin,
+                None,
+                wait,
+            )?;
+            if wait.is_zero() {
+                break;
+            }
+        }
         let stream = std::net::TcpStream::connect_timeout(&args.addr, CONNECT_TIMEOUT)?;
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
@@ -99,8 +119,12 @@ fn run(args: &Args) -> io::Result<()> {
             Token(index),
             Interest::READABLE | Interest::WRITABLE,
         )?;
+        let awaited = args
+            .claim_names
+            .then(|| format!("{{\"type\":\"join\",\"username\":\"c{index}\"}}").into_bytes());
         let mut client = Client {
             stream,
+            awaited,
             input: Vec::new(),
             output: Vec::new(),
             written: 0,
@@ -117,6 +141,25 @@ fn run(args: &Args) -> io::Result<()> {
     let padding = "x".repeat(args.padding);
     let mut line = Vec::new();
 
+    // Joining: until every client has its own name confirmed (ncat confirms nothing).
+    let join_deadline = Instant::now() + args.join_timeout;
+    while args.claim_names
+        && stats.confirmed + (stats.closed_clients as usize) < args.clients
+        && Instant::now() < join_deadline
+    {
+        turn(
+            &mut poll,
+            &mut events,
+            &mut clients,
+            &mut stats,
+            origin,
+            None,
+            SETTLE_WAIT,
+        )?;
+    }
+    let join_seconds = origin.elapsed().as_secs_f64();
+    let confirmed = stats.confirmed;
+
     // Settle: joins are answered and announced before any load.
     let settle_end = Instant::now() + SETTLE;
     while Instant::now() < settle_end {
@@ -132,6 +175,7 @@ fn run(args: &Args) -> io::Result<()> {
     }
     stats = Stats {
         closed_clients: stats.closed_clients,
+        confirmed: stats.confirmed,
         ..Stats::default()
     };
 
@@ -235,6 +279,7 @@ fn run(args: &Args) -> io::Result<()> {
         let rank = ((stats.latencies.len() as f64 - 1.0) * p).round() as usize;
         f64::from(stats.latencies[rank]) / 1000.0
     };
+    let peak_rss_mib = args.server_pid.and_then(peak_rss_mib);
     let cpu_per_delivery = server_cpu
         .filter(|_| stats.received_in_window > 0)
         .map(|cpu| cpu * 1e6 / stats.received_in_window as f64);
@@ -242,7 +287,8 @@ fn run(args: &Args) -> io::Result<()> {
         "{{\"clients\":{},\"rate\":{},\"sent_per_s\":{:.1},\"deliveries_per_s\":{:.1},\
          \"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"server_cpu_s\":{},\
          \"cpu_us_per_delivery\":{},\"server_cpu_share\":{},\"loadgen_cpu_share\":{:.3},\
-         \"expected\":{},\"delivered\":{},\"lost\":{},\"error_lines\":{},\"closed_clients\":{}}}",
+         \"expected\":{},\"delivered\":{},\"lost\":{},\"error_lines\":{},\"closed_clients\":{},\
+         \"join_s\":{},\"confirmed\":{},\"peak_rss_mib\":{}}}",
         args.clients,
         args.rate,
         stats.sent_in_window as f64 / seconds,
@@ -259,6 +305,9 @@ fn run(args: &Args) -> io::Result<()> {
         expected.saturating_sub(delivered),
         stats.error_lines,
         stats.closed_clients,
+        json_number(args.claim_names.then_some(join_seconds)),
+        confirmed,
+        json_number(peak_rss_mib),
     );
     Ok(())
 }
@@ -296,7 +345,7 @@ fn turn(
                 Ok(n) => {
                     client.input.extend_from_slice(&buf[..n]);
                     let now = micros(origin, Instant::now());
-                    take_lines(&mut client.input, now, window, stats);
+                    take_lines(client, now, window, stats);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -311,12 +360,18 @@ fn turn(
     Ok(())
 }
 
-/// Counts every complete line in `input` and drops it.
-fn take_lines(input: &mut Vec<u8>, now: u64, window: Option<(u64, u64)>, stats: &mut Stats) {
+/// Counts every complete line in the client's input and drops it.
+fn take_lines(client: &mut Client, now: u64, window: Option<(u64, u64)>, stats: &mut Stats) {
+    let input = &mut client.input;
     let mut start = 0;
     while let Some(end) = input[start..].iter().position(|&b| b == b'\n') {
         let line = &input[start..start + end];
         start += end + 1;
+        if client.awaited.as_deref() == Some(line) {
+            client.awaited = None;
+            stats.confirmed += 1;
+            continue;
+        }
         if find(line, b"\"error\"").is_some() {
             stats.error_lines += 1;
             continue;
@@ -417,6 +472,14 @@ fn proc_cpu(path: &str, clk_tck: f64) -> f64 {
     (ticks(11) + ticks(12)) / clk_tck
 }
 
+/// The peak resident set size of process `pid` (VmHWM), in MiB.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
+    let kib: f64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 fn json_number(value: Option<f64>) -> String {
     match value {
         Some(v) if v.is_finite() => format!("{v:.4}"),
@@ -433,6 +496,7 @@ fn parse_args() -> Result<Args, String> {
         duration: Duration::from_secs(5),
         drain: Duration::from_secs(10),
         claim_names: true,
+        join_timeout: Duration::from_secs(60),
         server_pid: None,
         clk_tck: 100.0,
         padding: 40,
@@ -449,6 +513,9 @@ fn parse_args() -> Result<Args, String> {
             "--duration" => args.duration = seconds(&value()?).ok_or(bad("--duration"))?,
             "--drain" => args.drain = seconds(&value()?).ok_or(bad("--drain"))?,
             "--raw" => args.claim_names = false,
+            "--join-timeout" => {
+                args.join_timeout = seconds(&value()?).ok_or(bad("--join-timeout"))?
+            }
             "--server-pid" => args.server_pid = Some(value()?.parse().map_err(|_| bad("pid"))?),
             "--clk-tck" => args.clk_tck = value()?.parse().map_err(|_| bad("--clk-tck"))?,
             "--padding" => args.padding = value()?.parse().map_err(|_| bad("--padding"))?,
@@ -467,6 +534,9 @@ fn seconds(text: &str) -> Option<Duration> {
 
 /// The field whose value starts with the send timestamp, as both servers relay it.
 const MESSAGE_FIELD: &[u8] = b"\"message\":\"";
+/// Clients whose name waits for the server's confirmation at once, while connecting.
+const JOIN_WINDOW: usize = 100;
+const JOIN_WAIT: Duration = Duration::from_millis(1);
 /// Time for every client's join to be answered and announced before the load starts.
 const SETTLE: Duration = Duration::from_secs(1);
 const SETTLE_WAIT: Duration = Duration::from_millis(10);
