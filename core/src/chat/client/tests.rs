@@ -270,3 +270,35 @@ fn lines_waiting_for_the_name_are_bounded_in_bytes() {
     let (sent, _) = drain(&mut client);
     assert_eq!(sent.lines().count(), MAX_PENDING_BYTES / line.len());
 }
+
+#[test]
+fn a_scripted_client_ends_when_its_name_is_refused() {
+    let now = crate::testing::epoch();
+    let mut client = ChatClient::scripted(now, Some("me"));
+    drain(&mut client);
+    client.receive(b"{\"type\":\"error\",\"error\":\"that username is taken\"}\n");
+    client.handle_line(now, "a message, not a name\n");
+    assert_eq!(
+        drain(&mut client),
+        (
+            String::new(),
+            vec![
+                print("! that username is taken"),
+                print("* you left the chat without joining"),
+                ClientEvent::Ended(ClientEnd::NotJoined)
+            ]
+        )
+    );
+
+    let mut client = ChatClient::scripted(now, None);
+    drain(&mut client);
+    client.handle_line(now, "\n");
+    assert_eq!(
+        drain(&mut client).1,
+        [
+            print("! the username is empty"),
+            print("* you left the chat without joining"),
+            ClientEvent::Ended(ClientEnd::NotJoined)
+        ]
+    );
+}
