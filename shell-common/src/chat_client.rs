@@ -4,7 +4,7 @@
 //! Owns the terminal, the socket and the threads. What to send, what to print, when to ask for a
 //! name and when the session ends are the core machine's decisions.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -67,7 +67,12 @@ fn chat(options: &ChatClientOptions) -> Result<u8, String> {
             let _ = interrupts.send(Input::Interrupt);
         }
     })?;
-    let client = ChatClient::new(Instant::now(), options.username.as_deref());
+    let username = options.username.as_deref();
+    let client = if io::stdin().is_terminal() {
+        ChatClient::new(Instant::now(), username)
+    } else {
+        ChatClient::scripted(Instant::now(), username)
+    };
     Ok(drive(client, stream, &inputs))
 }
 

@@ -12,7 +12,7 @@
 //!   before it is sent. A name given on the command line skips this state.
 //! - `Joining`: the name was sent; lines typed now wait (up to a bound) until the server confirms
 //!   with the join announcement of this name. An error line instead (the name is taken) goes
-//!   back to `AskingName`. Input that ends now (a script piping lines in) does not drop what
+//!   back to `AskingName` for a person at a terminal, and ends a script's client. Input that ends now (a script piping lines in) does not drop what
 //!   waits: the client leaves once the name is confirmed and the waiting lines are sent, or
 //!   once the name is refused or not confirmed in [`JOIN_WAIT`], saying what was not sent.
 //! - `Joined`: each typed line becomes a message; empty lines are not sent.
@@ -45,6 +45,8 @@ pub struct ChatClient {
     /// When the user's input ended while the name was not yet confirmed: the client leaves once
     /// it is, or at [`JOIN_WAIT`] after this.
     input_ended: Option<Instant>,
+    /// A refused name asks for another (a person typing) rather than ending (a script).
+    asks_again: bool,
     last_sent: Instant,
 }
 
@@ -80,8 +82,19 @@ enum State {
 }
 
 impl ChatClient {
-    /// A client that just connected; with `username` it joins at once, else it asks for one.
+    /// A client that just connected, typed into by a person: with `username` it joins at once,
+    /// else it asks for one, and asks again when a name is refused.
     pub fn new(now: Instant, username: Option<&str>) -> Self {
+        Self::start(now, username, true)
+    }
+
+    /// A client fed by a script (input that is not a terminal): the same, but a refused name
+    /// ends the session, since the lines after it are messages, not another name to try.
+    pub fn scripted(now: Instant, username: Option<&str>) -> Self {
+        Self::start(now, username, false)
+    }
+
+    fn start(now: Instant, username: Option<&str>, asks_again: bool) -> Self {
         let mut client = ChatClient {
             state: State::AskingName,
             framer: ObjectFramer::new(MAX_LINE),
@@ -90,6 +103,7 @@ impl ChatClient {
             pending: VecDeque::new(),
             pending_bytes: 0,
             input_ended: None,
+            asks_again,
             last_sent: now,
         };
         match username {
@@ -229,7 +243,11 @@ impl ChatClient {
             }
             Err(error) => {
                 self.print(format!("! {error}"));
-                self.ask();
+                if self.asks_again {
+                    self.ask();
+                } else {
+                    self.leave_unjoined();
+                }
             }
         }
     }
@@ -283,7 +301,7 @@ impl ChatClient {
                     // so an error now refuses the name.
                     self.state = State::AskingName;
                     self.print(format!("! {}", escaped(&error)));
-                    if self.input_ended.is_some() {
+                    if self.input_ended.is_some() || !self.asks_again {
                         self.leave_unjoined();
                     } else {
                         self.ask();

@@ -318,3 +318,35 @@ fn batches_of_joins_and_leaves_print_as_one_line_without_our_own_name() {
         assert_eq!(drain(&mut client), (String::new(), printed), "{line}");
     }
 }
+
+#[test]
+fn a_scripted_client_ends_when_its_name_is_refused() {
+    let now = crate::testing::epoch();
+    let mut client = ChatClient::scripted(now, Some("me"));
+    drain(&mut client);
+    client.receive(b"{\"type\":\"error\",\"error\":\"that username is taken\"}\n");
+    client.handle_line(now, "a message, not a name\n");
+    assert_eq!(
+        drain(&mut client),
+        (
+            String::new(),
+            vec![
+                print("! that username is taken"),
+                print("* you left the chat without joining"),
+                ClientEvent::Ended(ClientEnd::NotJoined)
+            ]
+        )
+    );
+
+    let mut client = ChatClient::scripted(now, None);
+    drain(&mut client);
+    client.handle_line(now, "\n");
+    assert_eq!(
+        drain(&mut client).1,
+        [
+            print("! the username is empty"),
+            print("* you left the chat without joining"),
+            ClientEvent::Ended(ClientEnd::NotJoined)
+        ]
+    );
+}
