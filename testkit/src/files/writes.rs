@@ -123,7 +123,10 @@ pub fn auth_guards_writes_and_reads(bin: &str) {
     let wrong_password = server.send("PUT", "/x.txt", &basic("ann", "correct horse"), b"x");
     let unknown_user = server.send("PUT", "/x.txt", &basic("zed", "new horse"), b"x");
     for refused in [&anonymous, &wrong_password, &unknown_user] {
-        assert_eq!(refused.status, 401);
+        assert_eq!(
+            (refused.status, refused.reason.as_str()),
+            (401, "Unauthorized")
+        );
         assert_eq!(
             refused.header("www-authenticate"),
             Some("Basic realm=\"ferry\", charset=\"UTF-8\"")
