@@ -5,7 +5,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::files::auth::encode_base64;
-use crate::files::listing::{Entry, EntryKind};
+use crate::files::listing::{Entry, EntryKind, Listing};
 use crate::http::{parse_head, HeadLimits};
 
 fn start(text: &str, config: FilesConfig) -> (FileRequest, FileStep) {
