@@ -4,7 +4,7 @@
 //! Owns the terminal, the socket and the threads. What to send, what to print, when to ask for a
 //! name and when the session ends are the core machine's decisions.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ferry_cli::ChatClientOptions;
-use ferry_core::chat::{ChatClient, ClientEvent};
+use ferry_core::chat::{ChatClient, ClientEnd, ClientEvent};
 use ferry_core::tls::Alpn;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -34,8 +34,10 @@ pub fn run_chat_client(program: &str, options: &ChatClientOptions) -> ExitCode {
 /// What the loop is woken by.
 enum Input {
     Line(String),
-    /// End of input (Ctrl-D) or an interrupt (Ctrl-C).
-    Leave,
+    /// End of input: Ctrl-D, or the end of piped lines.
+    StdinEnded,
+    /// Ctrl-C or SIGTERM.
+    Interrupt,
     Server(Vec<u8>),
     ServerClosed,
 }
@@ -62,10 +64,15 @@ fn chat(options: &ChatClientOptions) -> Result<u8, String> {
     let interrupts = sender;
     spawn("chat-signals", move || {
         if signals.forever().next().is_some() {
-            let _ = interrupts.send(Input::Leave);
+            let _ = interrupts.send(Input::Interrupt);
         }
     })?;
-    let client = ChatClient::new(Instant::now(), options.username.as_deref());
+    let username = options.username.as_deref();
+    let client = if io::stdin().is_terminal() {
+        ChatClient::new(Instant::now(), username)
+    } else {
+        ChatClient::scripted(Instant::now(), username)
+    };
     Ok(drive(client, stream, &inputs))
 }
 
@@ -92,6 +99,9 @@ fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -
                 }
                 ClientEvent::Ended(end) => {
                     let _ = stdout.flush();
+                    if end == ClientEnd::Left {
+                        close_gracefully(&stream, inputs);
+                    }
                     let _ = stream.shutdown(Shutdown::Both);
                     return end.exit_code();
                 }
@@ -107,16 +117,33 @@ fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -
             Some(deadline) => match inputs.recv_timeout(deadline - now) {
                 Ok(input) => input,
                 Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => Input::Leave,
+                Err(RecvTimeoutError::Disconnected) => Input::Interrupt,
             },
-            None => inputs.recv().unwrap_or(Input::Leave),
+            None => inputs.recv().unwrap_or(Input::Interrupt),
         };
         let now = Instant::now();
         match input {
             Input::Line(line) => client.handle_line(now, &line),
-            Input::Leave => client.handle_end_of_input(),
+            Input::StdinEnded => client.handle_end_of_input(now),
+            Input::Interrupt => client.handle_interrupt(),
             Input::Server(bytes) => client.receive(&bytes),
             Input::ServerClosed => client.receive_eof(),
+        }
+    }
+}
+
+/// Says the client is done sending and waits, up to [`CLOSE_WAIT`], for the server to close:
+/// closing at once could reset the connection while the last messages are still unread by the
+/// server, and the kernel would drop them.
+fn close_gracefully(stream: &Stream, inputs: &Receiver<Input>) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + CLOSE_WAIT;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match inputs.recv_timeout(left) {
+            Ok(Input::ServerClosed) | Err(_) => return,
+            Ok(_) => {}
         }
     }
 }
@@ -168,7 +195,7 @@ fn read_stdin(inputs: Sender<Input>) -> impl FnOnce() {
                 }
             }
         }
-        let _ = inputs.send(Input::Leave);
+        let _ = inputs.send(Input::StdinEnded);
     }
 }
 
@@ -180,6 +207,8 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String>
         .map_err(|e| format!("cannot start a thread: {e}"))
 }
 
+/// How long a leaving client waits for the server to close after it said it is done.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// A server that does not answer a connection attempt in this long is taken as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes read from the server per call: many chat lines, or one long one.

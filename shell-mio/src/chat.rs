@@ -7,10 +7,14 @@
 //! hub, not this module, holds a slow client's backlog and decides when it is too much. Reads
 //! are budgeted per turn (see `ReadPolicy::Budgeted`), so a flooding client cannot starve the
 //! rest and an overloaded server slows the senders instead of piling up copies.
+//!
+//! A client the hub disconnected is ended as its [`Close`] says: its last bytes are written,
+//! the sending side shut, what it still sends read and dropped until it closes, all until the
+//! close's deadline at most.
 
 use std::time::Instant;
 
-use ferry_core::chat::{ChatConfig, ChatHub, ClientId, ClientMap};
+use ferry_core::chat::{ChatConfig, ChatHub, ClientId, ClientMap, Close};
 
 use crate::conns::{ConnKey, Wakes};
 use crate::session::{Protocol, ReadPolicy, Status};
@@ -29,8 +33,8 @@ pub struct ChatService {
 /// Bytes the hub handed out for one client, not yet taken by its connection.
 struct Staged {
     bytes: Vec<u8>,
-    /// These are the client's last bytes: close after them.
-    close: bool,
+    /// These are the client's last bytes: end the connection after them.
+    close: Option<Close>,
 }
 
 /// One chat client's connection.
@@ -38,8 +42,12 @@ pub struct ChatSession {
     client: ClientId,
     /// The hub handed bytes over that are not all written yet.
     in_flight: bool,
-    /// The hub closed the client; its last bytes are handed over.
-    closing: bool,
+    /// The hub closed the client and its last bytes are handed over: until when to linger.
+    closing: Option<Instant>,
+    /// The client closed its sending side.
+    peer_closed: bool,
+    /// The linger ended: close now, whatever is unwritten.
+    expired: bool,
 }
 
 impl ChatService {
@@ -59,7 +67,9 @@ impl ChatService {
         ChatSession {
             client,
             in_flight: false,
-            closing: false,
+            closing: None,
+            peer_closed: false,
+            expired: false,
         }
     }
 
@@ -75,8 +85,8 @@ impl ChatService {
     }
 
     /// Says goodbye to every client: each gets its last line and is closed.
-    pub fn begin_shutdown(&mut self) {
-        self.hub.shutdown();
+    pub fn begin_shutdown(&mut self, now: Instant) {
+        self.hub.shutdown(now);
     }
 
     /// Moves every transmit the hub has to its client's stage and wakes the connection.
@@ -88,11 +98,11 @@ impl ChatService {
                     wakes.wake(key);
                     Staged {
                         bytes: spare.pop().unwrap_or_default(),
-                        close: false,
+                        close: None,
                     }
                 });
                 staged.bytes.extend_from_slice(&self.transmit);
-                staged.close |= transmit.close.is_some();
+                staged.close = staged.close.or(transmit.close);
             }
             self.transmit.clear();
         }
@@ -115,7 +125,8 @@ impl Protocol for ChatSession {
     }
 
     fn wants_read(&self, _: &ChatService) -> bool {
-        !self.closing
+        // A closing client is still read, so that its close is not a reset.
+        !self.peer_closed
     }
 
     fn receive(
@@ -126,12 +137,21 @@ impl Protocol for ChatSession {
         now: Instant,
         bytes: &[u8],
     ) {
-        service.hub.receive(now, self.client, bytes);
+        if self.closing.is_none() {
+            service.hub.receive(now, self.client, bytes);
+        }
     }
 
-    fn receive_eof(&mut self, service: &mut ChatService, _: &mut Wakes, _: ConnKey, _: Instant) {
-        // The hub answers with the client's last transmit, which closes it.
-        service.hub.receive_eof(self.client);
+    fn receive_eof(&mut self, service: &mut ChatService, _: &mut Wakes, _: ConnKey, now: Instant) {
+        self.peer_closed = true;
+        if self.closing.is_none() {
+            // The hub answers with the client's last transmit, which closes it.
+            service.hub.receive_eof(now, self.client);
+        }
+    }
+
+    fn handle_timeout(&mut self, _: &mut ChatService, _: &mut Wakes, _: ConnKey, now: Instant) {
+        self.expired |= self.closing.is_some_and(|deadline| deadline <= now);
     }
 
     fn poll_transmit(
@@ -146,7 +166,9 @@ impl Protocol for ChatSession {
             out.append(&mut staged.bytes);
             service.recycle(staged.bytes);
             self.in_flight = true;
-            self.closing |= staged.close;
+            if let Some(close) = staged.close {
+                self.closing = Some(close.deadline);
+            }
         }
     }
 
@@ -159,25 +181,30 @@ impl Protocol for ChatSession {
         _written: usize,
         pending: bool,
     ) {
-        if self.in_flight && !pending && !self.closing {
+        if self.in_flight && !pending && self.closing.is_none() {
             self.in_flight = false;
             service.hub.handle_drained(self.client);
         }
     }
 
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.closing
+    }
+
     fn status(&self) -> Status {
-        if self.closing {
-            // The last bytes went out as far as the socket took them now; a client that does
-            // not read them is not waited for.
-            Status::Gone
-        } else {
-            Status::Open
+        match self.closing {
+            None => Status::Open,
+            Some(_) if self.expired => Status::Gone,
+            // Nothing more comes from the client: close once the last bytes are written.
+            Some(_) if self.peer_closed => Status::Closing,
+            // Shut the sending side once they are, and read until the client closes too.
+            Some(_) => Status::WriteClosed,
         }
     }
 
-    fn closed(&mut self, service: &mut ChatService, _: &mut Wakes, _: ConnKey, _: Instant) {
-        if !self.closing {
-            service.hub.disconnect(self.client);
+    fn closed(&mut self, service: &mut ChatService, _: &mut Wakes, _: ConnKey, now: Instant) {
+        if self.closing.is_none() {
+            service.hub.disconnect(now, self.client);
         }
         service.clients.remove(&self.client);
         if let Some(staged) = service.staged.remove(&self.client) {

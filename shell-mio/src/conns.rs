@@ -73,6 +73,8 @@ pub struct Conn {
     outbox: Outbox,
     /// Edge-triggered readiness: set by an event, cleared when the socket says WouldBlock.
     read_ready: bool,
+    /// An event said the peer closed its side: its EOF waits behind any data.
+    read_closed: bool,
     write_shut: bool,
     generation: u64,
     /// The deadline armed in the timer heap for this connection, if any.
@@ -185,6 +187,7 @@ impl Conns {
             stream,
             outbox: Outbox::new(true, RETAINED_OUTPUT),
             read_ready: true,
+            read_closed: false,
             write_shut: false,
             generation: key.generation,
             armed: None,
@@ -194,16 +197,23 @@ impl Conns {
         self.drive(cx, key, now);
     }
 
-    /// Readiness reported for a connection's token.
-    pub fn ready(&mut self, cx: &mut Cx, token: Token, readiness: (bool, bool), now: Instant) {
+    /// Readiness reported for a connection's token: readable, writable, read side closed.
+    pub fn ready(
+        &mut self,
+        cx: &mut Cx,
+        token: Token,
+        readiness: (bool, bool, bool),
+        now: Instant,
+    ) {
         let Some(slot) = token.0.checked_sub(FIRST_CONNECTION) else {
             return;
         };
         let Some(Some(conn)) = self.slots.get_mut(slot) else {
             return;
         };
-        let (readable, writable) = readiness;
+        let (readable, writable, read_closed) = readiness;
         conn.read_ready |= readable;
+        conn.read_closed |= read_closed;
         conn.outbox.ready |= writable;
         let key = ConnKey {
             slot,
@@ -317,8 +327,9 @@ impl Conns {
                         }
                         Ok(n) => {
                             // A short read emptied the socket buffer; the next edge says when
-                            // there is more, so no read is spent on WouldBlock.
-                            if n < len {
+                            // there is more, so no read is spent on WouldBlock. An EOF that came
+                            // with the data has no edge of its own: read on to it.
+                            if n < len && !conn.read_closed {
                                 conn.read_ready = false;
                             }
                             if conn.session.read_policy() == ReadPolicy::Budgeted {

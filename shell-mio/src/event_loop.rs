@@ -125,7 +125,7 @@ impl EventLoop {
                         if stop && stop_by.is_none() {
                             stop_by = Some(now + SHUTDOWN_GRACE);
                             self.listeners.close(registry);
-                            cx.services.begin_shutdown();
+                            cx.services.begin_shutdown(now);
                             conns.begin_shutdown(&mut cx, now);
                         }
                     }
@@ -141,7 +141,10 @@ impl EventLoop {
                         }
                     }
                     token if self.listeners.ready(token) => {}
-                    token => conns.ready(&mut cx, token, (readable, writable), now),
+                    token => {
+                        let readiness = (readable, writable, event.is_read_closed());
+                        conns.ready(&mut cx, token, readiness, now);
+                    }
                 }
             }
             conns.handle_timeouts(&mut cx, now);

@@ -425,9 +425,9 @@ impl Services {
     }
 
     /// A stop began: the chat says goodbye to everyone.
-    pub fn begin_shutdown(&mut self) {
+    pub fn begin_shutdown(&mut self, now: Instant) {
         if let Some(chat) = self.chat.as_mut() {
-            chat.begin_shutdown();
+            chat.begin_shutdown(now);
         }
     }
 

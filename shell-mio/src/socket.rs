@@ -38,6 +38,8 @@ pub struct SocketServer {
     receiver: DatagramReceiver,
     /// Stop reading streams while this many stores are under way (the receiver's own bound).
     max_pending: usize,
+    /// The most messages handed to the writer at once.
+    max_batch: usize,
     drops: DropReporter,
     writer: Option<Writer>,
     /// Messages waiting for the writer to finish the batch it holds.
@@ -80,6 +82,7 @@ impl SocketServer {
     ) -> io::Result<SocketServer> {
         let receiver_config = ReceiverConfig::default();
         let max_pending = receiver_config.max_pending;
+        let max_batch = receiver_config.max_batch;
         let udp = match udp {
             Some(mut socket) => {
                 registry.register(&mut socket, udp_token, Interest::READABLE)?;
@@ -99,6 +102,7 @@ impl SocketServer {
             udp,
             receiver,
             max_pending,
+            max_batch,
             drops: DropReporter::default(),
             writer: Some(Writer {
                 jobs,
@@ -185,7 +189,13 @@ impl SocketServer {
         }
         if let Some(writer) = self.writer.as_mut() {
             if !writer.busy && !self.queued.is_empty() {
-                let batch = std::mem::take(&mut self.queued);
+                // Beyond a batch, the rest waits for the writer's next turn (its wake).
+                let rest = if self.queued.len() > self.max_batch {
+                    self.queued.split_off(self.max_batch)
+                } else {
+                    Vec::new()
+                };
+                let batch = std::mem::replace(&mut self.queued, rest);
                 writer.busy = writer.jobs.send(batch).is_ok();
             }
         }

@@ -27,11 +27,11 @@ type Live = Arc<Mutex<HashMap<u64, TcpStream>>>;
 /// How a stop reaches the connections still open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopConnections {
-    /// Half-close their reading side, so a blocked read sees EOF (the chat, whose server says
-    /// goodbye first, and the socket server's streams).
+    /// Half-close their reading side, so a blocked read sees EOF (the socket server's streams).
     HalfClose,
     /// Leave their sockets alone: their threads watch the [`Shutdown`] and let the core decide
-    /// (HTTP: an idle connection closes, one with a request in flight finishes it).
+    /// (HTTP: an idle connection closes, one with a request in flight finishes it; the chat:
+    /// each client's goodbye has its deadline).
     Notify,
 }
 

@@ -8,19 +8,26 @@
 //! gives that client no more until its writer reports the last batch written, and disconnects
 //! it once its backlog is too large. Which bytes go where and when to close are the hub's
 //! decisions; this module moves bytes.
+//!
+//! A client the hub disconnected is ended as its [`Close`] says: the writer writes the last
+//! bytes and shuts the sending side, the reader reads (the hub ignores it now) until the client
+//! closes, and the timer thread shuts the socket at the close's deadline, which ends a write or
+//! a read still blocked.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as SocketShutdown, TcpStream};
 
 use ferry_shell::stream::Stream;
 use ferry_shell::tls::ServerTls;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ferry_cli::ChatOptions;
-use ferry_core::chat::{self, ChatHub, ClientId, ClientMap};
-use ferry_core::limits;
+use ferry_core::chat::{self, ChatHub, ClientId, ClientMap, Close};
+use ferry_core::limits::{self, SHUTDOWN_GRACE};
 
 use crate::accept::{Listener, StopConnections};
 use crate::signal::Shutdown;
@@ -46,6 +53,8 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
             hub: ChatHub::new(options.chat_config()),
             outboxes: ClientMap::default(),
             transmit: Vec::new(),
+            closing: BinaryHeap::new(),
+            closing_outboxes: ClientMap::default(),
         }),
         deadline_moved: Condvar::new(),
     });
@@ -76,16 +85,22 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         crate::conn::secure_if(secure, chat::listening_line(address))
     );
     shutdown.wait();
-    // Everyone is told and closed; the writers get a moment to send that last line.
-    room.lock().shutdown();
-    listener.stop(SHUTDOWN_WAIT, StopConnections::HalfClose);
+    // Everyone is told and closed; each connection ends by its close's deadline, within the
+    // grace, and its sockets are left to the hub's close rather than half-closed from here.
+    {
+        let mut state = room.lock();
+        state.hub.shutdown(Instant::now());
+        room.dispatch(&mut state);
+    }
+    listener.stop(SHUTDOWN_GRACE, StopConnections::Notify);
     Ok(())
 }
 
 /// The hub and the clients' outboxes, shared by every thread.
 struct Room {
     state: Mutex<State>,
-    /// Signalled when a client connects, so the timer thread looks at the new deadline.
+    /// Signalled when a client connects or is closed, so the timer thread looks at the new
+    /// deadline.
     deadline_moved: Condvar,
 }
 
@@ -93,6 +108,10 @@ struct State {
     hub: ChatHub,
     outboxes: ClientMap<Arc<Outbox>>,
     transmit: Vec<u8>,
+    /// Deadlines of closed clients' last bytes, earliest first, and whose outbox each is (weak:
+    /// a connection that ended before its deadline is not kept open).
+    closing: BinaryHeap<Reverse<(Instant, ClientId)>>,
+    closing_outboxes: ClientMap<Weak<Outbox>>,
 }
 
 /// What waits to be written to one client, and the wake-up of its writer.
@@ -108,46 +127,81 @@ struct OutboxState {
     bytes: Vec<u8>,
     /// Write `bytes`, then close: these are the client's last.
     close: bool,
-    /// The writer is in a write with bytes taken from here.
-    writing: bool,
 }
 
 impl Room {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// [`State::dispatch`], waking the timer thread for the deadline of a client it closed.
+    fn dispatch(&self, state: &mut State) {
+        if state.dispatch() {
+            self.deadline_moved.notify_one();
+        }
+    }
 }
 
 impl State {
-    /// Hands every transmit the hub has to its outbox; drops the hub's events.
-    fn dispatch(&mut self) {
+    /// Hands every transmit the hub has to its outbox; drops the hub's events. True when a
+    /// client was closed, which gives the timer thread a deadline.
+    fn dispatch(&mut self) -> bool {
+        let mut closed = false;
         while let Some(transmit) = self.hub.poll_transmit(&mut self.transmit) {
-            let outbox = if transmit.close.is_some() {
-                self.outboxes.remove(&transmit.client)
-            } else {
-                self.outboxes.get(&transmit.client).cloned()
+            let Some(close) = transmit.close else {
+                match self.outboxes.get(&transmit.client) {
+                    Some(outbox) => outbox.put(&mut self.transmit, false),
+                    None => self.transmit.clear(),
+                }
+                continue;
             };
-            match outbox {
-                Some(outbox) => outbox.put(&mut self.transmit, transmit.close.is_some()),
+            match self.outboxes.remove(&transmit.client) {
+                Some(outbox) => {
+                    outbox.put(&mut self.transmit, true);
+                    self.linger(transmit.client, &outbox, close);
+                    closed = true;
+                }
                 None => self.transmit.clear(),
             }
         }
         while self.hub.poll_event().is_some() {}
+        closed
     }
 
-    fn shutdown(&mut self) {
-        self.hub.shutdown();
-        self.dispatch();
+    /// Remembers that `outbox`'s socket is shut at `close`'s deadline, if still open then.
+    fn linger(&mut self, client: ClientId, outbox: &Arc<Outbox>, close: Close) {
+        self.closing.push(Reverse((close.deadline, client)));
+        self.closing_outboxes.insert(client, Arc::downgrade(outbox));
+    }
+
+    /// Shuts the sockets whose close deadline passed by `now`: a writer or a reader still
+    /// blocked on them returns.
+    fn end_lingering(&mut self, now: Instant) {
+        while let Some(&Reverse((deadline, client))) = self.closing.peek() {
+            if deadline > now {
+                return;
+            }
+            self.closing.pop();
+            let outbox = self.closing_outboxes.remove(&client);
+            if let Some(outbox) = outbox.and_then(|outbox| outbox.upgrade()) {
+                let _ = outbox.stream.shutdown(SocketShutdown::Both);
+            }
+        }
+    }
+
+    /// The earliest deadline: the hub's (idle clients) or a closed client's.
+    fn next_deadline(&self) -> Option<Instant> {
+        let closing = self.closing.peek().map(|Reverse((deadline, _))| *deadline);
+        self.hub.poll_timeout().into_iter().chain(closing).min()
     }
 
     /// The shell lost `client`: the hub forgets it without a last line, and its writer is told
-    /// to close, since no transmit will.
+    /// to close, since no transmit will. Dispatch after.
     fn disconnect(&mut self, client: ClientId) {
-        self.hub.disconnect(client);
+        self.hub.disconnect(Instant::now(), client);
         if let Some(outbox) = self.outboxes.remove(&client) {
             outbox.put(&mut Vec::new(), true);
         }
-        self.dispatch();
     }
 }
 
@@ -159,14 +213,8 @@ impl Outbox {
         } else {
             state.bytes.append(bytes);
         }
-        if close {
-            state.close = true;
-            if state.writing {
-                // The writer is stuck on a client that does not read: the last line could not
-                // be delivered anyway, so the socket is closed now, which also ends that write.
-                let _ = self.stream.shutdown(SocketShutdown::Both);
-            }
-        }
+        // A writer stuck on a client that does not read is ended by the close's deadline.
+        state.close |= close;
         self.ready.notify_one();
     }
 
@@ -200,7 +248,7 @@ fn start_client(stream: &Stream, room: &Arc<Room>) -> io::Result<(ClientId, Join
         let mut state = room.lock();
         let client = state.hub.connect(Instant::now());
         state.outboxes.insert(client, outbox.clone());
-        state.dispatch();
+        room.dispatch(&mut state);
         client
     };
     room.deadline_moved.notify_one();
@@ -211,33 +259,38 @@ fn start_client(stream: &Stream, room: &Arc<Room>) -> io::Result<(ClientId, Join
     match spawn_small("chat-writer", writer) {
         Ok(writer) => Ok((client, writer)),
         Err(error) => {
-            room.lock().disconnect(client);
+            let mut state = room.lock();
+            state.disconnect(client);
+            room.dispatch(&mut state);
             Err(error)
         }
     }
 }
 
-/// Feeds what the client sends to the hub until EOF or an error.
+/// Feeds what the client sends to the hub until EOF or an error; once the hub closed the
+/// client, it ignores what comes, and reading on lets the client close first.
 fn read_loop(mut stream: Stream, client: ClientId, room: &Room) {
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
         let read = stream.read(&mut buf);
         let mut state = room.lock();
         match read {
-            Ok(0) => state.hub.receive_eof(client),
+            Ok(0) => state.hub.receive_eof(Instant::now(), client),
             Ok(n) => state.hub.receive(Instant::now(), client, &buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // A reset, or the writer closed the socket; either way the client is gone.
+            // A reset, or the socket was shut at a close's deadline; the client is gone.
             Err(_) => state.disconnect(client),
         }
-        state.dispatch();
+        room.dispatch(&mut state);
         if !matches!(read, Ok(1..)) {
             return;
         }
     }
 }
 
-/// Writes what the hub hands this client, reporting each batch written, until it is closed.
+/// Writes what the hub hands this client, reporting each batch written, until it is closed:
+/// then writes the last bytes and shuts the sending side (the timer ends a write still blocked
+/// at the close's deadline).
 fn write_loop(client: ClientId, mut stream: Stream, outbox: &Outbox, room: &Room) {
     let mut batch = Vec::new();
     loop {
@@ -247,42 +300,49 @@ fn write_loop(client: ClientId, mut stream: Stream, outbox: &Outbox, room: &Room
                 state = outbox.ready.wait(state).unwrap_or_else(|e| e.into_inner());
             }
             std::mem::swap(&mut batch, &mut state.bytes);
-            state.writing = true;
             state.close
         };
         let written = stream.write_all(&batch);
         batch.clear();
-        outbox.lock().writing = false;
         if close {
-            let _ = stream.shutdown(SocketShutdown::Both);
+            if written.is_ok() {
+                let _ = stream.shutdown(SocketShutdown::Write);
+            }
             return;
         }
         let mut state = room.lock();
         match written {
             Ok(()) => state.hub.handle_drained(client),
             Err(_) => {
-                state.hub.disconnect(client);
+                state.hub.disconnect(Instant::now(), client);
                 state.outboxes.remove(&client);
                 // Ends the reader too.
                 let _ = stream.shutdown(SocketShutdown::Both);
             }
         }
-        state.dispatch();
+        room.dispatch(&mut state);
         if written.is_err() {
             return;
         }
     }
 }
 
-/// Fires the hub's idle deadlines.
+/// Fires the hub's idle deadlines and closed clients' deadlines.
 fn timer_loop(room: &Room) {
     let mut state = room.lock();
     loop {
         let now = Instant::now();
-        match state.hub.poll_timeout() {
+        match state.next_deadline() {
             Some(deadline) if deadline <= now => {
-                state.hub.handle_timeout(now);
-                state.dispatch();
+                if state
+                    .hub
+                    .poll_timeout()
+                    .is_some_and(|deadline| deadline <= now)
+                {
+                    state.hub.handle_timeout(now);
+                    state.dispatch();
+                }
+                state.end_lingering(now);
             }
             Some(deadline) => {
                 state = room
@@ -323,5 +383,3 @@ const CLIENT_STACK: usize = 128 * 1024;
 /// A write that makes no progress for this long means the client stopped reading; its writer
 /// gives up (the hub has usually disconnected such a client long before).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a stopping server gives writers to send the last line to everyone.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);

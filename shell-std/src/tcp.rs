@@ -27,7 +27,7 @@ use ferry_shell::Store;
 use crate::accept::{Listener, StopConnections};
 use crate::forward::{self, Forwarder, ForwarderInput, Waiting};
 use crate::signal::Shutdown;
-use crate::udp::{store_batch, BATCH_LIMIT, POLL_INTERVAL};
+use crate::udp::{store_batch, POLL_INTERVAL};
 
 /// Starts the forwarding thread, which connects to `target` (the socket server `name`, as given
 /// on the command line) and reconnects by itself, looking the name up again when due.
@@ -234,7 +234,9 @@ pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shut
         |_| {},
         move |stream| serve_peer(stream, &inputs),
     );
-    let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
+    let config = ReceiverConfig::default();
+    let max_batch = config.max_batch;
+    let mut receiver = DatagramReceiver::new(config);
     receiver.remember_stored(store.recent_ids().iter().cloned());
     let mut drops = DropReporter::default();
     let mut peers: HashMap<SocketAddr, Peer> = HashMap::new();
@@ -248,7 +250,7 @@ pub fn run_socket_server(listener: TcpListener, mut store: Store, shutdown: Shut
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        while receiver.pending() < BATCH_LIMIT {
+        while receiver.pending() < max_batch {
             let Ok(input) = queue.try_recv() else {
                 break;
             };

@@ -184,7 +184,9 @@ fn run_sender(
 
 /// Runs the socket server on this thread until shutdown: receive, store in batches, ack.
 pub fn run_socket_server(socket: UdpSocket, mut store: Store, shutdown: Shutdown) {
-    let mut receiver = DatagramReceiver::new(ReceiverConfig::default());
+    let config = ReceiverConfig::default();
+    let max_batch = config.max_batch;
+    let mut receiver = DatagramReceiver::new(config);
     receiver.remember_stored(store.recent_ids().iter().cloned());
     let mut buf = vec![0u8; MAX_DATAGRAM_SIZE + 1];
     let mut out = Vec::with_capacity(MAX_DATAGRAM_SIZE);
@@ -196,7 +198,7 @@ pub fn run_socket_server(socket: UdpSocket, mut store: Store, shutdown: Shutdown
         let mut received = receive(&socket, &mut buf, &mut receiver);
         if received {
             let _ = socket.set_nonblocking(true);
-            while received && receiver.pending() < BATCH_LIMIT {
+            while received && receiver.pending() < max_batch {
                 received = receive(&socket, &mut buf, &mut receiver);
             }
             let _ = socket.set_nonblocking(false);
@@ -265,5 +267,3 @@ fn receive(socket: &UdpSocket, buf: &mut [u8], receiver: &mut DatagramReceiver) 
 
 /// How often blocked threads look at the shutdown flag.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// At most this many messages go into one append.
-pub const BATCH_LIMIT: usize = 512;

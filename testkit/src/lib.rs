@@ -132,8 +132,13 @@ macro_rules! suite {
                 a_client_that_never_reads_does_not_delay_the_others,
                 five_hundred_clients_each_receive_all_others,
                 interactive_client_in_a_pseudo_terminal,
+                piped_lines_reach_the_room_before_the_client_leaves,
                 chat_clients_beyond_the_limit_get_an_error_line,
                 chat_clients_that_reset_leave_nothing_behind,
+                a_client_that_has_not_joined_hears_nothing_live,
+                a_closing_client_gets_its_error_line_after_its_backlog,
+                an_idle_client_gets_its_error_line_after_its_backlog,
+                sigterm_goodbye_reaches_a_client_behind_on_reading,
             ],
             files: [
                 files_carry_validators_and_freshness,

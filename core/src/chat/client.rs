@@ -12,7 +12,9 @@
 //!   before it is sent. A name given on the command line skips this state.
 //! - `Joining`: the name was sent; lines typed now wait (up to a bound) until the server confirms
 //!   with the join announcement of this name. An error line instead (the name is taken) goes
-//!   back to `AskingName`.
+//!   back to `AskingName` for a person at a terminal, and ends a script's client. Input that ends now (a script piping lines in) does not drop what
+//!   waits: the client leaves once the name is confirmed and the waiting lines are sent, or
+//!   once the name is refused or not confirmed in [`JOIN_WAIT`], saying what was not sent.
 //! - `Joined`: each typed line becomes a message; empty lines are not sent.
 //! - `Ended`: the user left (end of input, Ctrl-C) or the server closed the connection.
 //!
@@ -37,6 +39,13 @@ pub struct ChatClient {
     events: VecDeque<ClientEvent>,
     /// Lines typed while joining, sent once the name is confirmed.
     pending: VecDeque<String>,
+    /// Bytes in `pending`, bounded by [`MAX_PENDING_BYTES`].
+    pending_bytes: usize,
+    /// When the user's input ended while the name was not yet confirmed: the client leaves once
+    /// it is, or at [`JOIN_WAIT`] after this.
+    input_ended: Option<Instant>,
+    /// A refused name asks for another (a person typing) rather than ending (a script).
+    asks_again: bool,
     last_sent: Instant,
 }
 
@@ -58,6 +67,9 @@ pub enum ClientEnd {
     Left,
     /// The server closed the connection.
     ServerClosed,
+    /// Input ended before the server confirmed the name, which it then refused or never
+    /// confirmed: what was typed was not sent.
+    NotJoined,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,14 +81,28 @@ enum State {
 }
 
 impl ChatClient {
-    /// A client that just connected; with `username` it joins at once, else it asks for one.
+    /// A client that just connected, typed into by a person: with `username` it joins at once,
+    /// else it asks for one, and asks again when a name is refused.
     pub fn new(now: Instant, username: Option<&str>) -> Self {
+        Self::start(now, username, true)
+    }
+
+    /// A client fed by a script (input that is not a terminal): the same, but a refused name
+    /// ends the session, since the lines after it are messages, not another name to try.
+    pub fn scripted(now: Instant, username: Option<&str>) -> Self {
+        Self::start(now, username, false)
+    }
+
+    fn start(now: Instant, username: Option<&str>, asks_again: bool) -> Self {
         let mut client = ChatClient {
             state: State::AskingName,
             framer: ObjectFramer::new(MAX_LINE),
             output: Vec::new(),
             events: VecDeque::new(),
             pending: VecDeque::new(),
+            pending_bytes: 0,
+            input_ended: None,
+            asks_again,
             last_sent: now,
         };
         match username {
@@ -96,7 +122,8 @@ impl ChatClient {
                 if line.trim().is_empty() {
                     return;
                 }
-                if self.pending.len() < MAX_PENDING_LINES {
+                if self.pending_bytes + line.len() <= MAX_PENDING_BYTES {
+                    self.pending_bytes += line.len();
                     self.pending.push_back(line.to_string());
                 } else {
                     self.print("! still joining; that line was not sent".to_string());
@@ -110,8 +137,17 @@ impl ChatClient {
         }
     }
 
-    /// The user's input ended (Ctrl-D) or was interrupted (Ctrl-C): leave.
-    pub fn handle_end_of_input(&mut self) {
+    /// The user's input ended (Ctrl-D, or the end of piped lines): leave once what was typed is
+    /// sent, which waits for the name to be confirmed if it is not yet.
+    pub fn handle_end_of_input(&mut self, now: Instant) {
+        match self.state {
+            State::Joining { .. } => self.input_ended = Some(now),
+            _ => self.end(ClientEnd::Left, "* you left the chat"),
+        }
+    }
+
+    /// The user interrupted (Ctrl-C): leave now, whatever waits.
+    pub fn handle_interrupt(&mut self) {
         self.end(ClientEnd::Left, "* you left the chat");
     }
 
@@ -143,6 +179,14 @@ impl ChatClient {
         if matches!(self.state, State::Ended(_)) {
             return;
         }
+        if self
+            .input_ended
+            .is_some_and(|ended| now >= ended + JOIN_WAIT)
+        {
+            self.print("! the server did not confirm the name".to_string());
+            self.leave_unjoined();
+            return;
+        }
         if now >= self.last_sent + KEEPALIVE_INTERVAL {
             self.output.push(b'\n');
             self.last_sent = now;
@@ -164,7 +208,11 @@ impl ChatClient {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Ended(_) => None,
-            _ => Some(self.last_sent + KEEPALIVE_INTERVAL),
+            _ => {
+                let keepalive = self.last_sent + KEEPALIVE_INTERVAL;
+                let give_up = self.input_ended.map(|ended| ended + JOIN_WAIT);
+                Some(give_up.map_or(keepalive, |give_up| give_up.min(keepalive)))
+            }
         }
     }
 
@@ -194,7 +242,11 @@ impl ChatClient {
             }
             Err(error) => {
                 self.print(format!("! {error}"));
-                self.ask();
+                if self.asks_again {
+                    self.ask();
+                } else {
+                    self.leave_unjoined();
+                }
             }
         }
     }
@@ -240,7 +292,11 @@ impl ChatClient {
                     // so an error now refuses the name.
                     self.state = State::AskingName;
                     self.print(format!("! {}", escaped(&error)));
-                    self.ask();
+                    if self.input_ended.is_some() || !self.asks_again {
+                        self.leave_unjoined();
+                    } else {
+                        self.ask();
+                    }
                     return;
                 }
                 format!("! {}", escaped(&error))
@@ -256,9 +312,26 @@ impl ChatClient {
             username: username.clone(),
         };
         let now = self.last_sent;
+        self.pending_bytes = 0;
         while let Some(line) = self.pending.pop_front() {
             self.send_message(now, &username, &line);
         }
+        if self.input_ended.is_some() {
+            self.end(ClientEnd::Left, "* you left the chat");
+        }
+    }
+
+    /// Input ended and the name was refused or never confirmed: nothing typed can be sent.
+    fn leave_unjoined(&mut self) {
+        let unsent = self.pending.len();
+        self.pending.clear();
+        self.pending_bytes = 0;
+        let text = match unsent {
+            0 => "* you left the chat without joining".to_string(),
+            1 => "* you left the chat without joining; 1 line was not sent".to_string(),
+            n => format!("* you left the chat without joining; {n} lines were not sent"),
+        };
+        self.end(ClientEnd::NotJoined, &text);
     }
 
     fn end(&mut self, end: ClientEnd, text: &str) {
@@ -276,11 +349,12 @@ impl ChatClient {
 }
 
 impl ClientEnd {
-    /// The process exit code for this end: 0 when the user left, 1 when the server went away.
+    /// The process exit code for this end: 0 when the user left, 1 when the server went away
+    /// or what was typed could not be sent.
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientEnd::Left => 0,
-            ClientEnd::ServerClosed => 1,
+            ClientEnd::ServerClosed | ClientEnd::NotJoined => 1,
         }
     }
 }
@@ -301,171 +375,12 @@ fn escaped(text: &str) -> String {
 /// An empty line goes out after this long without sending, far inside the server's 10-minute
 /// idle timeout, so a client that only reads stays connected.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
-/// Lines typed before the server confirmed the name; more than a screenful is a mistake.
-const MAX_PENDING_LINES: usize = 100;
+/// Text typed or piped in before the server confirmed the name: enough for any script's
+/// message batch, bounded so input that never ends cannot grow the client without limit.
+const MAX_PENDING_BYTES: usize = 1024 * 1024;
+/// How long a client whose input ended waits for the server to confirm its name, so the lines
+/// it holds can be sent, before it leaves without them.
+pub const JOIN_WAIT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn drain(client: &mut ChatClient) -> (String, Vec<ClientEvent>) {
-        let mut out = Vec::new();
-        client.poll_transmit(&mut out);
-        let events = std::iter::from_fn(|| client.poll_event()).collect();
-        (String::from_utf8(out).unwrap(), events)
-    }
-
-    fn print(text: &str) -> ClientEvent {
-        ClientEvent::Print(text.to_string())
-    }
-
-    fn prompt() -> ClientEvent {
-        ClientEvent::Prompt("username: ".to_string())
-    }
-
-    #[test]
-    fn asks_for_a_name_then_joins_then_sends_typed_lines() {
-        let now = crate::testing::epoch();
-        let mut client = ChatClient::new(now, None);
-        assert_eq!(drain(&mut client), (String::new(), vec![prompt()]));
-        client.handle_line(now, " \n");
-        assert_eq!(
-            drain(&mut client),
-            (
-                String::new(),
-                vec![print("! the username is empty"), prompt()]
-            )
-        );
-        client.handle_line(now, "ann\n");
-        assert_eq!(drain(&mut client).0, "{\"username\":\"ann\"}\n");
-        client.handle_line(now, "typed early\n");
-        assert_eq!(drain(&mut client), (String::new(), vec![]));
-        client.receive(b"{\"type\":\"join\",\"username\":\"ann\"}\n");
-        assert_eq!(
-            drain(&mut client),
-            (
-                "{\"username\":\"ann\",\"message\":\"typed early\"}\n".to_string(),
-                vec![print("* you joined as ann")]
-            )
-        );
-        client.handle_line(now, "hello \"world\"\r\n");
-        client.handle_line(now, "\n");
-        assert_eq!(
-            drain(&mut client).0,
-            "{\"username\":\"ann\",\"message\":\"hello \\\"world\\\"\"}\n"
-        );
-    }
-
-    #[test]
-    fn a_refused_name_asks_again() {
-        let now = crate::testing::epoch();
-        let mut client = ChatClient::new(now, Some("ann"));
-        assert_eq!(
-            drain(&mut client),
-            ("{\"username\":\"ann\"}\n".to_string(), vec![])
-        );
-        client.receive(b"{\"type\":\"error\",\"error\":\"that username is taken\"}\n");
-        assert_eq!(
-            drain(&mut client).1,
-            [print("! that username is taken"), prompt()]
-        );
-        client.handle_line(now, "ann2");
-        assert_eq!(drain(&mut client).0, "{\"username\":\"ann2\"}\n");
-    }
-
-    #[test]
-    fn server_lines_print_distinguishably() {
-        let now = crate::testing::epoch();
-        let mut client = ChatClient::new(now, Some("me"));
-        client.receive(b"{\"type\":\"join\",\"username\":\"me\"}\n");
-        drain(&mut client);
-        let cases: &[(&str, &str)] = &[
-            ("{\"username\":\"ann\",\"message\":\"hi\"}", "ann: hi"),
-            (
-                "{\"username\":\"ann\",\"message\":\"old\",\"history\":true}",
-                "(earlier) ann: old",
-            ),
-            ("{\"type\":\"join\",\"username\":\"bob\"}", "* bob joined"),
-            ("{\"type\":\"leave\",\"username\":\"bob\"}", "* bob left"),
-            ("{\"type\":\"error\",\"error\":\"no\"}", "! no"),
-            ("{\"error\":\"bare\"}", "! bare"),
-            (
-                "{\"username\":\"x\",\"message\":\"a\\nb\\u001b[2J\"}",
-                "x: a\\nb\\u{1b}[2J",
-            ),
-            (
-                "{\"type\":\"wave\"}",
-                "! the server sent a line this client cannot read",
-            ),
-            (
-                "nonsense",
-                "! expected one JSON object per line, like {\"username\": \"ann\", \"message\": \"hi\"}",
-            ),
-        ];
-        for (line, expected) in cases {
-            client.receive(format!("{line}\n").as_bytes());
-            assert_eq!(drain(&mut client).1, [print(expected)], "{line}");
-        }
-    }
-
-    #[test]
-    fn end_of_input_leaves_and_server_close_is_said() {
-        let now = crate::testing::epoch();
-        let mut client = ChatClient::new(now, Some("me"));
-        drain(&mut client);
-        client.handle_end_of_input();
-        assert_eq!(
-            drain(&mut client).1,
-            [
-                print("* you left the chat"),
-                ClientEvent::Ended(ClientEnd::Left)
-            ]
-        );
-        assert!(client.is_ended());
-        client.receive_eof();
-        assert_eq!(drain(&mut client).1, []);
-
-        let mut client = ChatClient::new(now, Some("me"));
-        drain(&mut client);
-        client.receive_eof();
-        assert_eq!(
-            drain(&mut client).1,
-            [
-                print("* the server closed the connection"),
-                ClientEvent::Ended(ClientEnd::ServerClosed)
-            ]
-        );
-        assert_eq!(ClientEnd::ServerClosed.exit_code(), 1);
-        assert_eq!(ClientEnd::Left.exit_code(), 0);
-    }
-
-    #[test]
-    fn a_quiet_client_sends_an_empty_line_to_stay_connected() {
-        let now = crate::testing::epoch();
-        let mut client = ChatClient::new(now, Some("me"));
-        drain(&mut client);
-        let deadline = client.poll_timeout().unwrap();
-        assert_eq!(deadline, now + KEEPALIVE_INTERVAL);
-        client.handle_timeout(deadline - Duration::from_millis(1));
-        assert_eq!(drain(&mut client).0, "");
-        client.handle_timeout(deadline);
-        assert_eq!(drain(&mut client).0, "\n");
-        assert_eq!(client.poll_timeout(), Some(deadline + KEEPALIVE_INTERVAL));
-    }
-
-    #[test]
-    fn a_line_too_long_for_the_server_is_not_sent() {
-        let now = crate::testing::epoch();
-        let mut client = ChatClient::new(now, Some("me"));
-        client.receive(b"{\"type\":\"join\",\"username\":\"me\"}\n");
-        drain(&mut client);
-        client.handle_line(now, &"x".repeat(MAX_LINE));
-        assert_eq!(
-            drain(&mut client),
-            (
-                String::new(),
-                vec![print("! not sent: the line is longer than 16 KiB")]
-            )
-        );
-    }
-}
+mod tests;

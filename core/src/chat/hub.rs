@@ -12,6 +12,15 @@
 //! every object must carry the same username and a message, which goes to every other client
 //! and into the history. Anything invalid gets an error line for that client alone.
 //!
+//! # Who hears what
+//!
+//! A client hears the room live (messages, joins, leaves) only once it has claimed a username:
+//! nobody can read along unseen. Until then it gets the history (at connect, as the SPEC says)
+//! and its own error lines. When it joins, what was said since it connected comes first, as
+//! history, so joining loses nothing. [`ChatHub::connect`] and `admit` are the one place that
+//! decides this; a room where nothing goes before login would move the history from one to
+//! the other.
+//!
 //! Each client's outgoing bytes wait in its queue in the hub. The shell takes them with
 //! [`ChatHub::poll_transmit`] and, once it has written all of them, says so with
 //! [`ChatHub::handle_drained`]; until then that client's new bytes keep waiting here. A client
@@ -21,58 +30,29 @@
 //! `idle_timeout` is disconnected too; an empty line counts as something.
 //!
 //! A disconnect the hub decides comes out as a [`Transmit`] with `close` set: the bytes (an error
-//! line saying why, or for EOF the rest of the queue) are the last to write, then the shell
-//! closes the socket. The client is forgotten at once and its leave is announced.
+//! line saying why, or for EOF the rest of the queue) are the last to write, and the [`Close`]
+//! says until when the shell may wait for the client to take them: `close_linger` after the
+//! decision, or at a shutdown the smaller of that and the server's stop grace. The wait is
+//! counted from the decision, not from the last progress, so a client that trickles cannot hold
+//! its socket and its bytes for longer. The client is forgotten at once and its leave is
+//! announced.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::fmt;
 use std::mem;
 use std::time::Instant;
 
 use super::client_id::{ClientId, ClientMap};
 use super::framing::ObjectFramer;
-use super::wire::{self, ClientObject};
-use super::{check_username, ChatConfig, ChatError};
+use super::wire;
+use super::{ChatConfig, ChatError};
+use crate::limits::SHUTDOWN_GRACE;
+use rules::Action;
 
-/// What [`ChatHub::poll_transmit`] appended to the caller's buffer, and for whom.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transmit {
-    /// Whose bytes they are.
-    pub client: ClientId,
-    /// Set when these are the client's last bytes: write what the socket takes now, then close.
-    /// The hub has already forgotten the client.
-    pub close: Option<CloseReason>,
-}
+mod outcome;
+mod rules;
 
-/// Why the hub disconnected a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client closed its side of the connection.
-    PeerClosed,
-    /// More than `max_queue` bytes waited for the client: it reads too slowly or not at all.
-    TooSlow,
-    /// The client sent nothing for `idle_timeout`.
-    Idle,
-    /// The server is stopping.
-    Shutdown,
-}
-
-/// What happened in the room; for logging and tests, the shells may ignore them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChatEvent {
-    /// A client claimed a username.
-    Joined { client: ClientId, username: String },
-    /// A client that had a username is gone.
-    Left { client: ClientId, username: String },
-    /// A client sent something invalid; it was told so with an error line.
-    Refused { client: ClientId, error: ChatError },
-    /// The hub disconnected a client.
-    Closed {
-        client: ClientId,
-        reason: CloseReason,
-    },
-}
+pub use outcome::{ChatEvent, Close, CloseReason, Transmit};
 
 /// The chat room.
 #[derive(Debug)]
@@ -82,16 +62,20 @@ pub struct ChatHub {
     names: HashMap<String, ClientId>,
     /// Encoded history lines (marked `"history": true`), oldest first.
     history: VecDeque<Box<[u8]>>,
+    /// How many messages ever went into the history: the newest one's number.
+    said: u64,
     /// Clients whose queue has bytes and who are not in flight, in the order they got them.
     ready: VecDeque<ClientId>,
     /// Last bytes of clients the hub disconnected, not yet handed to the shell.
-    closing: VecDeque<(ClientId, Vec<u8>, CloseReason)>,
+    closing: VecDeque<(ClientId, Vec<u8>, Close)>,
     /// Clients whose queue overflowed, to be disconnected once the current input is done.
     overflowed: Vec<ClientId>,
     events: VecDeque<ChatEvent>,
     /// Idle deadlines; an entry fires only if it is still the client's `armed` one.
     timers: BinaryHeap<Reverse<(Instant, ClientId)>>,
     next_id: u64,
+    /// [`ChatHub::shutdown`] was called: a client connecting now is told goodbye at once.
+    stopping: bool,
     /// Encodes one line before it is copied to every recipient.
     line: Vec<u8>,
 }
@@ -100,6 +84,10 @@ pub struct ChatHub {
 struct Client {
     framer: ObjectFramer,
     username: Option<String>,
+    /// The client hears the room live; set by `admit` alone.
+    admitted: bool,
+    /// `said` when the client connected: it has the history up to that message.
+    said_at_connect: u64,
     queue: Vec<u8>,
     /// The shell holds bytes of this client it has not finished writing.
     in_flight: bool,
@@ -119,17 +107,20 @@ impl ChatHub {
             clients: ClientMap::default(),
             names: HashMap::new(),
             history: VecDeque::with_capacity(config.history),
+            said: 0,
             ready: VecDeque::new(),
             closing: VecDeque::new(),
             overflowed: Vec::new(),
             events: VecDeque::new(),
             timers: BinaryHeap::new(),
             next_id: 0,
+            stopping: false,
             line: Vec::new(),
         }
     }
 
-    /// A client connected; it is sent the history at once. Returns its id for later inputs.
+    /// A client connected; it is sent the history at once (see "Who hears what"). Returns its
+    /// id for later inputs.
     pub fn connect(&mut self, now: Instant) -> ClientId {
         self.next_id += 1;
         let id = ClientId(self.next_id);
@@ -137,6 +128,8 @@ impl ChatHub {
         let mut client = Client {
             framer: ObjectFramer::new(self.config.max_line),
             username: None,
+            admitted: false,
+            said_at_connect: self.said,
             queue: Vec::new(),
             in_flight: false,
             listed: false,
@@ -153,6 +146,10 @@ impl ChatHub {
         }
         self.clients.insert(id, client);
         self.timers.push(Reverse((armed, id)));
+        if self.stopping {
+            // A shell may still hand over a connection it accepted just before the stop.
+            self.close(now, id, CloseReason::Shutdown);
+        }
         id
     }
 
@@ -168,25 +165,25 @@ impl ChatHub {
         if let Some(state) = self.clients.get_mut(&client) {
             state.framer = framer;
         }
-        self.disconnect_overflowed();
+        self.disconnect_overflowed(now);
     }
 
     /// `client` closed its side: it leaves; the rest of its queue is its last transmit.
-    pub fn receive_eof(&mut self, client: ClientId) {
+    pub fn receive_eof(&mut self, now: Instant, client: ClientId) {
         if let Some(state) = self.clients.get_mut(&client) {
             // An unfinished object at EOF is dropped with the client; nobody is left to tell.
             state.framer.receive_eof(|_| {});
-            self.close(client, CloseReason::PeerClosed);
-            self.disconnect_overflowed();
+            self.close(now, client, CloseReason::PeerClosed);
+            self.disconnect_overflowed(now);
         }
     }
 
     /// The shell lost `client` (a socket error, or it closed the socket): it leaves, without
     /// a transmit. Unknown ids are ignored.
-    pub fn disconnect(&mut self, client: ClientId) {
+    pub fn disconnect(&mut self, now: Instant, client: ClientId) {
         if let Some(state) = self.clients.remove(&client) {
             self.forget(client, state);
-            self.disconnect_overflowed();
+            self.disconnect_overflowed(now);
         }
     }
 
@@ -216,18 +213,20 @@ impl ChatHub {
             }
             let due = state.last_input + self.config.idle_timeout;
             if due <= now {
-                self.close(client, CloseReason::Idle);
+                self.close(now, client, CloseReason::Idle);
             } else {
                 // Input pushed the deadline later since this entry was armed.
                 state.armed = due;
                 self.timers.push(Reverse((due, client)));
             }
         }
-        self.disconnect_overflowed();
+        self.disconnect_overflowed(now);
     }
 
-    /// Disconnects every client with a last line saying the server is stopping.
-    pub fn shutdown(&mut self) {
+    /// Disconnects every client with a last line saying the server is stopping. Their
+    /// [`Close`] deadlines fall within the server's stop grace ([`SHUTDOWN_GRACE`]).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.stopping = true;
         let mut ids: Vec<ClientId> = self.clients.keys().copied().collect();
         ids.sort_unstable();
         for client in ids {
@@ -236,7 +235,7 @@ impl ChatHub {
                 if let Some(username) = state.username.take() {
                     self.names.remove(&username);
                 }
-                self.close(client, CloseReason::Shutdown);
+                self.close(now, client, CloseReason::Shutdown);
             }
         }
     }
@@ -244,14 +243,15 @@ impl ChatHub {
     /// Appends the next bytes to send to `out` and says for whom, or `None` when nothing waits.
     ///
     /// Call after every input until it returns `None`. After a transmit without `close`, the
-    /// client gets no more until [`ChatHub::handle_drained`]; one with `close` is its last.
+    /// client gets no more until [`ChatHub::handle_drained`]; one with `close` is its last, and
+    /// its [`Close`] says how to end the connection.
     /// When `out` is empty the hub's buffer is swapped in rather than copied.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<Transmit> {
-        if let Some((client, mut bytes, reason)) = self.closing.pop_front() {
+        if let Some((client, mut bytes, close)) = self.closing.pop_front() {
             append(out, &mut bytes);
             return Some(Transmit {
                 client,
-                close: Some(reason),
+                close: Some(close),
             });
         }
         while let Some(client) = self.ready.pop_front() {
@@ -306,13 +306,14 @@ impl ChatHub {
         let claimed = state.username.as_deref();
         let result = frame
             .and_then(wire::decode_client_object)
-            .and_then(|object| self.check_object(claimed, object));
+            .and_then(|object| rules::check_object(&self.names, claimed, object));
         match result {
             Ok(Action::Join { username, message }) => {
                 self.names.insert(username.clone(), client);
                 if let Some(state) = self.clients.get_mut(&client) {
                     state.username = Some(username.clone());
                 }
+                self.admit(client);
                 self.line.clear();
                 wire::encode_join(&username, &mut self.line);
                 self.broadcast(None);
@@ -332,42 +333,6 @@ impl ChatHub {
         }
     }
 
-    /// Checks an object against the room's rules for a client holding `claimed`.
-    fn check_object(
-        &self,
-        claimed: Option<&str>,
-        object: ClientObject<'_>,
-    ) -> Result<Action, ChatError> {
-        let username = object.username.ok_or(ChatError::MissingUsername)?;
-        let message = match object.message {
-            Some(message) if message.trim().is_empty() => return Err(ChatError::BlankMessage),
-            Some(message) => Some(message.into_owned()),
-            None => None,
-        };
-        match claimed {
-            Some(claimed) => {
-                if username != claimed {
-                    return Err(ChatError::UsernameChanged);
-                }
-                let message = message.ok_or(ChatError::MissingMessage)?;
-                Ok(Action::Say {
-                    username: username.into_owned(),
-                    message,
-                })
-            }
-            None => {
-                check_username(&username)?;
-                if self.names.contains_key(username.as_ref()) {
-                    return Err(ChatError::UsernameTaken);
-                }
-                Ok(Action::Join {
-                    username: username.into_owned(),
-                    message,
-                })
-            }
-        }
-    }
-
     /// Sends a message to everyone but its sender and keeps it in the history.
     fn say(&mut self, sender: ClientId, username: &str, message: &str) {
         self.line.clear();
@@ -377,17 +342,37 @@ impl ChatHub {
             if self.history.len() == self.config.history {
                 self.history.pop_front();
             }
+            self.said += 1;
             let mut line = Vec::new();
             wire::encode_message(username, message, true, &mut line);
             self.history.push_back(line.into_boxed_slice());
         }
     }
 
-    /// Queues `self.line` for every client except `except`.
+    /// From now on `client` hears the room live. It has the history up to its connect; what
+    /// was said since (as far as the history still holds it) comes first, as history.
+    fn admit(&mut self, client: ClientId) {
+        let Some(state) = self.clients.get_mut(&client) else {
+            return;
+        };
+        state.admitted = true;
+        let missed = usize::try_from(self.said - state.said_at_connect).unwrap_or(usize::MAX);
+        let kept = self.history.len();
+        // Like the history at connect, this may pass `max_queue` once: the history is bounded.
+        for line in self.history.iter().skip(kept.saturating_sub(missed)) {
+            state.queue.extend_from_slice(line);
+        }
+        if !state.queue.is_empty() && !state.in_flight && !state.listed {
+            state.listed = true;
+            self.ready.push_back(client);
+        }
+    }
+
+    /// Queues `self.line` for every client that hears the room, except `except`.
     fn broadcast(&mut self, except: Option<ClientId>) {
         let max_queue = self.config.max_queue;
         for (&id, state) in self.clients.iter_mut() {
-            if Some(id) == except {
+            if Some(id) == except || !state.admitted {
                 continue;
             }
             queue_line(
@@ -417,14 +402,14 @@ impl ChatHub {
     }
 
     /// Disconnects the clients whose queues overflowed; their leaves may overflow more.
-    fn disconnect_overflowed(&mut self) {
+    fn disconnect_overflowed(&mut self, now: Instant) {
         while let Some(client) = self.overflowed.pop() {
-            self.close(client, CloseReason::TooSlow);
+            self.close(now, client, CloseReason::TooSlow);
         }
     }
 
     /// Disconnects `client` for `reason`: queues its last bytes and forgets it.
-    fn close(&mut self, client: ClientId, reason: CloseReason) {
+    fn close(&mut self, now: Instant, client: ClientId, reason: CloseReason) {
         let Some(mut state) = self.clients.remove(&client) else {
             return;
         };
@@ -437,7 +422,18 @@ impl ChatHub {
                 line
             }
         };
-        self.closing.push_back((client, last, reason));
+        let linger = match reason {
+            // The process exits at the end of its grace; a goodbye cannot take longer.
+            CloseReason::Shutdown => self.config.close_linger.min(SHUTDOWN_GRACE),
+            CloseReason::PeerClosed | CloseReason::TooSlow | CloseReason::Idle => {
+                self.config.close_linger
+            }
+        };
+        let close = Close {
+            reason,
+            deadline: now + linger,
+        };
+        self.closing.push_back((client, last, close));
         self.events.push_back(ChatEvent::Closed { client, reason });
         self.forget(client, state);
     }
@@ -452,30 +448,6 @@ impl ChatHub {
             self.events.push_back(ChatEvent::Left { client, username });
         }
     }
-}
-
-impl fmt::Display for CloseReason {
-    /// The text of the last error line a disconnected client is sent.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CloseReason::PeerClosed => "you closed the connection",
-            CloseReason::TooSlow => "disconnected: you fell too far behind reading messages",
-            CloseReason::Idle => "disconnected: nothing received for too long",
-            CloseReason::Shutdown => "the server is shutting down",
-        })
-    }
-}
-
-/// What a valid object asks for.
-enum Action {
-    Join {
-        username: String,
-        message: Option<String>,
-    },
-    Say {
-        username: String,
-        message: String,
-    },
 }
 
 /// Queues `line` for one client, listing it as ready or marking it overflowed.

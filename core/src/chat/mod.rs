@@ -21,10 +21,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use client::{ChatClient, ClientEvent};
+pub use client::{ChatClient, ClientEnd, ClientEvent};
 pub use client_id::{ClientId, ClientIdHasher, ClientMap};
 pub use framing::ObjectFramer;
-pub use hub::{ChatEvent, ChatHub, CloseReason, Transmit};
+pub use hub::{ChatEvent, ChatHub, Close, CloseReason, Transmit};
 
 /// Limits and timeouts of a chat room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub struct ChatConfig {
     pub max_queue: usize,
     /// A client that sends nothing (not even an empty line) for this long is disconnected.
     pub idle_timeout: Duration,
+    /// How long a disconnected client's last bytes may take to reach it (see [`Close`]).
+    pub close_linger: Duration,
 }
 
 impl Default for ChatConfig {
@@ -46,6 +48,7 @@ impl Default for ChatConfig {
             max_line: MAX_LINE,
             max_queue: DEFAULT_MAX_QUEUE,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            close_linger: CLOSE_LINGER,
         }
     }
 }
@@ -142,6 +145,11 @@ pub const DEFAULT_HISTORY: usize = 20;
 pub const DEFAULT_MAX_QUEUE: usize = 1024 * 1024;
 /// A client silent this long is gone in all but name (the issue sets 10 minutes).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// A disconnected client gets this long to take its last bytes: the patience the web app shows
+/// a client that takes no byte of its answer (`--write-timeout`). What is owed is at most a
+/// queue's worth, which a client that reads at all takes in far less; one that does not read
+/// holds its socket and those bytes no longer than this.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

@@ -85,14 +85,15 @@ fn check_server_line(frame: &[u8]) {
 }
 
 /// Feeds `bytes` to a hub from one client (after it joined) and checks what a listening client
-/// and the sender get: whole lines, each a JSON object.
+/// (joined too, so it hears the room) and the sender get: whole lines, each a JSON object.
 fn check_hub(now: Instant, bytes: &[u8]) {
     let mut hub = ChatHub::new(ChatConfig::default());
     let listener = hub.connect(now);
+    hub.receive(now, listener, b"{\"username\":\"listener\"}\n");
     let sender = hub.connect(now);
     hub.receive(now, sender, b"{\"username\":\"fuzz\"}\n");
     hub.receive(now, sender, bytes);
-    hub.receive_eof(sender);
+    hub.receive_eof(now, sender);
     let mut out = Vec::new();
     let mut received = Vec::new();
     while let Some(transmit) = hub.poll_transmit(&mut out) {

@@ -33,6 +33,9 @@ pub struct ReceiverConfig {
     /// How many acks may wait for `poll_transmit`; beyond that an ack is dropped (the sender
     /// retransmits and is acked then).
     pub max_queued_acks: usize,
+    /// How many messages the shell stores with one append (and one sync); more wait for the
+    /// next one.
+    pub max_batch: usize,
 }
 
 impl Default for ReceiverConfig {
@@ -41,6 +44,7 @@ impl Default for ReceiverConfig {
             dedup_window: DEFAULT_DEDUP_WINDOW,
             max_pending: DEFAULT_MAX_PENDING,
             max_queued_acks: DEFAULT_MAX_QUEUED_ACKS,
+            max_batch: DEFAULT_MAX_BATCH,
         }
     }
 }
@@ -286,6 +290,12 @@ pub const DEFAULT_DEDUP_WINDOW: usize = 65_536;
 /// thousand under way means the store has stalled, and refusing more bounds the records (up to
 /// 64 KiB each) the shell holds in its queue meanwhile.
 pub const DEFAULT_MAX_PENDING: usize = 1024;
+
+/// Half of [`DEFAULT_MAX_PENDING`], so one full batch can be written (and synced) while the next
+/// gathers behind it. It also bounds one append: at most 512 records (of up to 64 KiB each) in
+/// one write buffer, and the first message of a batch waits for at most 511 others before its
+/// ack.
+pub const DEFAULT_MAX_BATCH: usize = 512;
 
 /// An ack is a few dozen bytes and the shell drains them after every input; 4,096 absorb
 /// a burst of acks for a full window of pending stores several times over.

@@ -185,6 +185,12 @@ impl TlsSession {
         (out.len() > before).then(|| out.len() - before)
     }
 
+    /// Whether `poll_transmit` would give bytes: lets a shell that writes under a lock of its
+    /// own take that lock only when there is something to write.
+    pub fn wants_transmit(&self) -> bool {
+        self.conn.wants_write()
+    }
+
     /// When `handle_timeout` is due: the handshake's deadline, while it runs. Changes after
     /// `receive` (the handshake ends) and after a failure.
     pub fn poll_timeout(&self) -> Option<Instant> {

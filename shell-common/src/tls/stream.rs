@@ -7,10 +7,12 @@
 //!
 //! A TLS connection has one sequence of records each way, so two threads (the chat's reader and
 //! writer) cannot each own a half. Clones ([`TlsStream::try_clone`]) share one session behind a
-//! lock: reading from the socket happens outside it, decrypting and encrypting inside it, and
-//! writing to the socket inside it too, so records leave in the order they were made. A writer
-//! blocked on a client that does not read holds the lock; that client's reader then waits for
-//! it, which costs nobody else anything.
+//! lock held only to decrypt and encrypt, never across a socket call. Writing to the socket has
+//! a lock of its own, taken before the session's: records are moved out of the session and
+//! written under it, so they leave in the order they were made. A writer blocked on a peer that
+//! does not read therefore never stops this side's reader from decrypting what the peer sends;
+//! if both sides held one lock across their writes, two peers writing to each other at once
+//! would each wait for the other to read, for ever.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -33,15 +35,22 @@ pub trait Socket: Send + Sync + 'static {
 pub struct TlsStream<S: Socket> {
     socket: Arc<S>,
     shared: Arc<Mutex<Shared>>,
+    outgoing: Arc<Mutex<Outgoing>>,
     read_buf: Vec<u8>,
 }
 
+/// The session and what it decrypted; locked only for in-memory work.
 struct Shared {
     tls: TlsSession,
     /// Decrypted bytes not yet read, from `consumed` on.
     plaintext: Vec<u8>,
     consumed: usize,
-    /// Records not yet written, from `written` on.
+}
+
+/// Records taken from the session and not yet written, from `written` on; locked across socket
+/// writes, before [`Shared`] when both are needed.
+#[derive(Default)]
+struct Outgoing {
     cipher: Vec<u8>,
     written: usize,
 }
@@ -56,9 +65,8 @@ impl<S: Socket> TlsStream<S> {
                 tls: session,
                 plaintext: Vec::new(),
                 consumed: 0,
-                cipher: Vec::new(),
-                written: 0,
             })),
+            outgoing: Arc::default(),
             read_buf: vec![0; READ_BUFFER],
         };
         let result = stream.drive_handshake();
@@ -73,6 +81,7 @@ impl<S: Socket> TlsStream<S> {
         Ok(TlsStream {
             socket: self.socket.clone(),
             shared: self.shared.clone(),
+            outgoing: self.outgoing.clone(),
             read_buf: vec![0; READ_BUFFER],
         })
     }
@@ -92,11 +101,9 @@ impl<S: Socket> TlsStream<S> {
     /// shut. `Read` and `Both` shut the socket only, to wake a blocked reader.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         if how == Shutdown::Write {
-            let mut shared = self.lock();
-            shared.tls.close();
-            let shared = &mut *shared;
-            shared.tls.poll_transmit(&mut shared.cipher);
-            let _ = shared.flush(&*self.socket);
+            let mut outgoing = lock(&self.outgoing);
+            self.lock().tls.close();
+            let _ = self.send_records(&mut outgoing);
         }
         self.socket.shutdown(how)
     }
@@ -106,13 +113,18 @@ impl<S: Socket> TlsStream<S> {
         self.lock().tls.alpn_protocol().map(<[u8]>::to_vec)
     }
 
+    /// Moves the session's records into `outgoing` and writes them: the caller holds the
+    /// outgoing lock, so records leave in the order the session made them.
+    fn send_records(&self, outgoing: &mut Outgoing) -> io::Result<()> {
+        self.lock().tls.poll_transmit(&mut outgoing.cipher);
+        outgoing.flush(&*self.socket)
+    }
+
     fn drive_handshake(&mut self) -> io::Result<()> {
         loop {
+            let mut outgoing = lock(&self.outgoing);
             let mut shared = lock(&self.shared);
-            {
-                let shared = &mut *shared;
-                shared.tls.poll_transmit(&mut shared.cipher);
-            }
+            shared.tls.poll_transmit(&mut outgoing.cipher);
             let deadline = shared.tls.poll_timeout();
             let remaining = |now: Instant| {
                 deadline.map(|deadline| {
@@ -123,7 +135,7 @@ impl<S: Socket> TlsStream<S> {
                 })
             };
             self.socket.set_write_timeout(remaining(Instant::now()))?;
-            shared
+            outgoing
                 .flush(&*self.socket)
                 .map_err(|e| timed_out(e, &mut shared))?;
             if let Some(error) = shared.tls.error() {
@@ -152,8 +164,8 @@ impl<S: Socket> TlsStream<S> {
     }
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<S: Socket> Read for TlsStream<S> {
@@ -183,17 +195,21 @@ impl<S: Socket> Read for TlsStream<S> {
             // Outside the lock: another thread may write meanwhile.
             let n = self.socket.read_socket(&mut self.read_buf)?;
             let now = Instant::now();
-            let mut shared = self.lock();
-            let shared = &mut *shared;
-            if n == 0 {
-                shared.tls.receive_eof(now);
-            } else {
-                shared.tls.receive(now, &self.read_buf[..n]);
-            }
-            shared.tls.poll_plaintext(&mut shared.plaintext);
-            // An alert, or a handshake message the peer asked for.
-            if shared.tls.poll_transmit(&mut shared.cipher).is_some() {
-                shared.flush(&*self.socket)?;
+            let must_answer = {
+                let mut shared = self.lock();
+                let shared = &mut *shared;
+                if n == 0 {
+                    shared.tls.receive_eof(now);
+                } else {
+                    shared.tls.receive(now, &self.read_buf[..n]);
+                }
+                shared.tls.poll_plaintext(&mut shared.plaintext);
+                shared.tls.wants_transmit()
+            };
+            // An alert, or a handshake message the peer asked for (rare): only then does the
+            // reader wait for a writer's turn.
+            if must_answer {
+                self.send_records(&mut lock(&self.outgoing))?;
             }
         }
     }
@@ -204,17 +220,17 @@ impl<S: Socket> Write for TlsStream<S> {
     /// encrypted but not yet written go out first on the next `write` or `flush`; an error
     /// before `buf` was taken means none of it was.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut shared = self.lock();
-        shared.flush(&*self.socket)?;
-        if let Some(error) = shared.tls.error() {
-            return Err(io_error(error));
-        }
-        shared.tls.send(buf);
+        let mut outgoing = lock(&self.outgoing);
+        outgoing.flush(&*self.socket)?;
         {
-            let shared = &mut *shared;
-            shared.tls.poll_transmit(&mut shared.cipher);
+            let mut shared = self.lock();
+            if let Some(error) = shared.tls.error() {
+                return Err(io_error(error));
+            }
+            shared.tls.send(buf);
+            shared.tls.poll_transmit(&mut outgoing.cipher);
         }
-        match shared.flush(&*self.socket) {
+        match outgoing.flush(&*self.socket) {
             Err(e) if !is_timeout(&e) => Err(e),
             // Taken: what the socket did not take yet leaves with the next call.
             _ => Ok(buf.len()),
@@ -222,11 +238,11 @@ impl<S: Socket> Write for TlsStream<S> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.lock().flush(&*self.socket)
+        self.send_records(&mut lock(&self.outgoing))
     }
 }
 
-impl Shared {
+impl Outgoing {
     /// Writes the records not yet written; each socket write is bounded by its timeout.
     fn flush(&mut self, socket: &impl Socket) -> io::Result<()> {
         while self.written < self.cipher.len() {

@@ -2,13 +2,13 @@
 //! client speaking the JSON lines itself, with read timeouts so a hang fails instead of blocking.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, Capture};
+use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, wait_until, Capture};
 use crate::temp::TempDir;
 
 /// A running `chat` server; killed and reaped when dropped.
@@ -83,6 +83,22 @@ impl ChatServer {
         Peer {
             writer: stream.try_clone().expect("clone"),
             reader: BufReader::new(stream),
+        }
+    }
+
+    /// Sends SIGTERM, as a service manager stops a server.
+    pub(super) fn terminate(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+        let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(sent, 0, "kill -TERM failed");
+    }
+
+    /// Waits (at most [`CLOSE_TIMEOUT`]) for the server to exit.
+    pub(super) fn exit_status(mut self) -> ExitStatus {
+        match wait_until(&mut self.child, CLOSE_TIMEOUT) {
+            Some(status) => status,
+            None => panic!("the chat server did not exit within {CLOSE_TIMEOUT:?}"),
         }
     }
 
@@ -200,6 +216,40 @@ impl Peer {
             }
         }
         panic!("no error line");
+    }
+
+    /// This client's end of the connection.
+    pub(super) fn local_address(&self) -> SocketAddr {
+        self.writer.local_addr().expect("local address")
+    }
+
+    /// Tells the server this client will send nothing more, keeping the reading side open.
+    pub(super) fn shutdown_write(&mut self) {
+        self.writer
+            .shutdown(Shutdown::Write)
+            .expect("shut the sending side");
+    }
+
+    /// Every line the server sends until it closes the connection in order (within
+    /// [`CLOSE_TIMEOUT`]), as text; panics on a reset, which can destroy lines before they are
+    /// read, and on a connection left open.
+    pub(super) fn lines_until_closed(mut self) -> Vec<String> {
+        let deadline = Instant::now() + CLOSE_TIMEOUT;
+        let mut lines = Vec::new();
+        // A read that times out keeps the part of a line it got; the next read goes on.
+        let mut line = String::new();
+        loop {
+            match self.reader.read_line(&mut line) {
+                Ok(0) => return lines,
+                Ok(_) => lines.push(std::mem::take(&mut line)),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("{e} after {} lines: {:?}", lines.len(), lines.last()),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not close the connection within {CLOSE_TIMEOUT:?}"
+            );
+        }
     }
 
     /// Reads until the server closes the connection (within [`CLOSE_TIMEOUT`]).

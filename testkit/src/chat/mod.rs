@@ -5,6 +5,7 @@
 //! instead of blocking. The interactive client is driven through a pseudo-terminal by a small
 //! python3 script (its `pty` module), as a person at a terminal would drive it.
 
+mod farewell;
 mod harness;
 mod terminal;
 
@@ -17,6 +18,12 @@ use serde_json::json;
 use crate::slow::{open_sockets, LIMITED_CLIENTS, LOW_FD_LIMIT, POLL_INTERVAL};
 use harness::{message, ChatServer, Peer, CLOSE_TIMEOUT};
 use terminal::Terminal;
+
+pub use farewell::{
+    a_closing_client_gets_its_error_line_after_its_backlog,
+    an_idle_client_gets_its_error_line_after_its_backlog,
+    sigterm_goodbye_reaches_a_client_behind_on_reading,
+};
 
 /// Three clients: each one's messages reach the other two, never itself.
 pub fn three_clients_exchange_messages(bin: &str) {
@@ -61,8 +68,41 @@ pub fn newcomer_gets_history(bin: &str) {
     for n in 3..=5 {
         newcomer.expect(&json!({"username": "ann", "message": format!("m{n}"), "history": true}));
     }
+    newcomer.send(&json!({"username": "cid"}));
+    newcomer.expect(&json!({"type": "join", "username": "cid"}));
     ann.say("ann", "live");
     newcomer.expect(&message("ann", "live"));
+}
+
+/// A connection that has not claimed a username gets the history and its own error lines, but
+/// no live message, join or leave (issue 19.5). Once it joins, what was said meanwhile comes as
+/// history, then its join, then live messages.
+pub fn a_client_that_has_not_joined_hears_nothing_live(bin: &str) {
+    let server = ChatServer::start(bin, "lurker", &[]);
+    let mut ann = server.join("ann");
+    let mut lurker = server.connect();
+    // An answer shows the server has the connection, so what follows is said after it came.
+    lurker.send_raw(b"not json\n");
+    assert_eq!(lurker.line()["type"], "error");
+    let mut bob = server.join("bob");
+    ann.expect(&json!({"type": "join", "username": "bob"}));
+    ann.say("ann", "while you lurk");
+    bob.expect(&message("ann", "while you lurk"));
+    drop(bob);
+    ann.expect(&json!({"type": "leave", "username": "bob"}));
+    // Lines for one client go out in order: anything live would come before this answer.
+    lurker.send_raw(b"not json\n");
+    let line = lurker.line();
+    assert_eq!(line["type"], "error", "an unjoined client got {line}");
+    lurker.send(&json!({"username": "cid"}));
+    assert_eq!(
+        lurker.line(),
+        json!({"username": "ann", "message": "while you lurk", "history": true})
+    );
+    assert_eq!(lurker.line(), json!({"type": "join", "username": "cid"}));
+    ann.expect(&json!({"type": "join", "username": "cid"}));
+    ann.say("ann", "now you hear me");
+    lurker.expect(&message("ann", "now you hear me"));
 }
 
 /// A client that never reads, while another sends 20,000 messages, delays nobody: a third
@@ -142,12 +182,9 @@ pub fn five_hundred_clients_each_receive_all_others(bin: &str) {
     for (n, client) in clients.iter_mut().enumerate() {
         client.send(&json!({"username": format!("user{n}")}));
     }
-    // Once the first client has seen every join, every client is in the room.
-    let mut joined = 0;
-    while joined < CLIENTS {
-        if clients[0].line()["type"] == "join" {
-            joined += 1;
-        }
+    // Once every client has its own join confirmed, every client hears the room.
+    for (n, client) in clients.iter_mut().enumerate() {
+        client.expect(&json!({"type": "join", "username": format!("user{n}")}));
     }
     for (n, client) in clients.iter_mut().enumerate() {
         client.say(&format!("user{n}"), &format!("message {n}"));
@@ -305,6 +342,53 @@ pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
     drop(server);
     terminal.expect("* the server closed the connection");
     assert_eq!(terminal.exit_code(), 1, "{}", terminal.transcript());
+}
+
+/// Lines piped into `chat-client` (`printf 'hello\n' | ferry chat-client`), as a script sends
+/// them: every line reaches the room before the client leaves, exit code 0; and with a name
+/// that is taken, the client says it left without joining and exits 1.
+pub fn piped_lines_reach_the_room_before_the_client_leaves(bin: &str) {
+    let server = ChatServer::start(bin, "piped_client", &[]);
+    let mut watcher = server.join("watcher");
+    let (code, output) = piped_client(bin, &server, "piper", "hello\nsecond\n");
+    assert_eq!(code, Some(0), "{output}");
+    watcher.expect(&json!({"type": "join", "username": "piper"}));
+    watcher.expect(&message("piper", "hello"));
+    watcher.expect(&message("piper", "second"));
+    watcher.expect(&json!({"type": "leave", "username": "piper"}));
+
+    let (code, output) = piped_client(bin, &server, "watcher", "lost\n");
+    assert_eq!(code, Some(1), "{output}");
+    // The refusal may come before the client read its line or after (then it counts it).
+    assert!(
+        output.contains("you left the chat without joining"),
+        "{output}"
+    );
+}
+
+/// Runs `chat-client --username NAME` with `input` on its standard input, to its exit; returns
+/// the exit code and what it printed.
+fn piped_client(bin: &str, server: &ChatServer, name: &str, input: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin)
+        .args(["chat-client", "--username", name])
+        .arg(server.address.ip().to_string())
+        .arg(server.address.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chat-client starts");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin.write_all(input.as_bytes()).expect("input written");
+    drop(stdin);
+    let status = crate::child::wait_until(&mut child, CLOSE_TIMEOUT);
+    crate::child::kill_and_reap(&mut child);
+    let output = child.wait_with_output().expect("output read");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (status.and_then(|status| status.code()), text)
 }
 
 /// The most a message to the third client may lag its sending, while another client is stuck.

@@ -3,10 +3,12 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
+
+mod closing;
+mod props;
 
 /// A room driven as a shell would drive it, with every client's received bytes kept.
 struct Room {
@@ -14,6 +16,8 @@ struct Room {
     now: Instant,
     inbox: HashMap<ClientId, Vec<u8>>,
     closed: HashMap<ClientId, CloseReason>,
+    /// The deadline of each closed client's last bytes.
+    deadlines: HashMap<ClientId, Instant>,
     /// Clients that never read: what the hub hands out for them is never reported drained.
     stalled: HashSet<ClientId>,
     events: Vec<ChatEvent>,
@@ -26,6 +30,7 @@ impl Room {
             now: crate::testing::epoch(),
             inbox: HashMap::new(),
             closed: HashMap::new(),
+            deadlines: HashMap::new(),
             stalled: HashSet::new(),
             events: Vec::new(),
         }
@@ -72,8 +77,9 @@ impl Room {
             inbox.extend_from_slice(&out);
             out.clear();
             match transmit.close {
-                Some(reason) => {
-                    assert!(self.closed.insert(transmit.client, reason).is_none());
+                Some(close) => {
+                    assert!(self.closed.insert(transmit.client, close.reason).is_none());
+                    self.deadlines.insert(transmit.client, close.deadline);
                 }
                 None => {
                     assert!(!self.closed.contains_key(&transmit.client));
@@ -107,6 +113,10 @@ fn message(name: &str, text: &str) -> Value {
     json!({"username": name, "message": text})
 }
 
+fn history(name: &str, text: &str) -> Value {
+    json!({"username": name, "message": text, "history": true})
+}
+
 fn error(error: ChatError) -> Value {
     json!({"type": "error", "error": error.to_string()})
 }
@@ -126,12 +136,57 @@ fn a_message_goes_to_every_other_client_not_back_to_its_sender() {
 }
 
 #[test]
-fn a_client_without_a_name_reads_the_room() {
+fn a_client_without_a_name_hears_only_the_history_and_its_own_errors() {
     let mut room = Room::new(config());
     let ann = room.join("ann");
+    room.say(ann, "ann", "before");
     let lurker = room.connect();
+    assert_eq!(room.lines(lurker), [history("ann", "before")]);
+    let bob = room.join("bob");
     room.say(ann, "ann", "hi");
-    assert_eq!(room.lines(lurker), [message("ann", "hi")]);
+    room.hub.disconnect(room.now, bob);
+    room.pump();
+    room.send(lurker, "nonsense\n");
+    assert_eq!(room.lines(lurker), [error(ChatError::MalformedJson)]);
+}
+
+#[test]
+fn joining_brings_what_was_said_since_connecting_as_history_then_the_join() {
+    let mut room = Room::new(ChatConfig {
+        history: 3,
+        ..config()
+    });
+    let ann = room.join("ann");
+    room.say(ann, "ann", "m1");
+    let cid = room.connect();
+    assert_eq!(room.lines(cid), [history("ann", "m1")]);
+    for n in 2..=6 {
+        room.say(ann, "ann", &format!("m{n}"));
+    }
+    room.lines(ann);
+    room.send(cid, "{\"username\":\"cid\"}\n");
+    // Five were said meanwhile; the history holds the last three of them.
+    let joined = json!({"type": "join", "username": "cid"});
+    assert_eq!(
+        room.lines(cid),
+        [
+            history("ann", "m4"),
+            history("ann", "m5"),
+            history("ann", "m6"),
+            joined.clone()
+        ]
+    );
+    assert_eq!(room.lines(ann), [joined]);
+    room.say(ann, "ann", "live");
+    assert_eq!(room.lines(cid), [message("ann", "live")]);
+    // Nothing said since connecting: the join alone.
+    let dan = room.connect();
+    room.lines(dan);
+    room.send(dan, "{\"username\":\"dan\"}\n");
+    assert_eq!(
+        room.lines(dan),
+        [json!({"type": "join", "username": "dan"})]
+    );
 }
 
 #[test]
@@ -143,7 +198,7 @@ fn join_is_announced_to_everyone_and_leave_to_the_rest() {
     let joined = json!({"type": "join", "username": "bob"});
     assert_eq!(room.lines(ann), std::slice::from_ref(&joined));
     assert_eq!(room.lines(bob), [joined]);
-    room.hub.receive_eof(bob);
+    room.hub.receive_eof(room.now, bob);
     room.pump();
     assert_eq!(room.closed.get(&bob), Some(&CloseReason::PeerClosed));
     assert_eq!(
@@ -156,7 +211,7 @@ fn join_is_announced_to_everyone_and_leave_to_the_rest() {
     }));
     let cid = room.join("cid");
     room.lines(ann);
-    room.hub.disconnect(cid);
+    room.hub.disconnect(room.now, cid);
     room.pump();
     assert_eq!(
         room.lines(ann),
@@ -211,7 +266,7 @@ fn a_name_held_by_another_client_is_refused_until_it_is_free() {
     room.say(other, "ann", "I am ann");
     assert_eq!(room.lines(other), [error(ChatError::UsernameTaken)]);
     assert_eq!(room.lines(ann), Vec::<Value>::new(), "nobody spoke as ann");
-    room.hub.disconnect(ann);
+    room.hub.disconnect(room.now, ann);
     room.pump();
     room.lines(other);
     room.send(other, "{\"username\":\"ann\"}\n");
@@ -315,56 +370,6 @@ fn objects_back_to_back_and_split_anywhere_are_all_read() {
 }
 
 #[test]
-fn a_client_that_stops_reading_is_disconnected_and_never_holds_up_the_others() {
-    let mut room = Room::new(ChatConfig {
-        max_queue: 4096,
-        ..config()
-    });
-    let ann = room.join("ann");
-    let bob = room.join("bob");
-    let stuck = room.join("stuck");
-    room.lines(ann);
-    room.lines(bob);
-    room.stalled.insert(stuck);
-    let mut sent = 0;
-    let mut bob_got = Vec::new();
-    while !room.closed.contains_key(&stuck) {
-        room.say(ann, "ann", &format!("message {sent}"));
-        sent += 1;
-        assert!(sent < 1000, "never disconnected");
-        // Every other client got every message so far, at once.
-        let lines = room.lines(bob);
-        assert_eq!(
-            lines.first(),
-            Some(&message("ann", &format!("message {}", sent - 1)))
-        );
-        bob_got.extend(lines);
-    }
-    assert_eq!(room.closed[&stuck], CloseReason::TooSlow);
-    let last = room.lines(stuck).pop().unwrap();
-    assert_eq!(
-        last,
-        json!({"type": "error", "error": CloseReason::TooSlow.to_string()})
-    );
-    // What was held in the hub for it stayed within the bound.
-    // The first message went to the shell; the rest waited in the hub until one more would
-    // have passed the bound.
-    let len = |n: usize| message("ann", &format!("message {n}")).to_string().len() + 1;
-    let waited: usize = (1..sent - 1).map(len).sum();
-    assert!(
-        waited <= 4096 && waited + len(sent - 1) > 4096,
-        "{sent} {waited}"
-    );
-    assert_eq!(bob_got.len(), sent + 1);
-    assert_eq!(
-        bob_got.last(),
-        Some(&json!({"type": "leave", "username": "stuck"}))
-    );
-    room.say(ann, "ann", "after");
-    assert_eq!(room.lines(bob), [message("ann", "after")]);
-}
-
-#[test]
 fn a_client_reading_slowly_gets_everything_in_batches() {
     let mut room = Room::new(config());
     let ann = room.join("ann");
@@ -385,162 +390,19 @@ fn a_client_reading_slowly_gets_everything_in_batches() {
 }
 
 #[test]
-fn an_idle_client_is_timed_out_and_an_empty_line_keeps_it() {
-    let idle = Duration::from_secs(600);
-    let mut room = Room::new(config());
-    let ann = room.join("ann");
-    let quiet = room.join("quiet");
-    room.lines(ann);
-    assert_eq!(room.hub.poll_timeout(), Some(room.now + idle));
-    room.advance(Duration::from_secs(400));
-    room.send(ann, "\n");
-    room.advance(Duration::from_secs(200));
-    assert_eq!(room.closed.get(&quiet), Some(&CloseReason::Idle));
-    assert_eq!(
-        room.lines(quiet),
-        [json!({"type": "error", "error": CloseReason::Idle.to_string()})]
-    );
-    assert_eq!(
-        room.lines(ann),
-        [json!({"type": "leave", "username": "quiet"})]
-    );
-    assert!(!room.closed.contains_key(&ann));
-    room.advance(Duration::from_secs(399));
-    assert!(!room.closed.contains_key(&ann));
-    room.advance(Duration::from_secs(1));
-    assert_eq!(room.closed.get(&ann), Some(&CloseReason::Idle));
-    assert!(room.hub.is_empty());
-}
-
-#[test]
-fn at_eof_the_rest_of_the_queue_is_the_last_transmit() {
-    let mut room = Room::new(config());
-    let ann = room.join("ann");
-    let bob = room.join("bob");
-    room.lines(ann);
-    room.stalled.insert(bob);
-    room.say(ann, "ann", "one");
-    room.say(ann, "ann", "two");
-    room.hub.receive_eof(bob);
-    room.pump();
-    assert_eq!(
-        room.lines(bob),
-        [message("ann", "one"), message("ann", "two")]
-    );
-    assert_eq!(room.closed.get(&bob), Some(&CloseReason::PeerClosed));
-}
-
-#[test]
-fn shutdown_tells_everyone_and_closes_all() {
-    let mut room = Room::new(config());
-    let ann = room.join("ann");
-    let bob = room.join("bob");
-    room.lines(ann);
-    room.hub.shutdown();
-    room.pump();
-    let last = json!({"type": "error", "error": CloseReason::Shutdown.to_string()});
-    assert_eq!(room.lines(ann), std::slice::from_ref(&last));
-    assert_eq!(room.lines(bob), [last]);
-    assert!(room.hub.is_empty());
-    assert!(room.hub.names.is_empty());
-}
-
-#[test]
 fn unknown_clients_are_ignored() {
     let mut room = Room::new(config());
     let ann = room.join("ann");
-    room.hub.disconnect(ann);
+    room.hub.disconnect(room.now, ann);
     room.hub.receive(room.now, ann, b"{\"username\":\"x\"}\n");
-    room.hub.receive_eof(ann);
+    room.hub.receive_eof(room.now, ann);
     room.hub.handle_drained(ann);
-    room.hub.disconnect(ann);
+    room.hub.disconnect(room.now, ann);
     room.pump();
     assert!(room.hub.is_empty());
 }
 
 const MAX_LINE_FOR_TEST: usize = 256;
-
-/// What one simulated client does next.
-#[derive(Debug, Clone)]
-enum Step {
-    Connect,
-    Say { who: usize, text: String },
-    Raw { who: usize, bytes: Vec<u8> },
-    Stall { who: usize },
-    Drain { who: usize },
-    Eof { who: usize },
-    Wait { seconds: u64 },
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        Just(Step::Connect),
-        (0usize..6, "[a-z ]{0,30}").prop_map(|(who, text)| Step::Say { who, text }),
-        (0usize..6, prop::collection::vec(any::<u8>(), 0..40))
-            .prop_map(|(who, bytes)| Step::Raw { who, bytes }),
-        (0usize..6).prop_map(|who| Step::Stall { who }),
-        (0usize..6).prop_map(|who| Step::Drain { who }),
-        (0usize..6).prop_map(|who| Step::Eof { who }),
-        (0u64..400).prop_map(|seconds| Step::Wait { seconds }),
-    ]
-}
-
-proptest! {
-    #[test]
-    fn any_session_keeps_the_room_consistent(steps in prop::collection::vec(step(), 0..60)) {
-        let mut room = Room::new(ChatConfig { max_queue: 512, max_line: 128, ..config() });
-        let mut ids = Vec::new();
-        for step in steps {
-            match step {
-                Step::Connect => ids.push(room.connect()),
-                Step::Say { who, text } => if let Some(&id) = ids.get(who) {
-                    let name = format!("user{who}");
-                    room.say(id, &name, &text);
-                },
-                Step::Raw { who, bytes } => if let Some(&id) = ids.get(who) {
-                    room.hub.receive(room.now, id, &bytes);
-                    room.pump();
-                },
-                Step::Stall { who } => if let Some(&id) = ids.get(who) {
-                    room.stalled.insert(id);
-                },
-                Step::Drain { who } => if let Some(&id) = ids.get(who) {
-                    room.stalled.remove(&id);
-                    room.hub.handle_drained(id);
-                    room.pump();
-                },
-                Step::Eof { who } => if let Some(&id) = ids.get(who) {
-                    room.hub.receive_eof(id);
-                    room.pump();
-                },
-                Step::Wait { seconds } => room.advance(Duration::from_secs(seconds)),
-            }
-            // Names are unique and belong to connected clients.
-            for (name, id) in &room.hub.names {
-                prop_assert_eq!(room.hub.username(*id), Some(name.as_str()));
-            }
-            let named = room.hub.clients.values().filter(|c| c.username.is_some()).count();
-            prop_assert_eq!(named, room.hub.names.len());
-            for client in room.hub.clients.values() {
-                prop_assert!(client.queue.len() <= 512);
-            }
-            // Every byte handed out is whole JSON lines.
-            for bytes in room.inbox.values() {
-                if let Some(last) = bytes.last() {
-                    prop_assert_eq!(*last, b'\n');
-                }
-                for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                    prop_assert!(serde_json::from_slice::<Value>(line).is_ok());
-                }
-            }
-            // A closed client is gone from the hub.
-            for id in room.closed.keys() {
-                prop_assert!(room.hub.username(*id).is_none());
-                prop_assert!(!room.hub.clients.contains_key(id));
-            }
-        }
-    }
-}
 
 #[test]
 fn sequential_client_ids_land_in_distinct_buckets() {

@@ -194,6 +194,12 @@ fn the_dedup_window_forgets_the_oldest_id() {
 }
 
 #[test]
+fn a_full_batch_can_be_stored_while_the_next_one_gathers() {
+    let config = ReceiverConfig::default();
+    assert!(config.max_batch > 0 && config.max_batch * 2 <= config.max_pending);
+}
+
+#[test]
 fn pending_stores_acks_and_peers_are_bounded() {
     let now = epoch();
     let config = ReceiverConfig {
