@@ -4,7 +4,7 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::chat::{ChatClientOptions, ChatOptions};
-use crate::files::{FileClientOptions, FilesOptions};
+use crate::files::{FileClientOptions, FilesOptions, PasswdOptions};
 use crate::help;
 use crate::tls::CertOptions;
 use crate::web::{HttpArgs, ServeArgs, SocketArgs};
@@ -89,6 +89,15 @@ enum Subcommands {
                              Ctrl-C leaves."
     )]
     ChatClient(ChatClientOptions),
+    /// set a user's password in a file server's password file
+    #[command(
+        before_help = "Asks for the password twice, without showing it (or reads two lines \
+                             from standard input when it is not a terminal), and writes USER's \
+                             line of FILE as an Argon2id hash (19 MiB, t=2, p=1): replaced if \
+                             USER has one, added otherwise; FILE is created, readable by its \
+                             owner only, when missing. Serve with 'files --auth FILE'."
+    )]
+    Passwd(PasswdOptions),
     /// write a self-signed certificate and key for TLS
     #[command(
         before_help = "Writes cert.pem and key.pem into --out: a new P-256 key and a \
@@ -143,6 +152,7 @@ pub(crate) fn command(matches: &clap::ArgMatches) -> Result<Command, clap::Error
         Some(Subcommands::Chat(options)) => Command::Chat(options),
         Some(Subcommands::ChatClient(options)) => Command::ChatClient(options),
         Some(Subcommands::Cert(options)) => Command::Cert(options),
+        Some(Subcommands::Passwd(options)) => Command::Passwd(options),
     })
 }
 

@@ -1,11 +1,13 @@
 //! The file server and its client on the command line: `files` and `client`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use ferry_core::files::auth::anonymous_writes_allowed;
 use ferry_core::files::client::ClientMethod;
-use ferry_core::files::{FilesConfig, DEFAULT_MAX_UPLOAD, DEFAULT_UPLOAD_TIMEOUT};
+use ferry_core::files::{AuthScope, FilesConfig, DEFAULT_MAX_UPLOAD, DEFAULT_UPLOAD_TIMEOUT};
 use ferry_core::http::{
     HttpConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_WRITE_TIMEOUT,
@@ -36,6 +38,36 @@ pub struct FilesOptions {
           num_args = 0..=1, require_equals = true, default_missing_value = values::switch_text(true),
           value_parser = values::switch)]
     pub read_only: bool,
+    /// Answer a folder without an index.html with 404 instead of listing it.
+    #[arg(long, env = "FERRY_NO_LIST", value_name = "on|off",
+          default_value = values::switch_text(!FilesConfig::default().list),
+          num_args = 0..=1, require_equals = true, default_missing_value = values::switch_text(true),
+          value_parser = values::switch)]
+    pub no_list: bool,
+    /// List dot files (hidden files) too; the server's own upload folder is never listed.
+    #[arg(long, env = "FERRY_HIDDEN", value_name = "on|off",
+          default_value = values::switch_text(FilesConfig::default().hidden),
+          num_args = 0..=1, require_equals = true, default_missing_value = values::switch_text(true),
+          value_parser = values::switch)]
+    pub hidden: bool,
+    /// Require HTTP Basic credentials from this password file (lines user:$argon2id$..., as
+    /// 'ferry passwd' writes them) for PUT and DELETE; without it, only a server bound to
+    /// loopback takes writes (see --allow-anonymous-writes).
+    #[arg(long, env = "FERRY_AUTH", value_name = "FILE", value_parser = values::path)]
+    pub auth: Option<PathBuf>,
+    /// With --auth: require credentials for reads (GET, HEAD, listings) too.
+    #[arg(long, env = "FERRY_AUTH_READ", value_name = "on|off",
+          default_value = values::switch_text(false), requires = "auth",
+          num_args = 0..=1, require_equals = true, default_missing_value = values::switch_text(true),
+          value_parser = values::switch)]
+    pub auth_read: bool,
+    /// Without --auth, take uploads and deletions from anyone even when listening beyond
+    /// loopback (a warning is printed at start); by default only a loopback server takes them.
+    #[arg(long, env = "FERRY_ALLOW_ANONYMOUS_WRITES", value_name = "on|off",
+          default_value = values::switch_text(false),
+          num_args = 0..=1, require_equals = true, default_missing_value = values::switch_text(true),
+          value_parser = values::switch)]
+    pub allow_anonymous_writes: bool,
     /// The largest upload; a larger one gets 413 before it is sent.
     #[arg(long, env = "FERRY_MAX_UPLOAD", value_name = "SIZE",
           default_value = format_size(DEFAULT_MAX_UPLOAD), value_parser = values::limit)]
@@ -87,12 +119,26 @@ impl FilesOptions {
         }
     }
 
-    /// The answers' settings of the file server.
+    /// The answers' settings of the file server. Whether anyone may write without credentials
+    /// depends on where the server listens: read from `--bind` when it is an address; for a
+    /// host name the shell settles it once bound (`FileServer::bound`).
     pub fn files_config(&self) -> FilesConfig {
+        let auth = match (&self.auth, self.auth_read) {
+            (None, _) => AuthScope::Off,
+            (Some(_), false) => AuthScope::Writes,
+            (Some(_), true) => AuthScope::Everything,
+        };
         FilesConfig {
             read_only: self.read_only,
             max_upload: self.max_upload,
             max_age: self.max_age,
+            list: !self.no_list,
+            hidden: self.hidden,
+            auth,
+            anonymous_writes: match self.bind.parse::<SocketAddr>() {
+                Ok(address) => anonymous_writes_allowed(address.ip(), self.allow_anonymous_writes),
+                Err(_) => self.allow_anonymous_writes,
+            },
         }
     }
 }
@@ -120,6 +166,17 @@ pub struct FileClientOptions {
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub tls: ClientTlsFlags,
+}
+
+/// Settings of `ferry passwd`.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct PasswdOptions {
+    /// The password file; created (readable by its owner only) when missing.
+    #[arg(value_name = "FILE", value_parser = values::path)]
+    pub file: PathBuf,
+    /// The user whose password is set; their line is replaced, or added.
+    #[arg(value_name = "USER", value_parser = values::user)]
+    pub user: String,
 }
 
 /// Where the file server listens unless told: this machine only, the SPEC's port 8080, since a

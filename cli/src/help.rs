@@ -243,7 +243,18 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "files --log access.log --max-upload 10G",
                 "log to a file, take uploads up to 10 GiB",
             ),
+            (
+                "files --bind 0.0.0.0:8080 --auth users.txt",
+                "uploads and deletions with a password from 'passwd'",
+            ),
         ],
+    ),
+    (
+        "passwd",
+        &[(
+            "passwd users.txt ann",
+            "set ann's password (asked twice) for 'files --auth users.txt'",
+        )],
     ),
     (
         "client",

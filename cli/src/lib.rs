@@ -33,7 +33,7 @@ use clap::error::ErrorKind;
 
 pub use chat::{ChatClientOptions, ChatOptions};
 pub use error::{CliError, CliErrorKind, ValueSource};
-pub use files::{FileClientOptions, FilesOptions};
+pub use files::{FileClientOptions, FilesOptions, PasswdOptions};
 pub use size::{DurationError, SizeError};
 pub use tls::{CertOptions, ClientTlsFlags, TlsFiles, TlsFlags};
 pub use values::ValueError;
@@ -58,6 +58,8 @@ pub enum Command {
     Client(FileClientOptions),
     /// Write a self-signed certificate and its key for TLS.
     Cert(CertOptions),
+    /// Set a user's password in a file server's password file.
+    Passwd(PasswdOptions),
     /// Print this text on stdout and exit successfully (`-h`/`--help` anywhere).
     Help(String),
     /// Print this text on stdout and exit successfully (`-V`/`--version` anywhere).

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ferry_core::chat::{check_username, ChatError};
 use ferry_core::datagram::Transport;
+use ferry_core::files::auth::check_user;
 use ferry_core::files::client::ClientMethod;
 use ferry_storage::{FsyncPolicy, LocationError, StoreLocation};
 
@@ -74,6 +75,13 @@ pub(crate) fn count(text: &str) -> Result<usize, ValueError> {
 /// before connecting.
 pub(crate) fn username(text: &str) -> Result<String, ValueError> {
     check_username(non_empty(text)?).map_err(ValueError::Username)?;
+    Ok(text.to_string())
+}
+
+/// Reads a password file's user name, by the file's rules (no `:`, no spaces, at most 64
+/// characters).
+pub(crate) fn user(text: &str) -> Result<String, ValueError> {
+    check_user(non_empty(text)?).map_err(ValueError::User)?;
     Ok(text.to_string())
 }
 
@@ -197,6 +205,8 @@ pub enum ValueError {
     Count,
     /// A username the chat server would refuse.
     Username(ChatError),
+    /// A password file's user name that the file cannot hold.
+    User(&'static str),
     /// A switch's value that is neither on nor off.
     Switch,
     /// The client's `METHOD` other than GET, PUT or HEAD.
@@ -245,6 +255,7 @@ impl fmt::Display for ValueError {
             ValueError::History => write!(f, "expected a whole number from 0 to {MAX_HISTORY}"),
             ValueError::Count => f.write_str("expected a whole number, like 500"),
             ValueError::Username(error) => write!(f, "{error}"),
+            ValueError::User(reason) => f.write_str(reason),
             ValueError::Switch => f.write_str("expected on or off (1/0, true/false, yes/no)"),
             ValueError::ClientMethod => {
                 write!(

@@ -2,7 +2,8 @@
 //! so neither shell writes them twice: reading the command line and the environment, loading the
 //! static folder, opening the store, binding sockets, raising the fd limit, and reporting
 //! failures as one line; the chat client's terminal loop and the file client, which both run the
-//! same way; the file server's file-system side; and what the kernel says about a TCP peer's
+//! same way; the file server's file-system side and its password checks (on a bounded pool of threads
+//! any service may reuse), `ferry passwd`; and what the kernel says about a TCP peer's
 //! progress.
 //! Protocol decisions stay in `ferry-core`; the message store in
 //! `ferry-storage`.
@@ -11,6 +12,9 @@ pub mod chat_client;
 pub mod file_client;
 pub mod files;
 pub mod lookup;
+pub mod passwd;
+pub mod passwords;
+pub mod pool;
 pub mod startup;
 pub mod static_folder;
 pub mod stream;

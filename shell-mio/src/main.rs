@@ -54,6 +54,7 @@ fn main() -> ExitCode {
             return ferry_shell::file_client::run_file_client(PROGRAM, &options)
         }
         Command::Cert(options) => return ferry_shell::tls::run_cert(PROGRAM, &options),
+        Command::Passwd(options) => ferry_shell::passwd::run_passwd(&options),
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
     ferry_shell::exit_code(PROGRAM, result)
@@ -196,7 +197,7 @@ fn start_web(
 }
 
 fn start_files(event_loop: &mut EventLoop, options: &FilesOptions) -> Result<String, String> {
-    let server = FileServer::open(options)?;
+    let mut server = FileServer::open(options)?;
     let tls = ServerTls::for_port(
         "file server",
         options.tls.files().as_ref(),
@@ -207,6 +208,9 @@ fn start_files(event_loop: &mut EventLoop, options: &FilesOptions) -> Result<Str
     let address = listener
         .local_addr()
         .map_err(|e| format!("file server: {e}"))?;
+    if let Some(notice) = server.bound(address.ip(), options.allow_anonymous_writes) {
+        eprintln!("{PROGRAM}: {notice}");
+    }
     let http = options.http_config();
     let waker = event_loop.waker.clone();
     event_loop.services.files = Some(files::FilesService::new(server, http, waker));

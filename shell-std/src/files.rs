@@ -21,8 +21,7 @@ use crate::signal::Shutdown;
 /// Runs the file server until SIGINT or SIGTERM.
 pub fn run(options: &FilesOptions) -> Result<(), String> {
     let shutdown = Shutdown::on_signals().map_err(|e| format!("cannot watch signals: {e}"))?;
-    let server = Arc::new(FileServer::open(options)?);
-    let files = server.clone();
+    let mut server = FileServer::open(options)?;
     let tls = ServerTls::for_port(
         "file server",
         options.tls.files().as_ref(),
@@ -36,6 +35,11 @@ pub fn run(options: &FilesOptions) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("file server: {e}"))?;
+    if let Some(notice) = server.bound(address.ip(), options.allow_anonymous_writes) {
+        eprintln!("ferry-std: {notice}");
+    }
+    let server = Arc::new(server);
+    let files = server.clone();
     let http = options.http_config();
     let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
     let stop = shutdown.clone();

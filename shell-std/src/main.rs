@@ -47,6 +47,7 @@ fn main() -> ExitCode {
             return ferry_shell::file_client::run_file_client(PROGRAM, &options)
         }
         Command::Cert(options) => return ferry_shell::tls::run_cert(PROGRAM, &options),
+        Command::Passwd(options) => ferry_shell::passwd::run_passwd(&options),
         Command::Help(_) | Command::Version(_) => Ok(()),
     };
     ferry_shell::exit_code(PROGRAM, result)

@@ -27,7 +27,7 @@ fn errors_name_the_problem_in_one_line() {
                 suggestion: Some("serve".into()),
             },
             "ferry: unknown subcommand 'serv' (did you mean serve?); the subcommands are serve, \
-             http, socket, files, client, chat, chat-client, cert; see 'ferry --help'"
+             http, socket, files, client, chat, chat-client, passwd, cert; see 'ferry --help'"
                 .into(),
         ),
         (
@@ -38,7 +38,7 @@ fn errors_name_the_problem_in_one_line() {
                 suggestion: None,
             },
             "ferry: unknown subcommand 'mail'; the subcommands are serve, http, socket, files, \
-             client, chat, chat-client, cert; see 'ferry --help'"
+             client, chat, chat-client, passwd, cert; see 'ferry --help'"
                 .into(),
         ),
         (

@@ -99,10 +99,14 @@ fn subcommand_help_lists_every_flag_with_its_default_and_variable() {
     for sub in command.get_subcommands() {
         let name = sub.get_name();
         let text = help(&format!("{name} --help"));
-        assert!(
-            text.contains(&format!("Usage: ferry {name} [OPTIONS]")),
-            "{text}"
-        );
+        // `passwd` takes only its two operands; every other subcommand has flags.
+        let has_flags = sub.get_arguments().any(|arg| arg.get_long().is_some());
+        let usage = if has_flags {
+            format!("Usage: ferry {name} [OPTIONS]")
+        } else {
+            format!("Usage: ferry {name} <")
+        };
+        assert!(text.contains(&usage), "{text}");
         for arg in sub.get_arguments().filter(|arg| arg.get_long().is_some()) {
             let long = arg.get_long().unwrap_or_default();
             let variable = format!("FERRY_{}", long.to_ascii_uppercase().replace('-', "_"));

@@ -5,16 +5,19 @@
 use time::macros::datetime;
 use time::OffsetDateTime;
 
+use crate::files::auth::{encode_base64, parse_basic};
+use crate::files::listing::{prefers_json, ListQuery};
 use crate::files::range::content_range;
 use crate::files::{
-    download_name, parse_range, resolve, FilePath, FileRequest, FileStep, FilesConfig, Lookup,
-    RangeRequest,
+    download_name, parse_range, resolve, Entry, EntryKind, FilePath, FileRequest, FileStep,
+    FilesConfig, Listing, Lookup, RangeRequest,
 };
 use crate::http::conditional::{etag, if_range_holds, is_not_modified, parse_http_date};
 use crate::http::{Body, BodyFraming, Header, HttpDate, Method, RequestHead, Version};
 
 /// Reads `bytes` (as UTF-8, invalid sequences replaced) as lines: a request target, then the
-/// values of `Range`, `If-Modified-Since`, `If-None-Match` and `If-Range`, and checks that:
+/// values of `Range`, `If-Modified-Since`, `If-None-Match`, `If-Range`, `Accept` and
+/// `Authorization`, and checks that:
 /// - a resolved path holds only plain segments (none empty, `.`, `..`, or holding `/`, `\` or a
 ///   control character), its relative form neither starts nor ends with `/` nor holds `//`, and
 ///   it survives percent-encoding and resolving again; a refusal is a 400 or a 403;
@@ -25,7 +28,11 @@ use crate::http::{Body, BodyFraming, Header, HttpDate, Method, RequestHead, Vers
 /// - a GET or HEAD of a file, a folder or a missing path takes at most three lookups and ends in
 ///   an answer whose file part lies inside the file, whose 206 and 416 carry the right
 ///   `Content-Range`, whose 304 was asked for, and whose 301 leads to the same path as a folder;
-/// - a path naming the server's own files is never looked up but as the 404 page.
+/// - a path naming the server's own files is never looked up but as the 404 page;
+/// - a folder is listed at most once, as JSON exactly when asked for, and the listing's JSON
+///   parses back to its entries; a hostile name never reaches the page unescaped;
+/// - the listing query reads back the same from the query it writes;
+/// - Basic credentials that parse re-encode to a header that parses to the same.
 pub fn check_file_request(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     let mut lines = text.split('\n');
@@ -36,8 +43,14 @@ pub fn check_file_request(bytes: &[u8]) {
         if_modified_since: next(),
         if_none_match: next(),
         if_range: next(),
+        accept: next(),
+        authorization: next(),
     };
     check_target(target);
+    check_query(target);
+    if let Some(value) = fields.authorization {
+        check_authorization(value);
+    }
     for &len in &FILE_LENS {
         if let Some(range) = fields.range {
             check_range(range, len);
@@ -57,6 +70,51 @@ struct Fields<'a> {
     if_modified_since: Option<&'a str>,
     if_none_match: Option<&'a str>,
     if_range: Option<&'a str>,
+    accept: Option<&'a str>,
+    authorization: Option<&'a str>,
+}
+
+/// The listing query of a target reads back the same from the query it writes.
+fn check_query(target: &str) {
+    let query = ListQuery::from_target(target);
+    let again = ListQuery::from_target(&format!("/?{}", query.to_query()));
+    assert_eq!(again.sort, query.sort, "sort of {target:?}");
+    assert_eq!(again.descending, query.descending, "order of {target:?}");
+    assert!(!again.json);
+}
+
+/// Credentials that parse survive encoding again.
+fn check_authorization(value: &str) {
+    let Some(credentials) = parse_basic(value) else {
+        return;
+    };
+    assert!(
+        !credentials.user.contains(':'),
+        "user {:?}",
+        credentials.user
+    );
+    let raw = format!("{}:{}", credentials.user, credentials.password);
+    let again = parse_basic(&format!("Basic {}", encode_base64(raw.as_bytes())));
+    assert_eq!(again.as_ref(), Some(&credentials));
+}
+
+/// The entries every simulated folder holds: plain, hidden, hostile.
+fn sample_listing() -> Listing {
+    let entry = |name: &str, kind| Entry {
+        name: name.to_owned(),
+        kind,
+        size: 3,
+        modified: MODIFIED,
+    };
+    Listing {
+        entries: vec![
+            entry("a.txt", EntryKind::File),
+            entry("sub", EntryKind::Folder),
+            entry(".hidden", EntryKind::File),
+            entry(HOSTILE_NAME, EntryKind::File),
+        ],
+        truncated: false,
+    }
 }
 
 /// Path and download-name invariants of one target.
@@ -209,6 +267,8 @@ fn check_request(target: &str, fields: &Fields, method: Method, len: u64, lookup
             header("If-Modified-Since", fields.if_modified_since),
             header("If-None-Match", fields.if_none_match),
             header("If-Range", fields.if_range),
+            header("Accept", fields.accept),
+            header("Authorization", fields.authorization),
         ]
         .into_iter()
         .flatten()
@@ -220,6 +280,7 @@ fn check_request(target: &str, fields: &Fields, method: Method, len: u64, lookup
     let (mut request, mut step) = FileRequest::new(&head, &FilesConfig::default());
     let mut found = lookups.iter();
     let mut count = 0;
+    let mut listed = false;
     let answer = loop {
         match step {
             FileStep::Lookup(path) => {
@@ -238,10 +299,22 @@ fn check_request(target: &str, fields: &Fields, method: Method, len: u64, lookup
                 };
                 step = request.looked_up(lookup);
             }
-            FileStep::Upload(path) => panic!("an upload of {path:?} on {method:?}"),
+            FileStep::List(path) => {
+                check_path(&path);
+                assert!(
+                    path.is_folder() && !listed,
+                    "a second listing of {target:?}"
+                );
+                listed = true;
+                step = request.listed(Ok(sample_listing()));
+            }
             FileStep::Respond(answer) => break answer,
+            other => panic!("{other:?} on {method:?}"),
         }
     };
+    if listed && answer.response.status == 200 {
+        check_listing_answer(target, fields, &answer.response);
+    }
     let status = answer.response.status;
     assert_eq!(request.status(), Some(status));
     assert!(ANSWER_STATUSES.contains(&status), "status {status}");
@@ -291,6 +364,31 @@ fn check_request(target: &str, fields: &Fields, method: Method, len: u64, lookup
     }
 }
 
+/// A listing is JSON exactly when asked for; its JSON holds the visible entries, its HTML
+/// never the hostile name unescaped.
+fn check_listing_answer(target: &str, fields: &Fields, response: &crate::http::Response) {
+    let json = ListQuery::from_target(target).json || prefers_json(fields.accept);
+    let body = response.body.as_bytes();
+    if json {
+        assert_eq!(response.content_type, Some("application/json"));
+        let parsed: serde_json::Value = serde_json::from_slice(body).expect("listing JSON");
+        let names: Vec<&str> = parsed
+            .as_array()
+            .expect("a JSON array")
+            .iter()
+            .filter_map(|item| item.get("name").and_then(serde_json::Value::as_str))
+            .collect();
+        assert!(
+            names.contains(&HOSTILE_NAME) && !names.contains(&".hidden"),
+            "{names:?}"
+        );
+    } else {
+        let html = String::from_utf8_lossy(body);
+        assert!(!html.contains(HOSTILE_NAME), "the hostile name unescaped");
+        assert!(!html.contains(">.hidden<"), "a hidden file listed");
+    }
+}
+
 /// Percent-encodes every byte of `segment` but ASCII letters, digits and `-._~`.
 fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
@@ -334,6 +432,8 @@ const LOOKUP_SCRIPTS: [&[Found]; 6] = [
     &[Found::Missing, Found::Missing],
     &[Found::Forbidden],
 ];
+/// A name that would run a script if a listing did not escape it.
+const HOSTILE_NAME: &str = "<script>x(\"'\n')</script>";
 /// File lengths every range and request is tried with: empty, tiny, typical, and the extremes
 /// where arithmetic would overflow.
 const FILE_LENS: [u64; 5] = [0, 1, 100, 1 << 40, u64::MAX];
@@ -370,6 +470,9 @@ mod tests {
             // Not an IMF-fixdate: wrong punctuation, wrong day name.
             "/a\n\nFr2, 02 Jan 2026 03804:05 GMT",
             "/a\n\nXyz, 02 Jan 2026 03:04:05 GMT",
+            "/?sort=size&order=desc\n\n\n\n\napplication/json\nBasic YW5uOnB3",
+            "/d/?json\n\n\n\n\ntext/html;q=0.1, */*;q=0.2\nbasic OnB3Og==",
+            "/d/\n\n\n\n\napplication/*;q=0.5, text/html;q=0.4\nBasic =",
         ];
         for case in cases {
             check_file_request(case.as_bytes());
@@ -386,6 +489,13 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_text_keeps_the_invariants(text in "[/a.%2eEfF5\\\\?#\n=bytes,-0-9 ]{0,40}") {
+            check_file_request(text.as_bytes());
+        }
+
+        #[test]
+        fn listing_queries_and_headers_keep_the_invariants(
+            text in "/(d/)?\\??(sort=(name|size|time|x)|order=(asc|desc)|json|&){0,6}\n\n\n\n\n(application/json|text/html|\\*/\\*|;q=0\\.[0-9]|, ){0,5}\n(Basic |basic )?[A-Za-z0-9+/=]{0,16}"
+        ) {
             check_file_request(text.as_bytes());
         }
 

@@ -4,16 +4,22 @@
 //!
 //! [`FileRequest::new`] reads the head and returns the first [`FileStep`]:
 //!
+//! - `GET /__ferry/health` is answered at once, before anything else (no credentials needed).
+//! - Anything refused by method or path (405, 403, 400, 501) is `Respond` at once.
+//! - When the request needs credentials ([`AuthScope`]): without a usable `Authorization`
+//!   header it is 401 at once; with one it is `Authenticate`, and the shell reports with
+//!   [`FileRequest::authenticated`] (a wrong password is the same 401). The rest follows then.
 //! - GET/HEAD: `Lookup(path)`; the shell reports a [`Lookup`] through
 //!   [`FileRequest::looked_up`]. A folder named with its trailing slash becomes a lookup of its
-//!   `index.html`, one named without it a 301 to the name with the slash; a missing file (or
-//!   one of the server's own, see [`FilePath::is_reserved`]) a lookup of the root's
-//!   `index.html`, which is the body of the 404 (a built-in page when it is missing too). At
-//!   most three lookups, then `Respond`.
-//! - PUT: `Upload(path)` once the method, path and declared size are acceptable; the shell opens
-//!   a temporary file, takes the body, renames, and reports an [`UploadOutcome`] through
-//!   [`FileRequest::uploaded`].
-//! - Anything refused (405, 403, 413, 501) is `Respond` at once, before any body is read.
+//!   `index.html`, and without one a `List` of the folder (unless listings are off), reported
+//!   with [`FileRequest::listed`]; a folder named without its slash is a 301 to the name with
+//!   it; a missing file (or one of the server's own, see [`FilePath::is_reserved`]) a lookup of
+//!   the root's `index.html`, which is the body of the 404 (a built-in page when it is missing
+//!   too). At most three lookups and one listing, then `Respond`.
+//! - PUT of a file: `Upload(path)` once the declared size is acceptable; the shell opens a
+//!   temporary file, takes the body, renames, and reports a [`WriteOutcome`] through
+//!   [`FileRequest::written`]. PUT of a folder (`/path/`, no body): `MakeFolder(path)`.
+//!   DELETE: `Remove(path)`. Both report through [`FileRequest::written`] too.
 //!
 //! The request remembers what it answered, so [`FileRequest::log_line`] can describe it.
 
@@ -22,26 +28,41 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::auth::{parse_basic, unauthorized, AuthScope, Credentials};
 use super::log::{log_line, LogEntry};
 use super::path::{folder_location, resolve, FilePath};
 use super::range::{content_range, parse_range, unsatisfied_range, RangeRequest};
 use crate::http::conditional::{
     cache_control, etag, if_range_holds, is_not_modified, last_modified,
 };
-use crate::http::content_type;
 use crate::http::page::escape_into;
-use crate::http::{reason_phrase, Body, BodyFraming, Method, RequestHead, Response, Version};
+use crate::http::{
+    content_type, health_response, is_health_check, reason_phrase, Body, BodyFraming, Method,
+    RequestHead, Response, Version,
+};
+
+mod browse;
+mod writes;
 
 /// The file server's settings that shape answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FilesConfig {
-    /// `--read-only`: PUT is answered 405.
+    /// `--read-only`: PUT and DELETE are answered 405.
     pub read_only: bool,
     /// `--max-upload`: a larger PUT body is answered 413 before it is read.
     pub max_upload: u64,
     /// `--max-age`: how long a client may keep a file without asking again; zero (the default)
     /// sends `Cache-Control: no-cache`, so every use is revalidated with the file's validators.
     pub max_age: Duration,
+    /// A folder without an `index.html` is listed (off with `--no-list`: 404).
+    pub list: bool,
+    /// `--hidden`: listings show dot files too.
+    pub hidden: bool,
+    /// Which requests need credentials (`--auth`, `--auth-read`).
+    pub auth: AuthScope,
+    /// Without `--auth`, whether anyone may write: see
+    /// [`anonymous_writes_allowed`](super::auth::anonymous_writes_allowed).
+    pub anonymous_writes: bool,
 }
 
 impl Default for FilesConfig {
@@ -50,7 +71,18 @@ impl Default for FilesConfig {
             read_only: false,
             max_upload: DEFAULT_MAX_UPLOAD,
             max_age: Duration::ZERO,
+            list: true,
+            hidden: false,
+            auth: AuthScope::Off,
+            anonymous_writes: true,
         }
+    }
+}
+
+impl FilesConfig {
+    /// Whether anyone may write at all, with credentials or without: what the listing offers.
+    pub fn takes_writes(&self) -> bool {
+        !self.read_only && (self.auth != AuthScope::Off || self.anonymous_writes)
     }
 }
 
@@ -60,9 +92,22 @@ pub enum FileStep {
     /// Open this path under the root (refusing one whose real location is outside the root),
     /// keep it open, and report what it is with [`FileRequest::looked_up`].
     Lookup(FilePath),
+    /// Read the entries of this folder under the root (at most
+    /// [`MAX_ENTRIES`](super::listing::MAX_ENTRIES)) and report them with
+    /// [`FileRequest::listed`].
+    List(FilePath),
+    /// Check these credentials against the password file (unknown users cost a check too) and
+    /// report with [`FileRequest::authenticated`].
+    Authenticate(Credentials),
     /// Accept the body and write it atomically to this path under the root; report with
-    /// [`FileRequest::uploaded`].
+    /// [`FileRequest::written`].
     Upload(FilePath),
+    /// Create this folder (and the missing ones above it) under the root; report with
+    /// [`FileRequest::written`].
+    MakeFolder(FilePath),
+    /// Remove this file or empty folder under the root (a folder only when the path names one
+    /// with its trailing slash or is one); report with [`FileRequest::written`].
+    Remove(FilePath),
     /// Send this answer; the request is finished.
     Respond(FileAnswer),
 }
@@ -89,14 +134,22 @@ pub enum Lookup {
     Forbidden,
 }
 
-/// How an upload ended, as the shell reports it.
+/// How a write (an upload, a new folder, a removal) ended, as the shell reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadOutcome {
-    /// The file did not exist and now does.
+pub enum WriteOutcome {
+    /// The file or folder did not exist and now does.
     Created,
     /// An existing file was replaced.
     Replaced,
-    /// A folder is in the way: the path names a folder, or a parent is a file.
+    /// The folder to create exists already.
+    Exists,
+    /// The file or folder was removed.
+    Removed,
+    /// Nothing to remove there.
+    Missing,
+    /// The folder to remove is not empty.
+    NotEmpty,
+    /// A folder is in the way of a file, or a file in the way of a folder.
     Conflict,
     /// The path leads outside the root through a symlink, or writing is not permitted.
     Forbidden,
@@ -112,15 +165,17 @@ pub struct FileRequest {
     request_line: String,
     /// The request target as sent, for the redirect of a folder named without its slash.
     target: String,
+    method: Method,
+    framing: BodyFraming,
     referer: Option<String>,
     user_agent: Option<String>,
+    accept: Option<String>,
     head_only: bool,
     range: Option<String>,
     if_range: Option<String>,
     if_none_match: Option<String>,
     if_modified_since: Option<String>,
-    /// How long the answer's file may be kept (`FilesConfig::max_age`).
-    max_age: Duration,
+    config: FilesConfig,
     stage: Stage,
     /// Status and body bytes of the answer, once given.
     answered: Option<(u16, Option<u64>)>,
@@ -128,13 +183,19 @@ pub struct FileRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Stage {
+    /// Waiting for the credentials to be checked; then this path is served.
+    Authenticating(FilePath),
     /// Looking up the path the target names.
     Target(FilePath),
-    /// Looking up a folder's `index.html`.
-    FolderIndex,
+    /// Looking up the `index.html` of this folder.
+    FolderIndex(FilePath),
+    /// Reading the entries of this folder.
+    Listing(FilePath),
     /// Looking up the root's `index.html`, the body of a 404.
     NotFoundPage,
     Uploading,
+    MakingFolder,
+    Removing,
     Done,
 }
 
@@ -149,18 +210,21 @@ impl FileRequest {
         let mut request = FileRequest {
             request_line: format!("{} {} {version}", head.method.as_str(), head.target),
             target: head.target.clone(),
+            method: head.method.clone(),
+            framing: head.framing,
             referer: text("referer"),
             user_agent: text("user-agent"),
+            accept: text("accept"),
             head_only: head.method == Method::Head,
             range: text("range"),
             if_range: text("if-range"),
             if_none_match: text("if-none-match"),
             if_modified_since: text("if-modified-since"),
-            max_age: config.max_age,
+            config: *config,
             stage: Stage::Done,
             answered: None,
         };
-        let step = request.start(head, config);
+        let step = request.start(head);
         (request, step)
     }
 
@@ -178,7 +242,7 @@ impl FileRequest {
                 Some((0, len)),
             ),
             (Stage::NotFoundPage, _) => self.page(404, "No file has this name."),
-            (Stage::Target(_) | Stage::FolderIndex, Lookup::File { len, modified }) => {
+            (Stage::Target(_) | Stage::FolderIndex(_), Lookup::File { len, modified }) => {
                 self.serve(len, modified, kind)
             }
             (Stage::Target(_), Lookup::Folder) => {
@@ -186,26 +250,15 @@ impl FileRequest {
                 let step = self.page(301, "This is a folder; its address ends with a slash.");
                 with_header(step, "Location", location)
             }
-            (Stage::Target(_) | Stage::FolderIndex, Lookup::Folder | Lookup::Missing) => {
-                self.stage = Stage::NotFoundPage;
-                FileStep::Lookup(FilePath::root_index())
+            (Stage::FolderIndex(folder), Lookup::Folder | Lookup::Missing) if self.config.list => {
+                self.stage = Stage::Listing(folder.clone());
+                FileStep::List(folder)
+            }
+            (Stage::Target(_) | Stage::FolderIndex(_), Lookup::Folder | Lookup::Missing) => {
+                self.not_found()
             }
             (_, Lookup::Forbidden) => self.page(403, "This path may not be read."),
-            (Stage::Uploading | Stage::Done, _) => self.page(500, "The server lost its way."),
-        }
-    }
-
-    /// Takes how the upload of the last [`FileStep::Upload`] ended (or why it could not start);
-    /// returns the answer.
-    pub fn uploaded(&mut self, outcome: UploadOutcome) -> FileStep {
-        self.stage = Stage::Done;
-        match outcome {
-            UploadOutcome::Created => self.respond(Response::new(201), None),
-            UploadOutcome::Replaced => self.respond(Response::new(204), None),
-            UploadOutcome::Conflict => self.page(409, "A folder is in the way of this file."),
-            UploadOutcome::Forbidden => self.page(403, "This path may not be written."),
-            UploadOutcome::NoSpace => self.page(507, "The disk has no room for this file."),
-            UploadOutcome::Failed => self.page(500, "The file could not be written."),
+            (_, _) => self.page(500, "The server lost its way."),
         }
     }
 
@@ -249,58 +302,81 @@ impl FileRequest {
         })
     }
 
-    fn start(&mut self, head: &RequestHead, config: &FilesConfig) -> FileStep {
-        let allow = if config.read_only {
-            ALLOW_READ_ONLY
-        } else {
-            ALLOW_READ_WRITE
-        };
-        match head.method {
-            Method::Get | Method::Head => {}
-            Method::Put if !config.read_only => {}
+    fn start(&mut self, head: &RequestHead) -> FileStep {
+        if is_health_check(&head.method, &head.target) {
+            return self.respond(health_response(), None);
+        }
+        let writes = match head.method {
+            Method::Get | Method::Head => false,
+            Method::Put | Method::Delete if !self.config.read_only => true,
             Method::Other(_) => return self.page(501, "This method is not implemented."),
             _ => {
+                let allow = if self.config.read_only {
+                    ALLOW_READ_ONLY
+                } else {
+                    ALLOW_READ_WRITE
+                };
                 let step = self.page(405, "This server does not take this method here.");
                 return with_header(step, "Allow", allow);
             }
-        }
+        };
         let path = match resolve(&head.target) {
             Ok(path) => path,
             Err(error) => return self.page(error.status(), &error.to_string()),
         };
-        if path.is_reserved() {
-            if head.method == Method::Put {
-                return self.page(403, "This name is kept for the server's own files.");
-            }
-            // As if nothing were there: the server's own files are not even shown to exist.
-            self.stage = Stage::NotFoundPage;
-            return FileStep::Lookup(FilePath::root_index());
+        let needs_credentials = match self.config.auth {
+            AuthScope::Off => false,
+            AuthScope::Writes => writes,
+            AuthScope::Everything => true,
+        };
+        if needs_credentials {
+            return match head.header_str("authorization").and_then(parse_basic) {
+                Some(credentials) => {
+                    self.stage = Stage::Authenticating(path);
+                    FileStep::Authenticate(credentials)
+                }
+                None => self.respond(unauthorized(), None),
+            };
         }
-        if head.method != Method::Put {
-            if path.is_folder() {
-                self.stage = Stage::FolderIndex;
-                return FileStep::Lookup(path.join(super::INDEX));
-            }
-            self.stage = Stage::Target(path.clone());
-            return FileStep::Lookup(path);
+        if writes && !self.config.takes_writes() {
+            return self.page(
+                403,
+                "This server takes no writes without credentials: it listens beyond this \
+                 machine (start it with --auth, or --allow-anonymous-writes).",
+            );
+        }
+        self.proceed(path)
+    }
+
+    /// Serves a request whose method, path and credentials are acceptable.
+    fn proceed(&mut self, path: FilePath) -> FileStep {
+        match self.method {
+            Method::Put => return self.start_put(path),
+            Method::Delete => return self.start_delete(path),
+            _ => {}
+        }
+        if path.is_reserved() {
+            // As if nothing were there: the server's own files are not even shown to exist.
+            return self.not_found();
         }
         if path.is_folder() {
-            return self.page(409, "A folder cannot be uploaded to; name a file.");
+            self.stage = Stage::FolderIndex(path.clone());
+            return FileStep::Lookup(path.join(super::INDEX));
         }
-        // Refused before 100 Continue, so the client never sends the body.
-        if let BodyFraming::Length(n) = head.framing {
-            if n > config.max_upload {
-                return self.page(413, "The file is larger than this server accepts.");
-            }
-        }
-        self.stage = Stage::Uploading;
-        FileStep::Upload(path)
+        self.stage = Stage::Target(path.clone());
+        FileStep::Lookup(path)
+    }
+
+    /// The 404: the root's `index.html` as its body, once looked up.
+    fn not_found(&mut self) -> FileStep {
+        self.stage = Stage::NotFoundPage;
+        FileStep::Lookup(FilePath::root_index())
     }
 
     /// The answer to a GET or HEAD of a file found with this length and modification time.
     fn serve(&mut self, len: u64, modified: OffsetDateTime, kind: &'static str) -> FileStep {
         let tag = etag(len, modified);
-        let freshness = cache_control(self.max_age);
+        let freshness = cache_control(self.config.max_age);
         let validators = |response: Response| {
             response
                 .with_header("ETag", tag.clone())
@@ -417,8 +493,10 @@ pub const DEFAULT_UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::fro
 /// The methods a read-only file server takes.
 pub const ALLOW_READ_ONLY: &str = "GET, HEAD";
 /// The methods a writable file server takes.
-pub const ALLOW_READ_WRITE: &str = "GET, HEAD, PUT";
+pub const ALLOW_READ_WRITE: &str = "GET, HEAD, PUT, DELETE";
 const HTML: &str = "text/html; charset=utf-8";
 
+#[cfg(test)]
+mod browse_tests;
 #[cfg(test)]
 mod tests;

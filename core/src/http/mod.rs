@@ -6,6 +6,7 @@ mod body;
 pub mod conditional;
 mod conn;
 mod error;
+pub mod health;
 mod mime;
 pub mod page;
 mod parse;
@@ -20,6 +21,7 @@ pub use conn::{
     LINGER_TIMEOUT, STREAMED_BODY_BUFFER,
 };
 pub use error::{HttpError, UsageError};
+pub use health::{health_response, is_health_check, HEALTH_PATH};
 pub use mime::content_type;
 pub use parse::{
     parse_head, BodyFraming, HeadLimits, HeadScanner, Header, Method, RequestHead, Scan, Version,

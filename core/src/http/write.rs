@@ -185,6 +185,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         303 => "See Other",
         304 => "Not Modified",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -238,6 +239,19 @@ const STATUS_LINE_AND_FRAMING: usize = 160;
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn every_status_ferry_sends_has_its_reason_phrase() {
+        // The statuses the file server, the web app and the connection machine answer with;
+        // 401 came with --auth and was once sent as "401 Unknown".
+        let sent = [
+            100, 200, 201, 204, 206, 301, 303, 304, 400, 401, 403, 404, 405, 408, 409, 411, 413,
+            414, 415, 416, 417, 431, 500, 501, 503, 505, 507,
+        ];
+        for status in sent {
+            assert_ne!(reason_phrase(status), "Unknown", "{status}");
+        }
+    }
 
     #[test]
     fn formats_imf_fixdate() {

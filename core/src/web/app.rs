@@ -13,7 +13,7 @@ use super::site::{Site, StaticFile};
 use crate::datagram::{MessageId, Retry, SendError};
 use crate::form::decode_submission;
 use crate::http::conditional::{cache_control, if_none_match_holds, NO_CACHE};
-use crate::http::{Body, Request, Response};
+use crate::http::{health_response, is_health_check, Body, Request, Response};
 use crate::Message;
 
 /// The message web app over a static site.
@@ -88,6 +88,9 @@ impl MessageApp {
 
     fn decide(&self, request: &Request) -> AppAction {
         let head = &request.head;
+        if is_health_check(&head.method, &head.target) {
+            return AppAction::Respond(health_response());
+        }
         match route(&self.site, &head.method, &head.target) {
             Route::File(file) => {
                 AppAction::Respond(serve_static(file, head.header_str("if-none-match")))

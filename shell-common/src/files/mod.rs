@@ -12,9 +12,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
+mod access;
 mod beneath;
+mod change;
+mod listing;
 mod read;
 mod root;
 mod send;
@@ -22,16 +26,22 @@ mod session;
 mod upload;
 
 use ferry_cli::FilesOptions;
+use ferry_core::files::auth::{anonymous_writes_allowed, anonymous_writes_notice};
 use ferry_core::files::FilesConfig;
 
+pub use access::{Access, Started};
+pub use change::Commit;
 pub use root::FileRoot;
 pub use session::FileSession;
 pub use upload::Upload;
 
-/// What every connection of a file server shares: the root, the settings, the log.
+/// What every connection of a file server shares: the root, the settings, the password
+/// file, the log.
 pub struct FileServer {
     pub root: FileRoot,
     pub config: FilesConfig,
+    /// `--auth`: the password file and the threads that check against it.
+    pub access: Option<Access>,
     log: LogSink,
 }
 
@@ -48,11 +58,16 @@ enum LogSink {
 }
 
 impl FileServer {
-    /// Opens the root (removing what crashed uploads left in it) and the log file the options
-    /// name.
+    /// Opens the root (removing what crashed uploads left in it), the password file and the
+    /// log file the options name. Whether anyone may write without credentials is settled
+    /// once the server knows where it listens ([`FileServer::bound`]).
     pub fn open(options: &FilesOptions) -> Result<FileServer, String> {
         ignore_file_size_signal();
         let root = FileRoot::open(&options.root)?;
+        let access = match &options.auth {
+            Some(path) => Some(Access::open(path)?),
+            None => None,
+        };
         let log = match &options.log {
             None => LogSink::Stdout,
             Some(path) => {
@@ -67,8 +82,22 @@ impl FileServer {
         Ok(FileServer {
             root,
             config: options.files_config(),
+            access,
             log,
         })
+    }
+
+    /// The server listens at `address`: anonymous writes are open only on loopback (or with
+    /// `--allow-anonymous-writes`). Returns the line to print on stderr when the server listens
+    /// beyond loopback without `--auth`: that anyone may write, or that nobody may.
+    pub fn bound(&mut self, address: IpAddr, allow_anonymous_writes: bool) -> Option<String> {
+        self.config.anonymous_writes = anonymous_writes_allowed(address, allow_anonymous_writes);
+        anonymous_writes_notice(
+            address,
+            self.config.auth,
+            self.config.read_only,
+            allow_anonymous_writes,
+        )
     }
 
     /// Appends one access log line.

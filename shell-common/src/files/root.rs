@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ferry_core::files::{is_temp_name, FilePath, Lookup, UploadOutcome, UPLOAD_FOLDER};
+use ferry_core::files::{is_temp_name, FilePath, Lookup, WriteOutcome, UPLOAD_FOLDER};
 use time::OffsetDateTime;
 
 use super::beneath::{
@@ -85,12 +85,12 @@ impl FileRoot {
 
     /// Prepares an upload to a checked path: creates the missing folders (never through a
     /// symlink) and opens a temporary file where a rename can bring it to the target.
-    pub fn begin_upload(&self, path: &FilePath) -> Result<Upload, UploadOutcome> {
+    pub fn begin_upload(&self, path: &FilePath) -> Result<Upload, WriteOutcome> {
         let Some((name, folders)) = path.segments().split_last() else {
-            return Err(UploadOutcome::Conflict);
+            return Err(WriteOutcome::Conflict);
         };
         // A checked segment holds no NUL.
-        let target = CString::new(name.as_str()).map_err(|_| UploadOutcome::Forbidden)?;
+        let target = CString::new(name.as_str()).map_err(|_| WriteOutcome::Forbidden)?;
         let mut created = CreatedFolders::default();
         let prepared = self.prepare(path, folders, &target, &mut created);
         match prepared {
@@ -107,6 +107,11 @@ impl FileRoot {
         }
     }
 
+    /// The root's descriptor and how paths are opened beneath it.
+    pub(super) fn beneath(&self) -> &Beneath {
+        &self.beneath
+    }
+
     /// Removes the temporary files of uploads this process still has in progress: the ones a
     /// stop's grace period cut short.
     pub fn remove_temps(&self) {
@@ -121,16 +126,16 @@ impl FileRoot {
         folders: &[String],
         target: &CString,
         created: &mut CreatedFolders,
-    ) -> Result<(Arc<OwnedFd>, Arc<OwnedFd>), UploadOutcome> {
+    ) -> Result<(Arc<OwnedFd>, Arc<OwnedFd>), WriteOutcome> {
         let folder = self.folder(folders, created).map_err(|e| outcome_of(&e))?;
         match stat_name(folder.as_fd(), target) {
-            Ok(kind) if kind.is_dir => return Err(UploadOutcome::Conflict),
+            Ok(kind) if kind.is_dir => return Err(WriteOutcome::Conflict),
             // The rename replaces the link itself; one that leads out is refused anyway, so
             // nobody can mistake the outcome for a write outside the root.
             Ok(kind) if kind.is_symlink => {
                 match self.beneath.open_at(path.segments(), libc::O_PATH) {
                     Ok(fd) if stat(fd.as_fd()).is_ok_and(|k| k.is_dir) => {
-                        return Err(UploadOutcome::Conflict)
+                        return Err(WriteOutcome::Conflict)
                     }
                     Ok(_) => {}
                     Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
@@ -154,7 +159,11 @@ impl FileRoot {
 
     /// Opens the folder made of `folders` under the root for reading (so it can be synced),
     /// creating the missing ones and noting them in `created`.
-    fn folder(&self, folders: &[String], created: &mut CreatedFolders) -> io::Result<OwnedFd> {
+    pub(super) fn folder(
+        &self,
+        folders: &[String],
+        created: &mut CreatedFolders,
+    ) -> io::Result<OwnedFd> {
         const FOLDER: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY;
         // Usually the whole folder exists: one call, following symlinks that stay inside.
         match self.beneath.open_at(folders, FOLDER) {
@@ -259,7 +268,7 @@ fn is_stale(dir: &OwnedFd, name: &CString) -> bool {
 }
 
 /// What a failed open means for a download.
-fn lookup_error(error: &io::Error) -> Lookup {
+pub(super) fn lookup_error(error: &io::Error) -> Lookup {
     match error.raw_os_error() {
         // A symlink leads out of the root: the same answer whatever is (or is not) there.
         Some(libc::EXDEV | libc::ELOOP) => Lookup::Forbidden,

@@ -10,11 +10,12 @@ use std::fs::File;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use ferry_core::files::{rejected_log_line, FileRequest, FileStep, UploadOutcome};
+use ferry_core::files::{rejected_log_line, Credentials, FileRequest, FileStep, WriteOutcome};
 use ferry_core::http::{HttpConn, HttpEvent};
 use time::OffsetDateTime;
 
-use super::{FileServer, Sending, Upload};
+use super::access::Started;
+use super::{Commit, FileServer, Sending, Upload};
 
 /// One connection's file requests.
 pub struct FileSession {
@@ -26,12 +27,16 @@ pub struct FileSession {
     body_len: u64,
     /// A body is owed but there is no file to send it from: the shell must close.
     pub broken: bool,
-    /// Set by a shell that must not block (an event loop): a finished upload is left in
-    /// [`FileSession::committing`] instead of being committed (fsync, rename) in `drive`.
+    /// Set by a shell that must not block (an event loop): a change that waits on the disk (an
+    /// upload's fsync and rename, a removal's folder sync) is left in
+    /// [`FileSession::committing`], and credentials to check in
+    /// [`FileSession::authenticating`], instead of being carried out in `drive`.
     pub defer_commits: bool,
-    /// With `defer_commits`: an upload whose body is complete; the shell commits it elsewhere
-    /// (a thread) and reports with [`FileSession::committed`].
-    pub committing: Option<Upload>,
+    /// With `defer_commits`: a change to commit elsewhere (a thread); the shell reports with
+    /// [`FileSession::committed`].
+    pub committing: Option<Commit>,
+    /// With `defer_commits`: credentials to check with [`FileSession::begin_authentication`].
+    pub authenticating: Option<Credentials>,
     body: Vec<u8>,
 }
 
@@ -54,6 +59,7 @@ impl FileSession {
             broken: false,
             defer_commits: false,
             committing: None,
+            authenticating: None,
             body: Vec::new(),
         }
     }
@@ -87,13 +93,13 @@ impl FileSession {
                     let outcome = match current.upload.take() {
                         // The connection waits for the answer, so no event follows until then.
                         Some(upload) if self.defer_commits => {
-                            self.committing = Some(upload);
+                            self.committing = Some(Commit::Upload(upload));
                             continue;
                         }
                         Some(upload) => upload.commit(),
-                        None => UploadOutcome::Failed,
+                        None => WriteOutcome::Failed,
                     };
-                    let step = current.request.uploaded(outcome);
+                    let step = current.request.written(outcome);
                     self.step(server, conn, step, now);
                 }
                 HttpEvent::Rejected(error) => match self.current.take() {
@@ -114,19 +120,61 @@ impl FileSession {
         }
     }
 
-    /// The upload taken from [`FileSession::committing`] ended with `outcome`: answers it and
+    /// The change taken from [`FileSession::committing`] ended with `outcome`: answers it and
     /// lets the connection go on.
     pub fn committed(
         &mut self,
         server: &FileServer,
         conn: &mut HttpConn,
         now: Instant,
-        outcome: UploadOutcome,
+        outcome: WriteOutcome,
     ) {
         let Some(current) = self.current.as_mut() else {
             return;
         };
-        let step = current.request.uploaded(outcome);
+        let step = current.request.written(outcome);
+        self.step(server, conn, step, now);
+        self.drive(server, conn, now);
+    }
+
+    /// Starts checking the credentials left in [`FileSession::authenticating`]; `report` gets
+    /// the verdict on another thread, for the shell to hand to [`FileSession::authenticated`].
+    /// True when the verdict comes that way; false when the request was answered already.
+    pub fn begin_authentication(
+        &mut self,
+        server: &FileServer,
+        conn: &mut HttpConn,
+        now: Instant,
+        report: impl FnOnce(bool) + Send + 'static,
+    ) -> bool {
+        let Some(credentials) = self.authenticating.take() else {
+            return false;
+        };
+        let verdict = match server.access.as_ref() {
+            Some(access) => match access.start(self.remote, credentials, now, report) {
+                Started::Pending => return true,
+                Started::Known(ok) => Some(ok),
+                Started::Busy => None,
+            },
+            None => Some(false),
+        };
+        self.authenticated(server, conn, now, verdict);
+        false
+    }
+
+    /// The credentials of the request ended as `verdict` (`None`: not checked, too busy):
+    /// answers or goes on with the request.
+    pub fn authenticated(
+        &mut self,
+        server: &FileServer,
+        conn: &mut HttpConn,
+        now: Instant,
+        verdict: Option<bool>,
+    ) {
+        let Some(current) = self.current.as_mut() else {
+            return;
+        };
+        let step = current.request.authenticated(verdict);
         self.step(server, conn, step, now);
         self.drive(server, conn, now);
     }
@@ -165,6 +213,18 @@ impl FileSession {
                     current.file = file;
                     current.request.looked_up(found)
                 }
+                FileStep::List(path) => current.request.listed(server.root.list(&path)),
+                FileStep::Authenticate(credentials) => match server.access.as_ref() {
+                    None => current.request.authenticated(Some(false)),
+                    Some(_) if self.defer_commits => {
+                        self.authenticating = Some(credentials);
+                        return;
+                    }
+                    Some(access) => {
+                        let verdict = access.check_blocking(self.remote, credentials, now);
+                        current.request.authenticated(verdict)
+                    }
+                },
                 FileStep::Upload(path) => match server.root.begin_upload(&path) {
                     Ok(upload) => {
                         current.upload = Some(upload);
@@ -172,8 +232,22 @@ impl FileSession {
                         let _ = conn.accept_body(now);
                         return;
                     }
-                    Err(outcome) => current.request.uploaded(outcome),
+                    Err(outcome) => current.request.written(outcome),
                 },
+                FileStep::MakeFolder(path) => {
+                    let commit = server.root.make_folder(&path);
+                    match carry_out(commit, self.defer_commits, &mut self.committing) {
+                        Some(outcome) => current.request.written(outcome),
+                        None => return,
+                    }
+                }
+                FileStep::Remove(path) => {
+                    let commit = server.root.remove(&path);
+                    match carry_out(commit, self.defer_commits, &mut self.committing) {
+                        Some(outcome) => current.request.written(outcome),
+                        None => return,
+                    }
+                }
                 FileStep::Respond(answer) => break answer,
             };
         };
@@ -218,4 +292,17 @@ impl FileSession {
             .log_line(self.remote, current.wall, duration, cut_after);
         server.log(&line);
     }
+}
+
+/// Carries out a change here, or leaves it in `committing` when it waits on the disk and the
+/// shell must not block (`defer`): `None` then.
+fn carry_out(commit: Commit, defer: bool, committing: &mut Option<Commit>) -> Option<WriteOutcome> {
+    if let Some(outcome) = commit.done() {
+        return Some(outcome);
+    }
+    if defer {
+        *committing = Some(commit);
+        return None;
+    }
+    Some(commit.run())
 }

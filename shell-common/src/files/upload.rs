@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-use ferry_core::files::{temp_name, UploadOutcome};
+use ferry_core::files::{temp_name, WriteOutcome};
 
 use super::beneath::{create_new_at, rename_at, stat_name, try_lock, unlink_at};
 
@@ -31,7 +31,7 @@ pub struct Upload {
     target: CString,
     created: CreatedFolders,
     /// Why writing failed, once it did; the rest of the body is discarded.
-    failed: Option<UploadOutcome>,
+    failed: Option<WriteOutcome>,
     temps: Temps,
     committed: bool,
 }
@@ -107,9 +107,9 @@ impl Upload {
     }
 
     /// Makes the upload the target: syncs the data, renames over the target, syncs the folder.
-    pub fn commit(mut self) -> UploadOutcome {
+    pub fn commit(mut self) -> WriteOutcome {
         let Some(file) = self.file.as_ref() else {
-            return UploadOutcome::Failed;
+            return WriteOutcome::Failed;
         };
         if let Some(outcome) = self.failed {
             return outcome;
@@ -134,9 +134,9 @@ impl Upload {
             let _ = File::from(folder).sync_all();
         }
         if existed {
-            UploadOutcome::Replaced
+            WriteOutcome::Replaced
         } else {
-            UploadOutcome::Created
+            WriteOutcome::Created
         }
     }
 }
@@ -186,15 +186,15 @@ impl Temps {
 }
 
 /// What a failed file operation means for the client.
-pub(super) fn outcome_of(error: &io::Error) -> UploadOutcome {
+pub(super) fn outcome_of(error: &io::Error) -> WriteOutcome {
     match error.raw_os_error() {
         // A symlink on the way leads out of the root (or, without openat2, is a symlink).
-        Some(libc::EXDEV | libc::ELOOP) => UploadOutcome::Forbidden,
-        Some(libc::EACCES | libc::EPERM | libc::EROFS) => UploadOutcome::Forbidden,
-        Some(libc::ENOTDIR | libc::EISDIR | libc::EEXIST) => UploadOutcome::Conflict,
+        Some(libc::EXDEV | libc::ELOOP) => WriteOutcome::Forbidden,
+        Some(libc::EACCES | libc::EPERM | libc::EROFS) => WriteOutcome::Forbidden,
+        Some(libc::ENOTDIR | libc::EISDIR | libc::EEXIST) => WriteOutcome::Conflict,
         // EFBIG: the file size limit, which is the disk being full as far as this server goes.
-        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => UploadOutcome::NoSpace,
-        _ => UploadOutcome::Failed,
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => WriteOutcome::NoSpace,
+        _ => WriteOutcome::Failed,
     }
 }
 

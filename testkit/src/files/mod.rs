@@ -17,12 +17,19 @@ use crate::adversarial;
 use crate::client::Client;
 use crate::temp::TempDir;
 
+mod browse;
 mod caching;
 mod downloads;
 mod escape;
 mod support;
 mod uploads;
+mod writes;
 
+pub use browse::{
+    folders_are_listed_as_html_and_json, health_check_answers_ok_on_every_http_service,
+    hostile_names_are_escaped_in_listings, listings_sort_by_name_size_and_time,
+    wget_mirrors_the_whole_tree,
+};
 pub use caching::files_carry_validators_and_freshness;
 pub use downloads::{
     a_slow_steady_reader_gets_the_whole_file, an_abandoned_download_is_logged_with_the_bytes_sent,
@@ -36,6 +43,10 @@ pub use uploads::{
     a_full_disk_is_507_and_leaves_nothing_behind, names_up_to_255_bytes_upload,
     sigterm_finishes_an_upload_in_flight,
     temporary_files_are_never_served_and_are_removed_at_start,
+};
+pub use writes::{
+    anonymous_writes_need_loopback_or_the_flag, auth_guards_writes_and_reads,
+    delete_and_new_folders_stay_inside_the_root, failed_sign_ins_are_slowed_per_address,
 };
 
 use escape::RESERVED_FOLDER;

@@ -55,13 +55,29 @@ impl FileServer {
         FileServer::launch(command, dir, extra)
     }
 
-    fn launch(mut command: Command, dir: TempDir, extra: &[&str]) -> FileServer {
+    /// Starts a server listening on `bind` (an address with port 0) instead of loopback; the
+    /// tests still reach it over loopback.
+    pub(super) fn start_bound(bin: &str, label: &str, bind: &str, extra: &[&str]) -> FileServer {
+        let dir = TempDir::new(label);
+        fs::create_dir(dir.join("root")).unwrap();
+        let mut server = FileServer::launch_at(Command::new(bin), dir, bind, extra);
+        if server.addr.ip().is_unspecified() {
+            server.addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        server
+    }
+
+    fn launch(command: Command, dir: TempDir, extra: &[&str]) -> FileServer {
+        FileServer::launch_at(command, dir, "127.0.0.1:0", extra)
+    }
+
+    fn launch_at(mut command: Command, dir: TempDir, bind: &str, extra: &[&str]) -> FileServer {
         command
             .current_dir(dir.path())
             .args([
                 "files",
                 "--bind",
-                "127.0.0.1:0",
+                bind,
                 "--root",
                 "root",
                 "--log",
@@ -161,6 +177,30 @@ impl FileServer {
             &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{extra}\r\n"),
             false,
         )
+    }
+
+    /// Sends `method target` with `extra` header lines and `body` (a `Content-Length` is added
+    /// when there is one) on a new connection.
+    pub(super) fn send(&self, method: &str, target: &str, extra: &str, body: &[u8]) -> Response {
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            format!("Content-Length: {}\r\n", body.len())
+        };
+        let mut raw =
+            format!("{method} {target} HTTP/1.1\r\nHost: t\r\n{extra}{length}\r\n").into_bytes();
+        raw.extend_from_slice(body);
+        let mut client = Client::connect(self.addr);
+        if method == "HEAD" {
+            client.send(&raw);
+            return client.read_head_response();
+        }
+        client.request(&raw)
+    }
+
+    /// What the server wrote on stderr so far.
+    pub(super) fn stderr(&self) -> String {
+        self.stderr.text()
     }
 
     pub(super) fn put(&self, target: &str, body: &[u8]) -> Response {

@@ -52,8 +52,12 @@ fn serve(text: &str, fs: &dyn Fn(&str) -> Lookup) -> (FileRequest, FileAnswer, V
                 looked.push(path.relative());
                 step = request.looked_up(fs(&path.relative()));
             }
+            FileStep::List(path) => {
+                looked.push(format!("list {}", path.relative()));
+                step = request.listed(Err(fs(&path.relative())));
+            }
             FileStep::Respond(answer) => return (request, answer, looked),
-            FileStep::Upload(_) => panic!("no upload on GET"),
+            other => panic!("{other:?} on GET"),
         }
     }
 }
@@ -100,7 +104,7 @@ fn folders_serve_their_index_and_misses_the_roots() {
         (
             "/empty/",
             404,
-            &["empty/index.html", "index.html"],
+            &["empty/index.html", "list empty", "index.html"],
             Some((0, 7)),
         ),
         ("/nope.txt", 404, &["nope.txt", "index.html"], Some((0, 7))),
@@ -290,6 +294,8 @@ fn put_is_checked_before_its_body_is_read() {
 
     let (_, step) = start(&put("/up/", 1), config);
     assert_eq!(answer(step).response.status, 409);
+    let (_, step) = start("PUT /up/ HTTP/1.1\r\nHost: x\r\n\r\n", config);
+    assert!(matches!(step, FileStep::MakeFolder(path) if path.relative() == "up"));
 
     let read_only = FilesConfig {
         read_only: true,
@@ -304,19 +310,19 @@ fn put_is_checked_before_its_body_is_read() {
 #[test]
 fn upload_outcomes_have_their_statuses() {
     let cases = [
-        (UploadOutcome::Created, 201),
-        (UploadOutcome::Replaced, 204),
-        (UploadOutcome::Conflict, 409),
-        (UploadOutcome::Forbidden, 403),
-        (UploadOutcome::NoSpace, 507),
-        (UploadOutcome::Failed, 500),
+        (WriteOutcome::Created, 201),
+        (WriteOutcome::Replaced, 204),
+        (WriteOutcome::Conflict, 409),
+        (WriteOutcome::Forbidden, 403),
+        (WriteOutcome::NoSpace, 507),
+        (WriteOutcome::Failed, 500),
     ];
     for (outcome, status) in cases {
         let (mut request, _) = start(
             "PUT /f HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n",
             FilesConfig::default(),
         );
-        assert_eq!(answer(request.uploaded(outcome)).response.status, status);
+        assert_eq!(answer(request.written(outcome)).response.status, status);
         assert_eq!(request.status(), Some(status));
     }
 }
@@ -324,7 +330,7 @@ fn upload_outcomes_have_their_statuses() {
 #[test]
 fn other_methods_are_405_or_501() {
     let (_, step) = start(
-        "DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /a HTTP/1.1\r\nHost: x\r\n\r\n",
         FilesConfig::default(),
     );
     let refused = answer(step);

@@ -249,3 +249,14 @@ fn the_retry_field_comes_back_as_an_id_or_is_dropped() {
     };
     assert_eq!(submission.retry, None);
 }
+
+#[test]
+fn the_health_check_answers_ok_whatever_the_site() {
+    for method in [Method::Get, Method::Head] {
+        let response = respond(app().handle(&request(method, "/__ferry/health", None, b"")));
+        assert_eq!(response.status, 200);
+        assert_eq!(response.content_type, Some("text/plain; charset=utf-8"));
+        assert_eq!(body_text(&response), "ok");
+        assert_eq!(header(&response, "cache-control"), Some("no-store"));
+    }
+}

@@ -78,11 +78,11 @@ fn an_upload_is_written_in_the_upload_folder_then_renamed() {
         during[1].trim_start_matches(".ferry-uploads/")
     ));
     assert_eq!(during[2..], ["a", "a/b"]);
-    assert_eq!(upload.commit(), UploadOutcome::Created);
+    assert_eq!(upload.commit(), WriteOutcome::Created);
     assert_eq!(fs::read(root_dir.join("a/b/new.bin")).unwrap(), b"first");
     let mut again = root.begin_upload(&path("/a/b/new.bin")).unwrap();
     again.write(b"second");
-    assert_eq!(again.commit(), UploadOutcome::Replaced);
+    assert_eq!(again.commit(), WriteOutcome::Replaced);
     assert_eq!(fs::read(root_dir.join("a/b/new.bin")).unwrap(), b"second");
     assert_eq!(
         tree(&root_dir),
@@ -105,7 +105,7 @@ fn an_upload_dropped_leaves_nothing_it_made() {
     let upload = root.begin_upload(&path("/kept/y.bin")).unwrap();
     root.remove_temps();
     assert_eq!(tree(&root_dir), [".ferry-uploads", "kept"]);
-    assert_eq!(upload.commit(), UploadOutcome::Failed);
+    assert_eq!(upload.commit(), WriteOutcome::Failed);
     fs::remove_dir_all(dir).unwrap();
 }
 
@@ -119,7 +119,7 @@ fn uploads_through_or_onto_a_symlink_out_write_nothing() {
     let root = FileRoot::open(&root_dir).unwrap();
     for target in ["/out/x.bin", "/out/new/x.bin", "/link", "/dangling"] {
         let refused = root.begin_upload(&path(target)).err();
-        assert_eq!(refused, Some(UploadOutcome::Forbidden), "{target}");
+        assert_eq!(refused, Some(WriteOutcome::Forbidden), "{target}");
     }
     assert_eq!(tree(&dir.join("outside")), ["secret"]);
     assert_eq!(fs::read(dir.join("outside/secret")).unwrap(), b"secret");
@@ -135,7 +135,7 @@ fn a_folder_in_the_way_is_a_conflict() {
     let root = FileRoot::open(&root_dir).unwrap();
     for target in ["/dir", "/file/x.bin"] {
         let refused = root.begin_upload(&path(target)).err();
-        assert_eq!(refused, Some(UploadOutcome::Conflict), "{target}");
+        assert_eq!(refused, Some(WriteOutcome::Conflict), "{target}");
     }
     fs::remove_dir_all(dir).unwrap();
 }
@@ -167,6 +167,6 @@ fn a_long_name_still_gets_its_temporary_file() {
     let name = "n".repeat(255);
     let mut upload = root.begin_upload(&path(&format!("/{name}"))).unwrap();
     upload.write(b"x");
-    assert_eq!(upload.commit(), UploadOutcome::Created);
+    assert_eq!(upload.commit(), WriteOutcome::Created);
     fs::remove_dir_all(dir).unwrap();
 }
