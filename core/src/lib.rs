@@ -24,6 +24,7 @@ pub mod limits;
 pub mod message;
 pub mod tls;
 pub mod web;
+pub mod ws;
 
 #[cfg(test)]
 mod testing;

@@ -14,6 +14,7 @@ mod http;
 mod lines;
 mod response;
 mod tls;
+mod ws;
 
 pub use self::body::check_http_body;
 pub use self::chat::check_chat_line;
@@ -25,6 +26,7 @@ pub use self::response::check_http_response;
 pub use self::tls::{check_tls_http, FixedClock};
 #[cfg(test)]
 pub(crate) use self::tls::{feed, Pair};
+pub use self::ws::check_ws_frames;
 
 use crate::datagram::{self, Datagram};
 use crate::form::{self, FormError};
