@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use clap::Args;
-use ferry_core::chat::{ChatConfig, DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY, DEFAULT_IDLE_TIMEOUT};
+use ferry_core::chat::{
+    ChatConfig, WebChatConfig, DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY, DEFAULT_IDLE_TIMEOUT,
+};
+use ferry_core::ws::WsConfig;
 
 use crate::size::format_duration;
 use crate::tls::{ClientTlsFlags, TlsFlags};
@@ -31,11 +34,37 @@ pub struct ChatOptions {
     #[arg(long, env = "FERRY_ANNOUNCE_LIMIT", value_name = "CLIENTS",
           default_value = DEFAULT_ANNOUNCE_LIMIT.to_string(), value_parser = values::count)]
     pub announce_limit: usize,
+    /// Also serve the chat in browsers: a page at / and its WebSocket at /ws on this address,
+    /// in the same room as the TCP clients (https:// and wss:// with --tls-cert); without it,
+    /// only TCP clients.
+    #[arg(long, env = "FERRY_WEB", value_name = "ADDR", value_parser = values::address)]
+    pub web: Option<String>,
+    /// With --web: also serve /echo, a WebSocket that sends every message back (messages up
+    /// to 16 MiB), for conformance tests such as Autobahn's. Off by default.
+    #[arg(long, env = "FERRY_WEB_ECHO", value_name = "on|off",
+          default_value = values::switch_text(false),
+          num_args = 0..=1, require_equals = true, default_missing_value = values::switch_text(true),
+          value_parser = values::switch)]
+    pub web_echo: bool,
     #[command(flatten)]
     pub tls: TlsFlags,
 }
 
 impl ChatOptions {
+    /// The chat's web port (`--web`): the page, the WebSocket's limits (the room's line
+    /// limit per message) and the echo endpoint if asked for.
+    pub fn web_config(&self) -> WebChatConfig {
+        let chat = self.chat_config();
+        WebChatConfig {
+            ws: WsConfig {
+                max_message: chat.max_line,
+                ..WsConfig::default()
+            },
+            echo: self.web_echo.then(WebChatConfig::echo_limits),
+            ..WebChatConfig::default()
+        }
+    }
+
     /// The room `ferry chat` runs with these options.
     pub fn chat_config(&self) -> ChatConfig {
         ChatConfig {

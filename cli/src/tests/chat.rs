@@ -250,3 +250,22 @@ fn chat_client_help_shows_its_arguments() {
     };
     assert!(text.contains("[default: 10m]"), "{text}");
 }
+
+#[test]
+fn the_web_port_is_off_unless_asked_for_by_flag_or_variable() {
+    let Ok(Command::Chat(defaults)) = line("chat") else {
+        panic!("chat did not parse");
+    };
+    assert_eq!((defaults.web.as_deref(), defaults.web_echo), (None, false));
+    assert_eq!(defaults.web_config().echo, None);
+    assert_eq!(defaults.web_config().ws.max_message, 16 * 1024);
+    let Ok(Command::Chat(options)) = line("chat --web 127.0.0.1:8081 --web-echo") else {
+        panic!("chat --web did not parse");
+    };
+    assert_eq!(options.web.as_deref(), Some("127.0.0.1:8081"));
+    assert!(options.web_config().echo.is_some());
+    let Ok(Command::Chat(options)) = run(&["chat"], &[("FERRY_WEB", "0.0.0.0:8000")]) else {
+        panic!("FERRY_WEB did not parse");
+    };
+    assert_eq!(options.web.as_deref(), Some("0.0.0.0:8000"));
+}

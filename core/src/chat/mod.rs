@@ -7,6 +7,8 @@
 //! - [`line`]: [`Line`], one encoded server line, shared by every client it goes to.
 //! - [`client`]: [`ChatClient`], the terminal client's logic: typed lines in, JSON out; server
 //!   lines in, text to print out.
+//! - [`web`]: [`WebChatConn`], a connection of the chat's web port (`--web`): the page, and
+//!   WebSockets that join the same room.
 //!
 //! This module owns the rules both sides share: what a valid username is ([`check_username`]),
 //! the errors a peer can cause ([`ChatError`]) and the limits. It never touches a socket or a
@@ -17,6 +19,7 @@ pub mod client_id;
 pub mod framing;
 pub mod hub;
 pub mod line;
+pub mod web;
 pub mod wire;
 
 use std::fmt;
@@ -28,6 +31,7 @@ pub use client_id::{ClientId, ClientIdHasher, ClientMap};
 pub use framing::ObjectFramer;
 pub use hub::{ChatEvent, ChatHub, Close, CloseReason, Transmit};
 pub use line::Line;
+pub use web::{WebChatConfig, WebChatConn, WebChatEvent};
 
 /// Limits and timeouts of a chat room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -335,6 +335,28 @@ impl HttpConn {
         Ok(())
     }
 
+    /// Answers the request reported by the last [`HttpEvent::Request`] with `response` (a `101
+    /// Switching Protocols`) and hands the connection over to another protocol: returns the
+    /// bytes the peer sent after the request, which belong to that protocol.
+    ///
+    /// Drain [`HttpConn::poll_transmit`] once more for the response; after that the connection
+    /// is closed to HTTP and reports nothing further.
+    pub fn upgrade(&mut self, now: Instant, response: Response) -> Result<Vec<u8>, UsageError> {
+        if !matches!(self.state, State::Waiting { .. }) {
+            return Err(UsageError::NoRequestPending);
+        }
+        let date = self.clock.date(now);
+        encode_response(
+            &response,
+            &date,
+            ConnectionHeader::None,
+            false,
+            &mut self.output,
+        );
+        self.state = State::Closed;
+        Ok(mem::take(&mut self.input))
+    }
+
     /// After a response is out: the next request, or closing.
     fn finish_response(&mut self, now: Instant, keep_alive: bool) {
         if keep_alive {
