@@ -33,7 +33,7 @@ use crate::http::{health_response, is_health_check, HttpConfig, HttpConn, HttpEv
 use crate::ws::{self, CloseCode, MessageKind, WsConfig, WsConn, WsEvent};
 
 /// Settings of the chat's web port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WebChatConfig {
     pub http: HttpConfig,
     /// The chat's WebSockets: messages up to the chat's line limit.
@@ -41,16 +41,6 @@ pub struct WebChatConfig {
     /// Serve `/echo`, a WebSocket that echoes every message, with these limits (for
     /// conformance tests); `None` answers 404 there.
     pub echo: Option<WsConfig>,
-}
-
-impl Default for WebChatConfig {
-    fn default() -> Self {
-        WebChatConfig {
-            http: HttpConfig::default(),
-            ws: WsConfig::default(),
-            echo: None,
-        }
-    }
 }
 
 impl WebChatConfig {
@@ -90,7 +80,8 @@ pub struct WebChatConn {
 
 #[derive(Debug)]
 enum Phase {
-    Http(HttpConn),
+    // Boxed: the connection is HTTP only until its handshake, a WebSocket for hours.
+    Http(Box<HttpConn>),
     Chat(WsConn),
     Echo(WsConn),
 }
@@ -100,7 +91,7 @@ impl WebChatConn {
     pub fn new(config: WebChatConfig, now: Instant, wall: OffsetDateTime) -> Self {
         WebChatConn {
             config,
-            phase: Phase::Http(HttpConn::new(config.http, now, wall)),
+            phase: Phase::Http(Box::new(HttpConn::new(config.http, now, wall))),
             output: Vec::new(),
             events: VecDeque::new(),
             gone: false,
