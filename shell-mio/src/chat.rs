@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use ferry_core::chat::{ChatConfig, ChatHub, ClientId, ClientMap, Close, Line};
+use ferry_core::chat::{ChatConfig, ChatHub, ClientId, ClientMap, Close, Line, WebChatConfig};
 
 use crate::conns::{ConnKey, Wakes};
 use crate::outbox::LineOutbox;
@@ -25,9 +25,11 @@ use crate::session::{Protocol, ReadPolicy, Status};
 
 /// The room: the hub and what it handed out for each client.
 pub struct ChatService {
-    hub: ChatHub,
-    clients: ClientMap<ConnKey>,
-    staged: ClientMap<Staged>,
+    pub(crate) hub: ChatHub,
+    pub(crate) clients: ClientMap<ConnKey>,
+    pub(crate) staged: ClientMap<Staged>,
+    /// The web port's settings (`--web`), for its connections.
+    pub(crate) web: WebChatConfig,
     /// Where the hub puts a transmit's lines before they move to their client's stage.
     transmit: Vec<Line>,
     /// Emptied stage buffers, reused so a delivery allocates nothing.
@@ -39,10 +41,10 @@ pub struct ChatService {
 }
 
 /// Lines the hub handed out for one client, not yet taken by its connection.
-struct Staged {
-    lines: Vec<Line>,
+pub(crate) struct Staged {
+    pub(crate) lines: Vec<Line>,
     /// These are the client's last bytes: end the connection after them.
-    close: Option<Close>,
+    pub(crate) close: Option<Close>,
 }
 
 /// One chat client's connection.
@@ -61,11 +63,12 @@ pub struct ChatSession {
 }
 
 impl ChatService {
-    pub fn new(config: ChatConfig) -> ChatService {
+    pub fn new(config: ChatConfig, web: WebChatConfig) -> ChatService {
         ChatService {
             hub: ChatHub::new(config),
             clients: ClientMap::default(),
             staged: ClientMap::default(),
+            web,
             transmit: Vec::new(),
             spare: Vec::new(),
             handed: 0,
@@ -143,7 +146,15 @@ impl ChatService {
         while self.hub.poll_event().is_some() {}
     }
 
-    fn recycle(&mut self, mut lines: Vec<Line>) {
+    /// A client the hub no longer knows: nothing more is staged or woken for it.
+    pub(crate) fn forget(&mut self, client: ClientId) {
+        self.clients.remove(&client);
+        if let Some(staged) = self.staged.remove(&client) {
+            self.recycle(staged.lines);
+        }
+    }
+
+    pub(crate) fn recycle(&mut self, mut lines: Vec<Line>) {
         if self.spare.len() < MAX_SPARE_BUFFERS && lines.capacity() <= MAX_SPARE_CAPACITY {
             lines.clear();
             self.spare.push(lines);

@@ -16,6 +16,7 @@ mod session;
 mod socket;
 mod timers;
 mod web;
+mod webchat;
 
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -112,6 +113,9 @@ fn run(
     if let Some(options) = &chat {
         lines.push(start_chat(&mut event_loop, options)?);
         lines.push(chat_core::capacity_line(max_connections));
+        if let Some(address) = &options.web {
+            lines.push(start_web_chat(&mut event_loop, options, address)?);
+        }
     }
     for line in lines {
         println!("{line}");
@@ -232,11 +236,37 @@ fn start_chat(event_loop: &mut EventLoop, options: &ChatOptions) -> Result<Strin
     let address = listener
         .local_addr()
         .map_err(|e| format!("chat server: {e}"))?;
-    event_loop.services.chat = Some(chat::ChatService::new(options.chat_config()));
+    event_loop.services.chat = Some(chat::ChatService::new(
+        options.chat_config(),
+        options.web_config(),
+    ));
     let line = secure_if(tls.is_some(), chat_core::listening_line(address));
     event_loop
         .listen(listener, ServiceKind::Chat, tls)
         .map_err(|e| format!("chat server: {e}"))?;
+    Ok(line)
+}
+
+/// Starts the chat's web port (`--web`), in the room [`start_chat`] opened.
+fn start_web_chat(
+    event_loop: &mut EventLoop,
+    options: &ChatOptions,
+    address: &str,
+) -> Result<String, String> {
+    let tls = ServerTls::for_port(
+        "chat web page",
+        options.tls.files().as_ref(),
+        Alpn::Http11,
+        options.web_config().http.header_timeout,
+    )?;
+    let listener = bind("chat web page", address)?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("chat web page: {e}"))?;
+    let line = secure_if(tls.is_some(), chat_core::web::listening_line(address));
+    event_loop
+        .listen(listener, ServiceKind::WebChat, tls)
+        .map_err(|e| format!("chat web page: {e}"))?;
     Ok(line)
 }
 

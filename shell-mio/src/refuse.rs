@@ -30,7 +30,7 @@ impl Refusals {
     pub fn open(&self, kind: ServiceKind, now: Instant) -> RefusedSession {
         let mut refusal = Vec::new();
         match kind {
-            ServiceKind::Web | ServiceKind::Files => {
+            ServiceKind::Web | ServiceKind::Files | ServiceKind::WebChat => {
                 encode_server_full(OffsetDateTime::now_utc(), &mut refusal)
             }
             ServiceKind::Chat => {

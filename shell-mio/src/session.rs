@@ -19,6 +19,7 @@ use crate::outbox::LineOutbox;
 use crate::refuse::{Refusals, RefusedSession};
 use crate::socket::{PeerSession, SocketServer};
 use crate::web::{WebService, WebSession};
+use crate::webchat::WebChatSession;
 
 /// How a session's connection reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +164,9 @@ pub enum Session {
     // Boxed: an HTTP connection and a file session together are twice a web connection.
     Files(Box<FilesSession>),
     Chat(ChatSession),
+    /// A connection of the chat's web port: its page, then a WebSocket in the room. Boxed as
+    /// the file sessions are: it holds an HTTP connection until its handshake.
+    WebChat(Box<WebChatSession>),
     Peer(PeerSession),
     /// A connection beyond the limit, being refused.
     Refused(RefusedSession),
@@ -174,6 +178,8 @@ pub enum ServiceKind {
     Web,
     Files,
     Chat,
+    /// The chat's web port (`--web`).
+    WebChat,
     Peer,
 }
 
@@ -204,6 +210,10 @@ macro_rules! with_service {
                 let $service = service_of(&mut $services.chat);
                 $body
             }
+            Session::WebChat($session) => {
+                let $service = service_of(&mut $services.chat);
+                $body
+            }
             Session::Peer($session) => {
                 let $service = service_of(&mut $services.socket);
                 $body
@@ -223,6 +233,7 @@ macro_rules! each_session {
             Session::Web($session) => $body,
             Session::Files($session) => $body,
             Session::Chat($session) => $body,
+            Session::WebChat($session) => $body,
             Session::Peer($session) => $body,
             Session::Refused($session) => $body,
         }
@@ -239,6 +250,7 @@ impl Session {
             Session::Web(s) => services.web.as_ref().is_some_and(|v| s.wants_read(v)),
             Session::Files(s) => services.files.as_ref().is_some_and(|v| s.wants_read(v)),
             Session::Chat(s) => services.chat.as_ref().is_some_and(|v| s.wants_read(v)),
+            Session::WebChat(s) => services.chat.as_ref().is_some_and(|v| s.wants_read(v)),
             Session::Peer(s) => services.socket.as_ref().is_some_and(|v| s.wants_read(v)),
             Session::Refused(s) => s.wants_read(&services.refusals),
         }
@@ -396,6 +408,9 @@ impl Services {
                 self.files.as_mut()?.open(remote, now),
             ))),
             ServiceKind::Chat => Some(Session::Chat(self.chat.as_mut()?.open(key, now))),
+            ServiceKind::WebChat => Some(Session::WebChat(Box::new(
+                self.chat.as_mut()?.open_web(now),
+            ))),
             ServiceKind::Peer => Some(Session::Peer(self.socket.as_mut()?.open(key, remote)?)),
         }
     }

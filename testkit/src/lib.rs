@@ -45,6 +45,7 @@ pub mod store;
 pub mod tcp;
 pub mod temp;
 pub mod tls;
+pub mod websocket;
 
 /// Expands to one `#[test]` per suite function, each running it against the binary `$bin`.
 ///
@@ -140,6 +141,12 @@ macro_rules! suite {
                 an_idle_client_gets_its_error_line_after_its_backlog,
                 sigterm_goodbye_reaches_a_client_behind_on_reading,
                 ten_thousand_clients_claim_names_in_bounded_time_and_memory,
+            ],
+            websocket: [
+                websocket_and_tcp_clients_share_the_room,
+                hostile_websocket_frames_are_closed_with_their_codes,
+                websocket_handshake_errors_and_a_silent_handshake,
+                websocket_clients_hear_the_goodbye_at_sigterm,
             ],
             files: [
                 files_carry_validators_and_freshness,

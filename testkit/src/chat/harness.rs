@@ -12,23 +12,25 @@ use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, wait
 use crate::temp::TempDir;
 
 /// A running `chat` server; killed and reaped when dropped.
-pub(super) struct ChatServer {
+pub(crate) struct ChatServer {
     child: Child,
-    pub(super) address: SocketAddr,
+    pub(crate) address: SocketAddr,
     /// How many clients the server said it holds at once.
-    pub(super) capacity: usize,
+    pub(crate) capacity: usize,
+    /// The web port's address (with `--web`).
+    pub(crate) web: Option<SocketAddr>,
     _dir: TempDir,
 }
 
 impl ChatServer {
-    pub(super) fn start(bin: &str, label: &str, flags: &[&str]) -> ChatServer {
+    pub(crate) fn start(bin: &str, label: &str, flags: &[&str]) -> ChatServer {
         let dir = TempDir::new(label);
         ChatServer::spawn(command(bin, &dir), bin, dir, flags)
     }
 
     /// Starts the server under the fd limit `fd_limit`, set by the shell before the server
     /// starts so it cannot raise it: its connection limit follows.
-    pub(super) fn start_with_fd_limit(
+    pub(crate) fn start_with_fd_limit(
         bin: &str,
         label: &str,
         flags: &[&str],
@@ -45,7 +47,7 @@ impl ChatServer {
     }
 
     /// The server's process id, to look at what it holds.
-    pub(super) fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -71,7 +73,20 @@ impl ChatServer {
                 .and_then(|count| count.parse().ok()),
             Err(_) => None,
         });
-        let (Some(address), Some(capacity)) = (address, capacity) else {
+        // With --web, the web port's line follows.
+        let wants_web = flags.contains(&"--web");
+        let web =
+            capacity
+                .filter(|_| wants_web)
+                .and_then(|_| match lines.recv_timeout(START_TIMEOUT) {
+                    Ok(line) => line
+                        .strip_prefix(WEB_LINE)
+                        .or_else(|| line.strip_prefix(WEB_TLS_LINE))
+                        .and_then(|address| address.parse().ok()),
+                    Err(_) => None,
+                });
+        let (Some(address), Some(capacity), true) = (address, capacity, web.is_some() == wants_web)
+        else {
             kill_and_reap(&mut child);
             panic!(
                 "no listening line and capacity line from {bin} chat; stderr: {}",
@@ -82,11 +97,12 @@ impl ChatServer {
             child,
             address,
             capacity,
+            web,
             _dir: dir,
         }
     }
 
-    pub(super) fn connect(&self) -> Peer {
+    pub(crate) fn connect(&self) -> Peer {
         let stream = TcpStream::connect(self.address).expect("connect to the chat server");
         stream
             .set_read_timeout(Some(READ_TIMEOUT))
@@ -98,7 +114,7 @@ impl ChatServer {
     }
 
     /// Sends SIGTERM, as a service manager stops a server.
-    pub(super) fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
         // SAFETY: kill(2) takes plain integers and touches no memory of ours.
         let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -106,7 +122,7 @@ impl ChatServer {
     }
 
     /// Waits (at most [`CLOSE_TIMEOUT`]) for the server to exit.
-    pub(super) fn exit_status(mut self) -> ExitStatus {
+    pub(crate) fn exit_status(mut self) -> ExitStatus {
         match wait_until(&mut self.child, CLOSE_TIMEOUT) {
             Some(status) => status,
             None => panic!("the chat server did not exit within {CLOSE_TIMEOUT:?}"),
@@ -114,7 +130,7 @@ impl ChatServer {
     }
 
     /// Connects and claims `name`, reading up to the server's confirmation of it.
-    pub(super) fn join(&self, name: &str) -> Peer {
+    pub(crate) fn join(&self, name: &str) -> Peer {
         let mut peer = self.connect();
         peer.send(&json!({"username": name}));
         peer.expect(&json!({"type": "join", "username": name}));
@@ -129,35 +145,35 @@ impl Drop for ChatServer {
 }
 
 /// A raw client speaking the JSON lines itself.
-pub(super) struct Peer {
+pub(crate) struct Peer {
     writer: TcpStream,
     reader: BufReader<TcpStream>,
 }
 
 impl Peer {
-    pub(super) fn send(&mut self, value: &Value) {
+    pub(crate) fn send(&mut self, value: &Value) {
         self.send_raw(format!("{value}\n").as_bytes());
     }
 
-    pub(super) fn send_raw(&mut self, bytes: &[u8]) {
+    pub(crate) fn send_raw(&mut self, bytes: &[u8]) {
         self.writer
             .write_all(bytes)
             .expect("send to the chat server");
     }
 
-    pub(super) fn say(&mut self, name: &str, text: &str) {
+    pub(crate) fn say(&mut self, name: &str, text: &str) {
         self.send(&message(name, text));
     }
 
     /// The next line, as JSON; panics on a timeout, EOF or a line that is not JSON.
-    pub(super) fn line(&mut self) -> Value {
+    pub(crate) fn line(&mut self) -> Value {
         let line = self.raw_line();
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
     }
 
     /// The first line the server sends, if it sends one within `wait` (which may be shorter
     /// than [`READ_TIMEOUT`]); panics on EOF or a line that is not JSON.
-    pub(super) fn line_within(&mut self, wait: Duration) -> Option<Value> {
+    pub(crate) fn line_within(&mut self, wait: Duration) -> Option<Value> {
         let stream = self.reader.get_ref();
         stream.set_read_timeout(Some(wait)).expect("read timeout");
         let mut line = String::new();
@@ -176,12 +192,12 @@ impl Peer {
 
     /// Waits (up to [`READ_TIMEOUT`]) until bytes from the server wait in this client's socket,
     /// without taking them: true once some do.
-    pub(super) fn has_unread_bytes(&self) -> bool {
+    pub(crate) fn has_unread_bytes(&self) -> bool {
         matches!(self.reader.get_ref().peek(&mut [0u8; 1]), Ok(1..))
     }
 
     /// The next line as text; panics on a timeout or EOF.
-    pub(super) fn raw_line(&mut self) -> String {
+    pub(crate) fn raw_line(&mut self) -> String {
         let mut line = String::new();
         match self.reader.read_line(&mut line) {
             Ok(0) => panic!("the server closed the connection"),
@@ -191,7 +207,7 @@ impl Peer {
     }
 
     /// Reads lines until `expected`; other lines (joins, say) in between are skipped.
-    pub(super) fn expect(&mut self, expected: &Value) {
+    pub(crate) fn expect(&mut self, expected: &Value) {
         let mut skipped = Vec::new();
         loop {
             let line = self.line();
@@ -204,7 +220,7 @@ impl Peer {
     }
 
     /// Reads lines until each of `expected` was seen, in any order.
-    pub(super) fn expect_all(&mut self, expected: &[Value]) {
+    pub(crate) fn expect_all(&mut self, expected: &[Value]) {
         let mut missing: Vec<&Value> = expected.iter().collect();
         let mut skipped = Vec::new();
         while !missing.is_empty() {
@@ -220,7 +236,7 @@ impl Peer {
     }
 
     /// Reads lines (the history a newcomer gets, say) until an error line.
-    pub(super) fn expect_error(&mut self) {
+    pub(crate) fn expect_error(&mut self) {
         for _ in 0..1000 {
             if self.line()["type"] == "error" {
                 return;
@@ -230,12 +246,12 @@ impl Peer {
     }
 
     /// This client's end of the connection.
-    pub(super) fn local_address(&self) -> SocketAddr {
+    pub(crate) fn local_address(&self) -> SocketAddr {
         self.writer.local_addr().expect("local address")
     }
 
     /// Tells the server this client will send nothing more, keeping the reading side open.
-    pub(super) fn shutdown_write(&mut self) {
+    pub(crate) fn shutdown_write(&mut self) {
         self.writer
             .shutdown(Shutdown::Write)
             .expect("shut the sending side");
@@ -244,7 +260,7 @@ impl Peer {
     /// Every line the server sends until it closes the connection in order (within
     /// [`CLOSE_TIMEOUT`]), as text; panics on a reset, which can destroy lines before they are
     /// read, and on a connection left open.
-    pub(super) fn lines_until_closed(mut self) -> Vec<String> {
+    pub(crate) fn lines_until_closed(mut self) -> Vec<String> {
         let deadline = Instant::now() + CLOSE_TIMEOUT;
         let mut lines = Vec::new();
         // A read that times out keeps the part of a line it got; the next read goes on.
@@ -264,7 +280,7 @@ impl Peer {
     }
 
     /// Reads until the server closes the connection (within [`CLOSE_TIMEOUT`]).
-    pub(super) fn expect_closed(mut self) {
+    pub(crate) fn expect_closed(mut self) {
         let deadline = Instant::now() + CLOSE_TIMEOUT;
         let mut buf = vec![0u8; 64 * 1024];
         while Instant::now() < deadline {
@@ -295,16 +311,19 @@ fn command(bin: &str, dir: &TempDir) -> Command {
     command
 }
 
-pub(super) fn message(name: &str, text: &str) -> Value {
+pub(crate) fn message(name: &str, text: &str) -> Value {
     json!({"username": name, "message": text})
 }
 
 const LISTENING_LINE: &str = "chat server listening on tcp://";
 /// The line after it: `chat server holds at most N clients at once; ...`.
 const CAPACITY_LINE: &str = "chat server holds at most ";
+/// With `--web`, the line after that (plain or TLS).
+const WEB_LINE: &str = "chat web page listening on http://";
+const WEB_TLS_LINE: &str = "chat web page listening on https://";
 /// How long a server may take to print its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long any expected line may take; generous for a machine shared with builds.
-pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the server may take to disconnect a client (one that never reads, say).
-pub(super) const CLOSE_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(20);

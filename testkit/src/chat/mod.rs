@@ -7,7 +7,7 @@
 
 mod crowd;
 mod farewell;
-mod harness;
+pub(crate) mod harness;
 mod terminal;
 
 use std::collections::HashSet;

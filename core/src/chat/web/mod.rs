@@ -234,12 +234,6 @@ impl WebChatConn {
         }
     }
 
-    /// Whether a stop should wait for this connection: an HTTP request in flight, yes; a
-    /// WebSocket ends with the hub's goodbye, within the stop's grace.
-    pub fn holds_a_stop(&self) -> bool {
-        matches!(self.phase, Phase::Http(_))
-    }
-
     /// Answers requests and turns WebSocket events into the shell's, until quiet.
     fn advance(&mut self, now: Instant) {
         while let Phase::Http(http) = &mut self.phase {

@@ -34,6 +34,8 @@ use ferry_core::limits::{self, SHUTDOWN_GRACE};
 use crate::accept::{Listener, StopConnections};
 use crate::signal::Shutdown;
 
+mod web;
+
 /// Runs the chat server until SIGINT or SIGTERM.
 pub fn run(options: &ChatOptions) -> Result<(), String> {
     let shutdown = Shutdown::on_signals().map_err(|e| format!("cannot watch signals: {e}"))?;
@@ -83,11 +85,18 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         }
     })
     .map_err(|e| format!("cannot start: {e}"))?;
+    let web = match &options.web {
+        Some(address) => Some(web::start(options, address, &room, &shutdown, limit)?),
+        None => None,
+    };
     println!(
         "{}",
         crate::conn::secure_if(secure, chat::listening_line(address))
     );
     println!("{}", chat::capacity_line(limit));
+    if let Some((_, line)) = &web {
+        println!("{line}");
+    }
     shutdown.wait();
     // Everyone is told and closed; each connection ends by its close's deadline, within the
     // grace, and its sockets are left to the hub's close rather than half-closed from here.
@@ -97,6 +106,9 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         room.dispatch(&mut state);
     }
     listener.stop(SHUTDOWN_GRACE, StopConnections::Notify);
+    if let Some((web, _)) = web {
+        web.stop(SHUTDOWN_GRACE, StopConnections::Notify);
+    }
     Ok(())
 }
 
@@ -134,6 +146,10 @@ struct OutboxState {
     lines: Vec<Line>,
     /// Write `bytes`, then close: these are the client's last.
     close: bool,
+    /// Why the hub closed the client, when it did (a WebSocket says so in its close frame).
+    why: Option<Close>,
+    /// A WebSocket's reader left output in its conn (a pong, a close frame) for the writer.
+    kick: bool,
 }
 
 impl Room {
@@ -171,6 +187,7 @@ impl State {
             };
             match self.outboxes.remove(&transmit.client) {
                 Some(outbox) => {
+                    outbox.lock().why = Some(close);
                     outbox.put(&mut self.transmit, true);
                     self.linger(transmit.client, &outbox, close);
                 }
