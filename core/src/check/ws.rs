@@ -54,8 +54,14 @@ fn run(chunks: &[&[u8]]) -> (Vec<u8>, Vec<WsEvent>) {
     let mut events = Vec::new();
     for chunk in chunks {
         conn.receive(now, chunk);
-        while conn.poll_transmit(&mut out).is_some() {}
-        events.extend(std::iter::from_fn(|| conn.poll_event()));
+        loop {
+            while conn.poll_transmit(&mut out).is_some() {}
+            events.extend(std::iter::from_fn(|| conn.poll_event()));
+            if !conn.is_paused() {
+                break;
+            }
+            conn.receive(now, &[]);
+        }
     }
     (out, events)
 }

@@ -68,6 +68,8 @@ pub struct WsConn {
     peer_closed: bool,
     /// Whether binary messages are taken or fail the connection with 1003.
     accepts_binary: bool,
+    /// Reading stopped after a message with input left (see [`WsConn::is_paused`]).
+    paused: bool,
 }
 
 #[derive(Debug)]
@@ -102,6 +104,7 @@ impl WsConn {
             events: VecDeque::new(),
             peer_closed: false,
             accepts_binary,
+            paused: false,
         };
         conn.receive(now, leftover);
         conn
@@ -109,6 +112,7 @@ impl WsConn {
 
     /// Takes bytes read from the peer. An empty slice is an empty read, not EOF.
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        self.paused = false;
         match &mut self.state {
             State::Closed => {}
             State::Draining { discarded, .. } => {
@@ -133,6 +137,7 @@ impl WsConn {
     pub fn receive_eof(&mut self, now: Instant) {
         let _ = now;
         self.peer_closed = true;
+        self.paused = false;
         self.input = Vec::new();
         if self.state == State::Open {
             self.events.push_back(WsEvent::PeerClosed { code: None });
@@ -224,6 +229,15 @@ impl WsConn {
         self.state == State::Closed
     }
 
+    /// Whether frames wait unread behind a message just reported: drain
+    /// [`WsConn::poll_event`], answer, then call `receive(now, &[])` to read on. Reading stops
+    /// at each message so that what the application sends in answer leaves before whatever
+    /// the next frames cause (RFC 6455 keeps the order of frames; Autobahn checks that an echo
+    /// precedes the close a broken frame after it brings).
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// Whether the application may still send (neither side has started to close).
     pub fn is_open(&self) -> bool {
         self.state == State::Open
@@ -267,6 +281,12 @@ impl WsConn {
             self.frame = None;
             if let Err(error) = self.finish_frame(now, header) {
                 return self.fail(now, error);
+            }
+            if matches!(self.events.back(), Some(WsEvent::Message { .. })) {
+                // The application answers a message before later frames are read (see
+                // `is_paused`), so an echo goes out before a close that a later frame causes.
+                self.paused = used < input.len();
+                break;
             }
         }
         if matches!(self.state, State::Open | State::CloseSent { .. }) {
@@ -382,6 +402,7 @@ impl WsConn {
     }
 
     fn drain(&mut self, now: Instant) {
+        self.paused = false;
         self.input = Vec::new();
         self.message = None;
         self.frame = None;

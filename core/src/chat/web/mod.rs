@@ -246,33 +246,42 @@ impl WebChatConn {
                 }
             }
         }
-        match &mut self.phase {
-            Phase::Http(_) => {}
-            Phase::Echo(ws) => {
-                while let Some(event) = ws.poll_event() {
-                    if let WsEvent::Message { kind, payload } = event {
-                        ws.send(kind, &payload);
-                    }
-                }
-            }
-            Phase::Chat(ws) => {
-                while let Some(event) = ws.poll_event() {
-                    match event {
-                        WsEvent::Message { payload, .. } if !self.gone => {
-                            let mut input = payload;
-                            // The hub reads a line; a browser's JSON never holds a raw newline.
-                            input.push(b'\n');
-                            self.events.push_back(WebChatEvent::Input(input));
+        loop {
+            let ws = match &mut self.phase {
+                Phase::Http(_) => return,
+                Phase::Echo(ws) => {
+                    while let Some(event) = ws.poll_event() {
+                        if let WsEvent::Message { kind, payload } = event {
+                            ws.send(kind, &payload);
                         }
-                        WsEvent::Message { .. } => {}
-                        WsEvent::PeerClosed { .. } | WsEvent::Rejected(_) => {
-                            if !mem::replace(&mut self.gone, true) {
-                                self.events.push_back(WebChatEvent::Gone);
+                    }
+                    ws
+                }
+                Phase::Chat(ws) => {
+                    while let Some(event) = ws.poll_event() {
+                        match event {
+                            WsEvent::Message { payload, .. } if !self.gone => {
+                                let mut input = payload;
+                                // The hub reads a line; a browser's JSON never holds a raw
+                                // newline.
+                                input.push(b'\n');
+                                self.events.push_back(WebChatEvent::Input(input));
+                            }
+                            WsEvent::Message { .. } => {}
+                            WsEvent::PeerClosed { .. } | WsEvent::Rejected(_) => {
+                                if !mem::replace(&mut self.gone, true) {
+                                    self.events.push_back(WebChatEvent::Gone);
+                                }
                             }
                         }
                     }
+                    ws
                 }
+            };
+            if !ws.is_paused() {
+                return;
             }
+            ws.receive(now, &[]);
         }
     }
 

@@ -19,11 +19,18 @@ fn conn(now: Instant) -> WsConn {
     WsConn::new(WsConfig::default(), false, now, &[])
 }
 
+/// Drains output and events, reading on past each message as an application does.
 fn drain(conn: &mut WsConn) -> (Vec<u8>, Vec<WsEvent>) {
     let mut out = Vec::new();
-    while conn.poll_transmit(&mut out).is_some() {}
-    let events = std::iter::from_fn(|| conn.poll_event()).collect();
-    (out, events)
+    let mut events = Vec::new();
+    loop {
+        while conn.poll_transmit(&mut out).is_some() {}
+        events.extend(std::iter::from_fn(|| conn.poll_event()));
+        if !conn.is_paused() {
+            return (out, events);
+        }
+        conn.receive(epoch(), &[]);
+    }
 }
 
 /// The server frames in `bytes`, as (opcode, payload).
@@ -209,6 +216,37 @@ fn a_message_too_big_fails_at_its_head() {
         drain(&mut conn).1,
         [WsEvent::Rejected(WsError::MessageTooBig)]
     );
+}
+
+#[test]
+fn an_answer_to_a_message_leaves_before_the_close_a_later_frame_causes() {
+    let now = epoch();
+    let mut conn = conn(now);
+    let mut bytes = client(Opcode::Text, true, b"first");
+    bytes.extend(client(Opcode::Text, true, b"second"));
+    bytes.extend([0xC1, 0x80, 0, 0, 0, 0]);
+    conn.receive(now, &bytes);
+    assert!(conn.is_paused());
+    assert_eq!(conn.poll_event(), Some(text(b"first")));
+    conn.send(MessageKind::Text, b"first");
+    conn.receive(now, &[]);
+    assert_eq!(conn.poll_event(), Some(text(b"second")));
+    conn.send(MessageKind::Text, b"second");
+    conn.receive(now, &[]);
+    assert_eq!(
+        conn.poll_event(),
+        Some(WsEvent::Rejected(WsError::ReservedBits))
+    );
+    let (out, _) = drain(&mut conn);
+    let frames = frames(&out);
+    assert_eq!(
+        frames[..2],
+        [
+            (Opcode::Text, b"first".to_vec()),
+            (Opcode::Text, b"second".to_vec())
+        ]
+    );
+    assert_eq!(close_code(&frames[2]), 1002);
 }
 
 #[test]
