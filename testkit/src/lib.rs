@@ -147,6 +147,7 @@ macro_rules! suite {
                 hostile_websocket_frames_are_closed_with_their_codes,
                 websocket_handshake_errors_and_a_silent_handshake,
                 websocket_clients_hear_the_goodbye_at_sigterm,
+                a_websocket_that_never_reads_is_disconnected,
             ],
             files: [
                 files_carry_validators_and_freshness,
@@ -199,6 +200,7 @@ macro_rules! suite {
                 web_app_over_tls_serves_pages_and_stores_posts,
                 file_server_over_tls_downloads_uploads_and_ranges,
                 chat_over_tls_with_openssl_and_the_chat_client,
+                chat_web_over_tls_serves_https_and_wss,
                 plain_broken_and_silent_clients_on_a_tls_port_are_closed_in_time,
                 sighup_reloads_the_certificate_under_load_losing_no_request,
                 bad_certificates_at_start_are_one_line_and_exit_1,

@@ -481,3 +481,42 @@ pub fn large_download_over_tls_stays_in_bounded_memory(bin: &str) {
     let peak = peak_rss_kib(server.pid());
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
 }
+
+/// `chat --web` with a certificate: the page over `https://`, the WebSocket over `wss://`,
+/// the same room as ever.
+pub fn chat_web_over_tls_serves_https_and_wss(bin: &str) {
+    let server = TlsServer::start(
+        bin,
+        "tls-chat-web",
+        &["chat", "--bind", "127.0.0.1:0", "--web", "127.0.0.1:0"],
+        "https://",
+    );
+    let (ok, page) = curl(&server, &[&server.url("/")]);
+    assert!(ok && page.contains("<title>ferry chat"), "{page}");
+    let heard = python(
+        &server,
+        "ctx = ssl.create_default_context(cafile=CAFILE)\n\
+         t = ctx.wrap_socket(socket.create_connection(('127.0.0.1', PORT), timeout=20), server_hostname='localhost')\n\
+         t.sendall(b'GET /ws HTTP/1.1\\r\\nHost: localhost\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n'\n\
+         \x20   b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n')\n\
+         buf = b''\n\
+         while b'\\r\\n\\r\\n' not in buf:\n\
+         \x20   buf += t.recv(4096)\n\
+         head, rest = buf.split(b'\\r\\n\\r\\n', 1)\n\
+         print(head.split(b'\\r\\n')[0].decode())\n\
+         payload = b'{\"username\": \"ann\"}'\n\
+         mask = b'abcd'\n\
+         t.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))\n\
+         while len(rest) < 2 or len(rest) < 2 + rest[1]:\n\
+         \x20   rest += t.recv(4096)\n\
+         print(rest[2:2 + rest[1]].decode())\n",
+    );
+    assert!(
+        heard.contains("HTTP/1.1 101 Switching Protocols"),
+        "{heard}"
+    );
+    assert!(
+        heard.contains("{\"type\":\"join\",\"username\":\"ann\"}"),
+        "{heard}"
+    );
+}

@@ -225,3 +225,55 @@ pub fn websocket_clients_hear_the_goodbye_at_sigterm(bin: &str) {
     assert_eq!(ws.expect_close(), 1001);
     assert!(server.exit_status().success());
 }
+
+/// A WebSocket client that stops reading never slows the room: it falls behind, is told so in
+/// a last text message and a close frame 1008, while a reading TCP client gets every message.
+pub fn a_websocket_that_never_reads_is_disconnected(bin: &str) {
+    const MESSAGES: usize = 20_000;
+    const BATCH: usize = 20;
+    let server = start(bin, "ws_never_reads");
+    let mut stuck = join(&server, "stuck");
+    let mut sender = server.join("sender");
+    let mut third = server.join("third");
+    sender.expect(&json!({"type": "join", "username": "third"}));
+    // 20 MiB in all: far more than the stuck client's socket buffers and its room backlog.
+    let padding = "x".repeat(1000);
+    let reader = std::thread::spawn(move || {
+        let mut got = 0;
+        while got < MESSAGES {
+            if third.raw_line().starts_with("{\"username\":\"sender\"") {
+                got += 1;
+            }
+        }
+    });
+    let mut batch = Vec::new();
+    for n in 0..MESSAGES {
+        let line = json!({"username": "sender", "message": format!("{n} {padding}")});
+        batch.extend_from_slice(line.to_string().as_bytes());
+        batch.push(b'\n');
+        if n % BATCH == BATCH - 1 {
+            sender.send_raw(&batch);
+            batch.clear();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    reader.join().expect("the reading client got every message");
+    // Now the stuck client reads what it was sent: its backlog ends with why it was dropped.
+    let mut last_text = Vec::new();
+    let code = loop {
+        let frame = stuck.frame().expect("a close frame before the end");
+        match frame.opcode {
+            TEXT => last_text = frame.payload,
+            CLOSE => break u16::from_be_bytes([frame.payload[0], frame.payload[1]]),
+            _ => {}
+        }
+    };
+    assert_eq!(code, 1008);
+    let last: serde_json::Value = serde_json::from_slice(&last_text).expect("JSON");
+    assert_eq!(last["type"], "error", "{last}");
+    assert!(
+        last["error"].as_str().unwrap_or("").contains("behind"),
+        "{last}"
+    );
+    stuck.expect_end();
+}
