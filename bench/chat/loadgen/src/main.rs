@@ -8,6 +8,9 @@
 //! window's messages arrived or nothing has arrived for a while. Prints one JSON object, with
 //! the server's peak resident memory (VmHWM) when given its pid.
 //!
+//! With `--websocket` every client speaks WebSocket to ferry's chat web port (`/ws`) instead:
+//! the same JSON objects, one per masked text frame, each frame read back as one line.
+//!
 //! Works with any server that relays each line to every other client: a JSON-aware one (ferry)
 //! or one that prefixes lines (`ncat --chat` sends `<user5> {...}`); it only looks for the
 //! `"message":"` field in what it reads.
@@ -33,6 +36,8 @@ struct Args {
     server_pid: Option<u32>,
     clk_tck: f64,
     padding: usize,
+    /// Speak WebSocket at `/ws` (ferry's `chat --web`) instead of JSON lines.
+    websocket: bool,
 }
 
 struct Client {
@@ -44,6 +49,10 @@ struct Client {
     written: usize,
     write_ready: bool,
     closed: bool,
+    /// WebSocket: bytes read that are not yet whole frames (`None` for a line client).
+    frames: Option<Vec<u8>>,
+    /// WebSocket: the server's `101` head has not all arrived yet.
+    handshaking: bool,
 }
 
 #[derive(Default)]
@@ -131,11 +140,25 @@ fn run(args: &Args) -> io::Result<()> {
             written: 0,
             write_ready: true,
             closed: false,
+            frames: args.websocket.then(Vec::new),
+            handshaking: args.websocket,
         };
+        if args.websocket {
+            // The first frames may follow the request at once: the server keeps what comes
+            // after the handshake for the WebSocket.
+            client.output.extend_from_slice(
+                format!(
+                    "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                     Sec-WebSocket-Version: 13\r\n\r\n",
+                    args.addr
+                )
+                .as_bytes(),
+            );
+        }
         if args.claim_names {
-            client
-                .output
-                .extend_from_slice(format!("{{\"username\":\"c{index}\"}}\n").as_bytes());
+            let claim = format!("{{\"username\":\"c{index}\"}}\n");
+            client.queue(claim.as_bytes());
         }
         clients.push(client);
     }
@@ -216,7 +239,7 @@ fn run(args: &Args) -> io::Result<()> {
                 if sent_at >= window.0 {
                     stats.sent_in_window += 1;
                 }
-                client.output.extend_from_slice(&line);
+                client.queue(&line);
                 if client.flush().is_err() {
                     client.closed = true;
                     stats.closed_clients += 1;
@@ -344,7 +367,7 @@ fn turn(
             match client.stream.read(&mut buf) {
                 Ok(0) => failed = true,
                 Ok(n) => {
-                    client.input.extend_from_slice(&buf[..n]);
+                    client.receive(&buf[..n]);
                     let now = micros(origin, Instant::now());
                     take_lines(client, now, window, stats);
                 }
@@ -421,6 +444,62 @@ fn write_message(
 }
 
 impl Client {
+    /// Queues one line (with its newline) to send: as it is, or as a masked text frame.
+    fn queue(&mut self, line: &[u8]) {
+        if self.frames.is_none() {
+            self.output.extend_from_slice(line);
+            return;
+        }
+        let payload = line.strip_suffix(b"\n").unwrap_or(line);
+        self.output.push(0x81);
+        match payload.len() {
+            len @ 0..=125 => self.output.push(0x80 | len as u8),
+            len @ 126..=0xFFFF => {
+                self.output.push(0x80 | 126);
+                self.output.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            len => {
+                self.output.push(0x80 | 127);
+                self.output.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        self.output.extend_from_slice(&MASK);
+        self.output
+            .extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    }
+
+    /// Takes bytes read: lines as they are, or each whole text frame as one line.
+    fn receive(&mut self, bytes: &[u8]) {
+        let Some(frames) = self.frames.as_mut() else {
+            self.input.extend_from_slice(bytes);
+            return;
+        };
+        frames.extend_from_slice(bytes);
+        if self.handshaking {
+            let Some(end) = find(frames, b"\r\n\r\n") else {
+                return;
+            };
+            frames.drain(..end + 4);
+            self.handshaking = false;
+        }
+        let mut start = 0;
+        loop {
+            let rest = &frames[start..];
+            let Some((len, head)) = frame_length(rest) else {
+                break;
+            };
+            if rest.len() < head + len {
+                break;
+            }
+            if rest[0] & 0x0F == 0x1 {
+                self.input.extend_from_slice(&rest[head..head + len]);
+                self.input.push(b'\n');
+            }
+            start += head + len;
+        }
+        frames.drain(..start);
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         while self.write_ready && self.written < self.output.len() {
             match self.stream.write(&self.output[self.written..]) {
@@ -437,6 +516,19 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// The payload length and head length of the server frame (unmasked) at the start of `bytes`.
+fn frame_length(bytes: &[u8]) -> Option<(usize, usize)> {
+    let second = *bytes.get(1)?;
+    Some(match second & 0x7F {
+        126 => (usize::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)), 4),
+        127 => (
+            usize::try_from(u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?)).ok()?,
+            10,
+        ),
+        len => (usize::from(len), 2),
+    })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -501,6 +593,7 @@ fn parse_args() -> Result<Args, String> {
         server_pid: None,
         clk_tck: 100.0,
         padding: 40,
+        websocket: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -514,6 +607,7 @@ fn parse_args() -> Result<Args, String> {
             "--duration" => args.duration = seconds(&value()?).ok_or(bad("--duration"))?,
             "--drain" => args.drain = seconds(&value()?).ok_or(bad("--drain"))?,
             "--raw" => args.claim_names = false,
+            "--websocket" => args.websocket = true,
             "--join-timeout" => {
                 args.join_timeout = seconds(&value()?).ok_or(bad("--join-timeout"))?
             }
@@ -535,6 +629,9 @@ fn seconds(text: &str) -> Option<Duration> {
 
 /// The field whose value starts with the send timestamp, as both servers relay it.
 const MESSAGE_FIELD: &[u8] = b"\"message\":\"";
+/// The masking key of every frame the clients send (RFC 6455 asks for a fresh one per frame
+/// against proxies; none sits between the load generator and the server).
+const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
 /// Clients whose name waits for the server's confirmation at once, while connecting.
 const JOIN_WINDOW: usize = 100;
 const JOIN_WAIT: Duration = Duration::from_millis(1);
