@@ -273,6 +273,7 @@ impl ChatClient {
                 username,
                 message,
                 history,
+                time: _,
             }) => {
                 let earlier = if history { "(earlier) " } else { "" };
                 format!("{earlier}{}: {}", escaped(&username), escaped(&message))
@@ -287,6 +288,7 @@ impl ChatClient {
                 format!("* {} joined", escaped(&username))
             }
             Ok(ServerLine::Leave { username }) => format!("* {} left", escaped(&username)),
+            Ok(ServerLine::Welcome { username }) => format!("* welcome, {}", escaped(&username)),
             Ok(ServerLine::Joins { usernames, others }) => match self.others(&usernames, others) {
                 Some(names) => format!("* {names} joined"),
                 None => return,
