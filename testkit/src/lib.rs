@@ -140,6 +140,13 @@ macro_rules! suite {
                 an_idle_client_gets_its_error_line_after_its_backlog,
                 sigterm_goodbye_reaches_a_client_behind_on_reading,
                 ten_thousand_clients_claim_names_in_bounded_time_and_memory,
+                accounts_register_then_login_elsewhere_then_speak,
+                a_wrong_password_and_an_unknown_name_get_the_same_error,
+                a_guest_cannot_take_a_registered_name,
+                accounts_and_history_survive_a_restart_and_a_kill,
+                concurrent_registrations_of_one_name_have_one_winner,
+                a_flooding_client_is_refused_without_slowing_others,
+                hostile_account_objects_get_error_lines,
             ],
             files: [
                 files_carry_validators_and_freshness,

@@ -5,6 +5,7 @@
 //! instead of blocking. The interactive client is driven through a pseudo-terminal by a small
 //! python3 script (its `pty` module), as a person at a terminal would drive it.
 
+mod accounts;
 mod crowd;
 mod farewell;
 mod harness;
@@ -20,6 +21,13 @@ use crate::slow::{open_sockets, LIMITED_CLIENTS, LOW_FD_LIMIT, POLL_INTERVAL};
 use harness::{message, ChatServer, Peer, CLOSE_TIMEOUT};
 use terminal::Terminal;
 
+pub use accounts::{
+    a_flooding_client_is_refused_without_slowing_others, a_guest_cannot_take_a_registered_name,
+    a_wrong_password_and_an_unknown_name_get_the_same_error,
+    accounts_and_history_survive_a_restart_and_a_kill,
+    accounts_register_then_login_elsewhere_then_speak,
+    concurrent_registrations_of_one_name_have_one_winner, hostile_account_objects_get_error_lines,
+};
 pub use crowd::ten_thousand_clients_claim_names_in_bounded_time_and_memory;
 pub use farewell::{
     a_closing_client_gets_its_error_line_after_its_backlog,

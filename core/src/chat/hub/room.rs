@@ -162,10 +162,14 @@ impl ChatHub {
         match reason {
             // The client may still read what it was sent before it closed its side.
             CloseReason::PeerClosed => state.take_output(&mut self.log, client, &mut last),
-            CloseReason::TooSlow
-            | CloseReason::Idle
-            | CloseReason::Flooding
-            | CloseReason::Shutdown => {
+            // It is told off line by line before the last: its refusals are not dropped.
+            CloseReason::Flooding => {
+                state.take_output(&mut self.log, client, &mut last);
+                self.line.clear();
+                wire::encode_error(&reason.to_string(), &mut self.line);
+                last.push(Line::new(&self.line));
+            }
+            CloseReason::TooSlow | CloseReason::Idle | CloseReason::Shutdown => {
                 self.line.clear();
                 wire::encode_error(&reason.to_string(), &mut self.line);
                 last.push(Line::new(&self.line));
