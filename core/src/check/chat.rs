@@ -150,6 +150,17 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_account_seeds_of_the_fuzz_target_pass() {
+        for seed in [
+            &include_bytes!("../../../fuzz/seeds/chat_line/accounts")[..],
+            include_bytes!("../../../fuzz/seeds/chat_line/password"),
+            include_bytes!("../../../fuzz/seeds/chat_line/accounts_hostile"),
+        ] {
+            check_chat_line(crate::testing::epoch(), seed);
+        }
+    }
+
     proptest! {
         #[test]
         fn any_bytes_pass_the_chat_checks(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
