@@ -2,7 +2,12 @@
 //! bytes and Ctrl-C to one loop that drives the core's [`ChatClient`] and prints what it says.
 //!
 //! Owns the terminal, the socket and the threads. What to send, what to print, when to ask for a
-//! name and when the session ends are the core machine's decisions.
+//! name or a password and when the session ends are the core machine's decisions.
+//!
+//! A password is read without echo by turning the terminal's `ECHO` off (termios, through
+//! `libc`) until the stdin thread delivers the next line, rather than with `rpassword`: that
+//! crate reads the terminal itself, which would race the thread already blocked reading stdin
+//! for the same line. Names are coloured only when stdout is a terminal and `NO_COLOR` is unset.
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -73,13 +78,15 @@ fn chat(options: &ChatClientOptions) -> Result<u8, String> {
     } else {
         ChatClient::scripted(Instant::now(), username)
     };
-    Ok(drive(client, stream, &inputs))
+    let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    Ok(drive(client.with_colour(colour), stream, &inputs))
 }
 
 /// Feeds inputs to the machine, sends and prints what it says, until the session ends.
 fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -> u8 {
     let mut out = Vec::new();
     let stdout = io::stdout();
+    let mut hidden: Option<HiddenInput> = None;
     loop {
         client.poll_transmit(&mut out);
         if !out.is_empty() {
@@ -97,7 +104,12 @@ fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -
                 ClientEvent::Prompt(text) => {
                     let _ = write!(stdout, "{text}");
                 }
+                ClientEvent::AskPassword(text) => {
+                    let _ = write!(stdout, "{text}");
+                    hidden = HiddenInput::start();
+                }
                 ClientEvent::Ended(end) => {
+                    drop(hidden.take());
                     let _ = stdout.flush();
                     if end == ClientEnd::Left {
                         close_gracefully(&stream, inputs);
@@ -123,12 +135,54 @@ fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -
         };
         let now = Instant::now();
         match input {
-            Input::Line(line) => client.handle_line(now, &line),
+            Input::Line(line) => {
+                if hidden.take().is_some() {
+                    // The Enter that ended the password was not echoed either.
+                    println!();
+                }
+                client.handle_line(now, &line)
+            }
             Input::StdinEnded => client.handle_end_of_input(now),
             Input::Interrupt => client.handle_interrupt(),
             Input::Server(bytes) => client.receive(&bytes),
             Input::ServerClosed => client.receive_eof(),
         }
+    }
+}
+
+/// The terminal's echo, off while a password is typed; back on when dropped.
+struct HiddenInput {
+    saved: libc::termios,
+}
+
+impl HiddenInput {
+    /// Turns echo off on stdin; `None` when stdin is not a terminal (a script's password is
+    /// just its next line).
+    fn start() -> Option<HiddenInput> {
+        if !io::stdin().is_terminal() {
+            return None;
+        }
+        // SAFETY: termios is plain data; tcgetattr fills it from fd 0, checked below.
+        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 is open (stdin) and `saved` is a valid termios to write into.
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
+            return None;
+        }
+        let mut quiet = saved;
+        // Keep ECHONL off too, and canonical mode on: the line still ends at Enter.
+        quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
+        // SAFETY: as above; `quiet` is a copy of the terminal's own settings.
+        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) } != 0 {
+            return None;
+        }
+        Some(HiddenInput { saved })
+    }
+}
+
+impl Drop for HiddenInput {
+    fn drop(&mut self) {
+        // SAFETY: restores the settings read from the same fd in `start`.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved) };
     }
 }
 

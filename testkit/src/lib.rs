@@ -147,6 +147,7 @@ macro_rules! suite {
                 concurrent_registrations_of_one_name_have_one_winner,
                 a_flooding_client_is_refused_without_slowing_others,
                 hostile_account_objects_get_error_lines,
+                terminal_client_registers_without_echoing_the_password,
             ],
             files: [
                 files_carry_validators_and_freshness,

@@ -316,8 +316,29 @@ pub fn chat_clients_that_reset_leave_nothing_behind(bin: &str) {
     keeper.expect(&message("late", "hi"));
 }
 
+/// The terminal client registers an account: the password is typed without echo, and the
+/// account's name joins the room (issue 14).
+pub fn terminal_client_registers_without_echoing_the_password(bin: &str) {
+    let server = ChatServer::start(bin, "pty_register", &[]);
+    let mut bob = server.join("bob");
+    let mut terminal = Terminal::start(bin, server.address, &[]);
+    terminal.expect("username: ");
+    terminal.type_line("/register Ann");
+    terminal.expect("password: ");
+    terminal.type_line("hunter2-but-longer");
+    let shown = terminal.shown_until("* you joined as Ann");
+    assert!(shown.contains("* welcome, Ann"), "{shown:?}");
+    assert!(
+        !shown.contains("hunter2"),
+        "the password was echoed: {shown:?}"
+    );
+    bob.expect(&json!({"type": "join", "username": "Ann"}));
+    terminal.type_line("/quit");
+    terminal.expect("* you left the chat");
+}
+
 /// The terminal client, in a pseudo-terminal: it asks for a name, shows what others say as
-/// `username: message`, sends typed lines, leaves on Ctrl-D and on Ctrl-C with exit code 0, and
+/// `[HH:MM] username: message`, sends typed lines, leaves on Ctrl-D and on Ctrl-C with exit code 0, and
 /// says so (exit code 1) when the server goes away.
 pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
     let server = ChatServer::start(bin, "pty_client", &[]);
@@ -325,15 +346,17 @@ pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
     bob.say("bob", "said before ann came");
     for (key, label) in [("\u{4}", "ctrl-d"), ("\u{3}", "ctrl-c")] {
         let mut terminal = Terminal::start(bin, server.address, &[]);
-        // The prompt comes first; the history arrives as soon as the connection is up.
+        // The history comes first, each name in its colour on a terminal, then the prompt
+        // below it.
+        terminal.expect("(earlier) [");
+        terminal.expect("bob\x1b[0m: said before ann came");
         terminal.expect("username: ");
-        terminal.expect("(earlier) bob: said before ann came");
         terminal.type_line("ann");
         terminal.expect("* you joined as ann");
         bob.expect(&json!({"type": "join", "username": "ann"}));
         let greeting = format!("hi ann ({label})");
         bob.say("bob", &greeting);
-        terminal.expect(&format!("\nbob: {greeting}"));
+        terminal.expect(&format!("bob\x1b[0m: {greeting}"));
         let answer = format!("hello bob ({label})");
         terminal.type_line(&answer);
         bob.expect(&message("ann", &answer));
