@@ -222,6 +222,8 @@ macro_rules! suite {
                 killed_mongodb_server_keeps_every_acknowledged_post,
                 killed_mongodb_server_over_tcp_keeps_every_acknowledged_post,
                 http_and_socket_as_separate_processes_store_in_mongodb,
+                chat_accounts_and_history_live_in_mongodb,
+                two_chat_servers_on_one_database_register_a_name_once,
             ],
         }
     };

@@ -9,6 +9,7 @@ mod accounts;
 mod crowd;
 mod farewell;
 mod harness;
+mod mongo;
 mod terminal;
 
 use std::collections::HashSet;
@@ -33,6 +34,10 @@ pub use farewell::{
     a_closing_client_gets_its_error_line_after_its_backlog,
     an_idle_client_gets_its_error_line_after_its_backlog,
     sigterm_goodbye_reaches_a_client_behind_on_reading,
+};
+pub use mongo::{
+    chat_accounts_and_history_live_in_mongodb,
+    two_chat_servers_on_one_database_register_a_name_once,
 };
 
 /// Three clients: each one's messages reach the other two, never itself.
