@@ -24,7 +24,7 @@ use terminal::Terminal;
 
 pub use accounts::{
     a_flooding_client_is_refused_without_slowing_others, a_guest_cannot_take_a_registered_name,
-    a_wrong_password_and_an_unknown_name_get_the_same_error,
+    a_login_storm_does_not_delay_the_room, a_wrong_password_and_an_unknown_name_get_the_same_error,
     accounts_and_history_survive_a_restart_and_a_kill,
     accounts_register_then_login_elsewhere_then_speak,
     concurrent_registrations_of_one_name_have_one_winner, hostile_account_objects_get_error_lines,
