@@ -148,6 +148,7 @@ macro_rules! suite {
                 a_flooding_client_is_refused_without_slowing_others,
                 hostile_account_objects_get_error_lines,
                 terminal_client_registers_without_echoing_the_password,
+                terminal_client_keeps_the_line_being_typed,
                 a_login_storm_does_not_delay_the_room,
             ],
             files: [

@@ -41,6 +41,7 @@ use super::{check_username, ChatError, MAX_LINE};
 use commands::{Command, HELP};
 
 mod commands;
+pub mod editor;
 
 /// The terminal client's state machine.
 #[derive(Debug)]

@@ -342,6 +342,23 @@ pub fn terminal_client_registers_without_echoing_the_password(bin: &str) {
     terminal.expect("* you left the chat");
 }
 
+/// A message that arrives while a line is half typed is printed above it, and the line is
+/// drawn again below, intact; finishing it sends all of it (issue 14).
+pub fn terminal_client_keeps_the_line_being_typed(bin: &str) {
+    let server = ChatServer::start(bin, "pty_typing", &[]);
+    let mut bob = server.join("bob");
+    let mut terminal = Terminal::start(bin, server.address, &["--username", "ann"]);
+    terminal.expect("* you joined as ann");
+    bob.expect(&json!({"type": "join", "username": "ann"}));
+    terminal.type_raw("half a li");
+    terminal.expect("half a li");
+    bob.say("bob", "interrupting");
+    terminal.expect("bob\x1b[0m: interrupting");
+    terminal.expect("\x1b[Khalf a li");
+    terminal.type_line("ne");
+    bob.expect(&message("ann", "half a line"));
+}
+
 /// The terminal client, in a pseudo-terminal: it asks for a name, shows what others say as
 /// `[HH:MM] username: message`, sends typed lines, leaves on Ctrl-D and on Ctrl-C with exit code 0, and
 /// says so (exit code 1) when the server goes away.
