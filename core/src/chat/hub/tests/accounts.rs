@@ -370,3 +370,101 @@ fn a_restored_history_greets_newcomers() {
     // Restored messages are the store's already: nothing to store again.
     assert_eq!(room.hub.poll_said_message(), None);
 }
+
+mod props {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::chat::accounts::account_key;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Connect,
+        Guest {
+            who: usize,
+            name: &'static str,
+        },
+        Register {
+            who: usize,
+            name: &'static str,
+        },
+        Login {
+            who: usize,
+            name: &'static str,
+            right: bool,
+        },
+        Leave {
+            who: usize,
+        },
+        CarryOut,
+    }
+
+    const NAMES: [&str; 5] = ["ann", "ANN", "Ann", "bob", "cid"];
+
+    fn step() -> impl Strategy<Value = Step> {
+        let name = prop::sample::select(&NAMES[..]);
+        prop_oneof![
+            2 => Just(Step::Connect),
+            2 => (0usize..6, name.clone()).prop_map(|(who, name)| Step::Guest { who, name }),
+            2 => (0usize..6, name.clone()).prop_map(|(who, name)| Step::Register { who, name }),
+            2 => (0usize..6, name, any::<bool>())
+                .prop_map(|(who, name, right)| Step::Login { who, name, right }),
+            1 => (0usize..6).prop_map(|who| Step::Leave { who }),
+            2 => Just(Step::CarryOut),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_two_clients_share_a_name_and_no_guest_holds_a_registered_one(
+            steps in prop::collection::vec(step(), 0..60),
+        ) {
+            let mut room = Room::new(config());
+            let mut clients: Vec<ClientId> = Vec::new();
+            for step in steps {
+                let pick = |who: usize| clients.get(who % clients.len().max(1)).copied();
+                match step {
+                    Step::Connect => clients.push(room.connect()),
+                    Step::Guest { who, name } => {
+                        if let Some(client) = pick(who) {
+                            room.send(client, &format!("{}\n", json!({"username": name})));
+                        }
+                    }
+                    Step::Register { who, name } => {
+                        if let Some(client) = pick(who) {
+                            room.register(client, name, "correct horse");
+                        }
+                    }
+                    Step::Login { who, name, right } => {
+                        if let Some(client) = pick(who) {
+                            let password = if right { "correct horse" } else { "wrong horse!" };
+                            room.login(client, name, password);
+                        }
+                    }
+                    Step::Leave { who } => {
+                        if let Some(client) = pick(who) {
+                            room.hub.disconnect(room.now, client);
+                            room.pump();
+                            clients.retain(|c| *c != client);
+                        }
+                    }
+                    Step::CarryOut => {
+                        room.carry_out(&[]);
+                    }
+                }
+                room.advance(Duration::from_secs(5));
+                let mut held = HashSet::new();
+                for (_, state) in room.hub.clients.iter() {
+                    let Some(name) = &state.username else { continue };
+                    let key = account_key(name);
+                    prop_assert!(held.insert(key.clone()), "{name} held twice");
+                    if state.account.is_none() {
+                        prop_assert!(!room.hub.accounts.is_claimed(&key), "guest holds {name}");
+                    }
+                }
+            }
+        }
+    }
+}
