@@ -14,7 +14,9 @@
 //! - a name doubles up to 4 s only and is never locked: someone guessing ann's password from
 //!   many addresses slows each guess, but cannot keep ann out for longer than that.
 //!
-//! A success forgets the name and the address; failures are forgotten [`FORGET_AFTER`] after
+//! At most [`MAX_IN_FLIGHT`] logins of one address wait or run at once, so opening many
+//! connections does not guess faster before the first failures come back. A success forgets
+//! the name and the address; failures are forgotten [`FORGET_AFTER`] after
 //! the last, so no lockout is permanent. Both tables are bounded: when full, the entry quiet
 //! longest goes. Registrations take a token per address from a [`TokenBucket`]. Time is passed
 //! in; nothing here reads a clock.
@@ -32,6 +34,8 @@ use crate::files::throttle::bucket;
 pub struct LoginGuard {
     names: FailureTable<String>,
     addresses: FailureTable<u128>,
+    /// Logins admitted and not yet recorded, per address.
+    in_flight: HashMap<u128, u32>,
 }
 
 /// When a login may be verified.
@@ -41,6 +45,8 @@ pub enum Admission {
     At(Instant),
     /// The address is locked out, or would wait too long: answer without verifying.
     Refused,
+    /// Too many logins of this address are under way: answer without verifying.
+    Busy,
 }
 
 /// New accounts per address.
@@ -65,6 +71,10 @@ impl LoginGuard {
     /// A login for the account `key` from `address` arrived at `now`.
     pub fn admit(&mut self, now: Instant, address: IpAddr, key: &str) -> Admission {
         let address = bucket(address);
+        let in_flight = self.in_flight.get(&address).copied().unwrap_or(0);
+        if in_flight >= MAX_IN_FLIGHT {
+            return Admission::Busy;
+        }
         let start = self
             .names
             .next_allowed(key)
@@ -75,12 +85,34 @@ impl LoginGuard {
         }
         self.names.space(key, start, NAME_MAX_DELAY);
         self.addresses.space(&address, start, ADDRESS_MAX_DELAY);
+        // A table full of addresses with logins under way stops counting new ones rather than
+        // refusing them; the delays still apply.
+        if self.in_flight.len() < MAX_ENTRIES || in_flight > 0 {
+            *self.in_flight.entry(address).or_insert(0) += 1;
+        }
         Admission::At(start)
+    }
+
+    /// An admitted login from `address` was never verified (the server had no room for it):
+    /// it counts as neither a failure nor a success.
+    pub fn abandon(&mut self, address: IpAddr) {
+        self.land(bucket(address));
+    }
+
+    /// One login of `address` is no longer under way.
+    fn land(&mut self, address: u128) {
+        if let Some(count) = self.in_flight.get_mut(&address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.in_flight.remove(&address);
+            }
+        }
     }
 
     /// The verification of a login for `key` from `address` ended at `now`, `ok` or not.
     pub fn record(&mut self, now: Instant, address: IpAddr, key: &str, ok: bool) {
         let address = bucket(address);
+        self.land(address);
         if ok {
             self.names.forget(key);
             self.addresses.forget(&address);
@@ -219,6 +251,9 @@ pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// A login that would wait longer than this is refused at once, instead of holding a
 /// connection and a place in the queue of hashes.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Logins of one address under way at once: a household behind one address logs in side by
+/// side, a script opening a hundred connections gets no more than this many guesses in flight.
+pub const MAX_IN_FLIGHT: u32 = 8;
 /// Entries in each table: some 200 KB at most.
 const MAX_ENTRIES: usize = 4096;
 /// Ten accounts from one address at once (a family or an office behind one address), then one
@@ -240,7 +275,7 @@ mod tests {
     fn at(admission: Admission) -> Instant {
         match admission {
             Admission::At(when) => when,
-            Admission::Refused => panic!("refused"),
+            Admission::Refused | Admission::Busy => panic!("refused"),
         }
     }
 
@@ -282,13 +317,29 @@ mod tests {
         for index in 0..ADDRESS_LOCKOUT_FAILURES {
             match guard.admit(now, ADDRESS, &format!("user{index}")) {
                 Admission::At(when) => now = when,
-                Admission::Refused => break,
+                Admission::Refused | Admission::Busy => break,
             }
             guard.record(now, ADDRESS, &format!("user{index}"), false);
         }
         assert_eq!(guard.admit(now, ADDRESS, "zed"), Admission::Refused);
         let later = now + LOCKOUT;
         assert_eq!(at(guard.admit(later, ADDRESS, "zed")), later);
+    }
+
+    #[test]
+    fn an_address_has_a_few_logins_under_way_at_once() {
+        let start = Instant::now();
+        let mut guard = LoginGuard::default();
+        for _ in 0..MAX_IN_FLIGHT {
+            at(guard.admit(start, ADDRESS, "ann"));
+        }
+        assert_eq!(guard.admit(start, ADDRESS, "ann"), Admission::Busy);
+        assert!(matches!(guard.admit(start, OTHER, "bob"), Admission::At(_)));
+        guard.abandon(ADDRESS);
+        assert!(matches!(
+            guard.admit(start, ADDRESS, "ann"),
+            Admission::At(_)
+        ));
     }
 
     #[test]

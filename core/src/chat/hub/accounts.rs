@@ -96,7 +96,15 @@ impl ChatHub {
                 self.logins.record(now, address, &key, false);
                 Err(ChatError::LoginFailed)
             }
-            (Pending::Login { .. } | Pending::Password { .. }, _) => {
+            (
+                Pending::Login { address, .. } | Pending::Password { address, .. },
+                AccountOutcome::Failed
+                | AccountOutcome::Registered { .. }
+                | AccountOutcome::Taken
+                | AccountOutcome::PasswordChanged { .. }
+                | AccountOutcome::Verified(true),
+            ) => {
+                self.logins.abandon(address);
                 Err(ChatError::AccountsUnavailable)
             }
         };
@@ -211,6 +219,7 @@ impl ChatHub {
         match self.logins.admit(now, address, key) {
             Admission::At(due) => Ok(due),
             Admission::Refused => Err(ChatError::TooManyAttempts),
+            Admission::Busy => Err(ChatError::AccountsUnavailable),
         }
     }
 
