@@ -3,10 +3,14 @@
 use std::time::Duration;
 
 use clap::Args;
+use ferry_core::chat::flood::{self, Rate};
 use ferry_core::chat::{
-    ChatConfig, WebChatConfig, DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY, DEFAULT_IDLE_TIMEOUT,
+    AccountsMode, ChatConfig, WebChatConfig, DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY,
+    DEFAULT_IDLE_TIMEOUT,
 };
 use ferry_core::ws::WsConfig;
+use ferry_storage::chat::DEFAULT_FOLDER;
+use ferry_storage::StoreLocation;
 
 use crate::size::format_duration;
 use crate::tls::{ClientTlsFlags, TlsFlags};
@@ -46,6 +50,34 @@ pub struct ChatOptions {
           num_args = 0..=1, require_equals = true, default_missing_value = values::switch_text(true),
           value_parser = values::switch)]
     pub web_echo: bool,
+    /// Where accounts (users.json) and the history that survives a restart (chat.json) are
+    /// kept: a folder, or a mongodb://HOST:PORT/DB URL (collections users and chat).
+    #[arg(long, env = "FERRY_STORE", value_name = "FOLDER|URL",
+          default_value = DEFAULT_FOLDER, value_parser = values::store)]
+    pub store: StoreLocation,
+    /// Accounts: off (anyone takes any free name), optional (guests may use names nobody
+    /// registered) or required (register or log in before anything else).
+    #[arg(long, env = "FERRY_ACCOUNTS", value_name = "off|optional|required",
+          default_value = values::accounts_text(AccountsMode::default()),
+          value_parser = values::accounts)]
+    pub accounts: AccountsMode,
+    /// Accept logins and password changes over a plain (non-TLS) port from other machines,
+    /// which sends passwords across the network in clear.
+    #[arg(long, env = "FERRY_ALLOW_INSECURE_LOGIN", value_name = "on|off",
+          default_value = values::switch_text(false),
+          num_args = 0..=1, require_equals = true, default_missing_value = values::switch_text(true),
+          value_parser = values::switch)]
+    pub allow_insecure_login: bool,
+    /// Flood limit: messages one client may send a second once its burst is spent (0: no
+    /// limit). Over it a message is refused with an error line; a client that keeps on is
+    /// disconnected.
+    #[arg(long, env = "FERRY_FLOOD_RATE", value_name = "COUNT",
+          default_value = flood::DEFAULT_PER_SECOND.to_string(), value_parser = values::rate)]
+    pub flood_rate: u32,
+    /// Flood limit: messages one client may send at once before the rate applies.
+    #[arg(long, env = "FERRY_FLOOD_BURST", value_name = "COUNT",
+          default_value = flood::DEFAULT_BURST.to_string(), value_parser = values::rate)]
+    pub flood_burst: u32,
     #[command(flatten)]
     pub tls: TlsFlags,
 }
@@ -71,6 +103,9 @@ impl ChatOptions {
             history: self.history,
             idle_timeout: self.idle_timeout,
             announce_limit: self.announce_limit,
+            accounts: self.accounts,
+            allow_insecure_login: self.allow_insecure_login,
+            flood: Rate::per_second(self.flood_burst, self.flood_rate),
             ..ChatConfig::default()
         }
     }

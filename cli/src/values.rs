@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddrV6};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferry_core::chat::{check_username, ChatError};
+use ferry_core::chat::{check_username, AccountsMode, ChatError};
 use ferry_core::datagram::Transport;
 use ferry_core::files::auth::check_user;
 use ferry_core::files::client::ClientMethod;
@@ -156,6 +156,32 @@ pub(crate) fn switch(text: &str) -> Result<bool, ValueError> {
     }
 }
 
+/// Reads `--accounts`: off, optional or required, in any case.
+pub(crate) fn accounts(text: &str) -> Result<AccountsMode, ValueError> {
+    [
+        AccountsMode::Off,
+        AccountsMode::Optional,
+        AccountsMode::Required,
+    ]
+    .into_iter()
+    .find(|mode| named(accounts_text(*mode), text))
+    .ok_or(ValueError::Accounts)
+}
+
+/// How help writes an accounts mode; [`accounts`] reads it back.
+pub(crate) fn accounts_text(mode: AccountsMode) -> &'static str {
+    match mode {
+        AccountsMode::Off => "off",
+        AccountsMode::Optional => "optional",
+        AccountsMode::Required => "required",
+    }
+}
+
+/// Reads a rate or a burst of the flood limit: a count that fits 32 bits.
+pub(crate) fn rate(text: &str) -> Result<u32, ValueError> {
+    u32::try_from(count(text)?).map_err(|_| ValueError::Count)
+}
+
 /// How help writes a switch's state; [`switch`] reads both words back.
 pub(crate) fn switch_text(on: bool) -> &'static str {
     if on {
@@ -209,6 +235,8 @@ pub enum ValueError {
     User(&'static str),
     /// A switch's value that is neither on nor off.
     Switch,
+    /// Not an accounts mode.
+    Accounts,
     /// The client's `METHOD` other than GET, PUT or HEAD.
     ClientMethod,
     /// The client's `PATH` that does not start with `/` or holds a space or control character.
@@ -257,6 +285,7 @@ impl fmt::Display for ValueError {
             ValueError::Username(error) => write!(f, "{error}"),
             ValueError::User(reason) => f.write_str(reason),
             ValueError::Switch => f.write_str("expected on or off (1/0, true/false, yes/no)"),
+            ValueError::Accounts => f.write_str("expected off, optional or required"),
             ValueError::ClientMethod => {
                 write!(
                     f,

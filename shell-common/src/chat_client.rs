@@ -2,7 +2,16 @@
 //! bytes and Ctrl-C to one loop that drives the core's [`ChatClient`] and prints what it says.
 //!
 //! Owns the terminal, the socket and the threads. What to send, what to print, when to ask for a
-//! name and when the session ends are the core machine's decisions.
+//! name or a password and when the session ends are the core machine's decisions.
+//!
+//! At a terminal the line being typed is the core's [`LineEditor`], not the terminal driver's:
+//! the terminal is put in non-canonical mode without echo (termios, through `libc`; signals
+//! stay on, so Ctrl-C still interrupts) and keys go to the editor, so a message that arrives
+//! mid-line is printed above it and the line drawn again below, intact; a password is typed
+//! into a hidden line. This is also why passwords are not read with `rpassword`: that crate
+//! reads the terminal itself, which would race the thread already reading it. Piped input is
+//! read line by line as before. Names are coloured only when stdout is a terminal and
+//! `NO_COLOR` is unset.
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -12,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ferry_cli::ChatClientOptions;
+use ferry_core::chat::client::editor::{EditorEvent, LineEditor};
 use ferry_core::chat::{ChatClient, ClientEnd, ClientEvent};
 use ferry_core::tls::Alpn;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -34,6 +44,8 @@ pub fn run_chat_client(program: &str, options: &ChatClientOptions) -> ExitCode {
 /// What the loop is woken by.
 enum Input {
     Line(String),
+    /// Keys typed at a terminal, for the line editor.
+    Keys(Vec<u8>),
     /// End of input: Ctrl-D, or the end of piped lines.
     StdinEnded,
     /// Ctrl-C or SIGTERM.
@@ -58,7 +70,16 @@ fn chat(options: &ChatClientOptions) -> Result<u8, String> {
         .try_clone()
         .map_err(|e| format!("chat connection: {e}"))?;
     spawn("chat-socket", read_server(reader, sender.clone()))?;
-    spawn("chat-stdin", read_stdin(sender.clone()))?;
+    let terminal = if io::stdin().is_terminal() {
+        RawTerminal::start()
+    } else {
+        None
+    };
+    if terminal.is_some() {
+        spawn("chat-keys", read_keys(sender.clone()))?;
+    } else {
+        spawn("chat-stdin", read_stdin(sender.clone()))?;
+    }
     let mut signals =
         Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot watch signals: {e}"))?;
     let interrupts = sender;
@@ -73,11 +94,21 @@ fn chat(options: &ChatClientOptions) -> Result<u8, String> {
     } else {
         ChatClient::scripted(Instant::now(), username)
     };
-    Ok(drive(client, stream, &inputs))
+    let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let screen = Screen {
+        editor: terminal.map(|terminal| (terminal, LineEditor::default())),
+        prompt: String::new(),
+    };
+    Ok(drive(client.with_colour(colour), stream, &inputs, screen))
 }
 
 /// Feeds inputs to the machine, sends and prints what it says, until the session ends.
-fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -> u8 {
+fn drive(
+    mut client: ChatClient,
+    mut stream: Stream,
+    inputs: &Receiver<Input>,
+    mut screen: Screen,
+) -> u8 {
     let mut out = Vec::new();
     let stdout = io::stdout();
     loop {
@@ -91,13 +122,12 @@ fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -
         while let Some(event) = client.poll_event() {
             let mut stdout = stdout.lock();
             match event {
-                ClientEvent::Print(line) => {
-                    let _ = writeln!(stdout, "{line}");
-                }
-                ClientEvent::Prompt(text) => {
-                    let _ = write!(stdout, "{text}");
-                }
+                ClientEvent::Print(line) => screen.print(&mut stdout, &line),
+                ClientEvent::Prompt(text) => screen.prompt(&mut stdout, text, false),
+                ClientEvent::AskPassword(text) => screen.prompt(&mut stdout, text, true),
                 ClientEvent::Ended(end) => {
+                    // The terminal's own settings come back before the process exits.
+                    drop(screen.editor.take());
                     let _ = stdout.flush();
                     if end == ClientEnd::Left {
                         close_gracefully(&stream, inputs);
@@ -124,11 +154,111 @@ fn drive(mut client: ChatClient, mut stream: Stream, inputs: &Receiver<Input>) -
         let now = Instant::now();
         match input {
             Input::Line(line) => client.handle_line(now, &line),
+            Input::Keys(keys) => {
+                let Some((_, editor)) = screen.editor.as_mut() else {
+                    continue;
+                };
+                let events = editor.receive(&keys);
+                let mut stdout = stdout.lock();
+                for event in events {
+                    match event {
+                        EditorEvent::Line(line) => {
+                            // The line stays on screen as typed; the next one starts below.
+                            let _ = writeln!(stdout);
+                            screen.prompt.clear();
+                            client.handle_line(now, &line);
+                        }
+                        EditorEvent::EndOfInput => client.handle_end_of_input(now),
+                    }
+                }
+                screen.redraw(&mut stdout);
+            }
             Input::StdinEnded => client.handle_end_of_input(now),
             Input::Interrupt => client.handle_interrupt(),
             Input::Server(bytes) => client.receive(&bytes),
             Input::ServerClosed => client.receive_eof(),
         }
+    }
+}
+
+/// What the terminal shows below the printed lines: the prompt and the line being typed.
+struct Screen {
+    /// At a terminal: its settings (restored when dropped) and the line being typed.
+    editor: Option<(RawTerminal, LineEditor)>,
+    /// The prompt shown before the line, until a line is entered.
+    prompt: String,
+}
+
+impl Screen {
+    /// Prints `line` above the line being typed, which is drawn again below it.
+    fn print(&self, out: &mut impl Write, line: &str) {
+        match &self.editor {
+            Some(_) => {
+                let _ = writeln!(out, "\r\x1b[K{line}");
+                self.redraw(out);
+            }
+            None => {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+
+    /// Shows `text` as the prompt of the next line, hidden for a password.
+    fn prompt(&mut self, out: &mut impl Write, text: String, hidden: bool) {
+        self.prompt = text;
+        match &mut self.editor {
+            Some((_, editor)) => {
+                if hidden {
+                    editor.hide_next_line();
+                }
+                self.redraw(out);
+            }
+            None => {
+                let _ = write!(out, "{}", self.prompt);
+            }
+        }
+    }
+
+    fn redraw(&self, out: &mut impl Write) {
+        if let Some((_, editor)) = &self.editor {
+            let _ = write!(out, "{}", editor.render(&self.prompt));
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The terminal in non-canonical mode without echo, for the line editor; its own settings
+/// come back when dropped.
+struct RawTerminal {
+    saved: libc::termios,
+}
+
+impl RawTerminal {
+    /// `None` when the settings cannot be changed (the client then reads lines as a script's).
+    fn start() -> Option<RawTerminal> {
+        // SAFETY: termios is plain data; tcgetattr fills it from fd 0, checked below.
+        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 is open (stdin) and `saved` is a valid termios to write into.
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
+            return None;
+        }
+        let mut raw = saved;
+        // Keys arrive one by one and undrawn; ISIG stays, so Ctrl-C is still a SIGINT.
+        raw.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ECHONL);
+        raw.c_cc[libc::VMIN] = 1;
+        raw.c_cc[libc::VTIME] = 0;
+        // SAFETY: as above; `raw` is a copy of the terminal's own settings.
+        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) } != 0 {
+            return None;
+        }
+        Some(RawTerminal { saved })
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restores the settings read from the same fd in `start`.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved) };
     }
 }
 
@@ -178,6 +308,26 @@ fn read_server(mut stream: Stream, inputs: Sender<Input>) -> impl FnOnce() {
     }
 }
 
+fn read_keys(inputs: Sender<Input>) -> impl FnOnce() {
+    move || {
+        let mut stdin = io::stdin();
+        let mut buf = [0u8; KEY_BUFFER];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if inputs.send(Input::Keys(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = inputs.send(Input::StdinEnded);
+    }
+}
+
 fn read_stdin(inputs: Sender<Input>) -> impl FnOnce() {
     move || {
         let stdin = io::stdin();
@@ -211,5 +361,7 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String>
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// A server that does not answer a connection attempt in this long is taken as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes of keys read at once: a paste arrives in a few reads.
+const KEY_BUFFER: usize = 4096;
 /// Bytes read from the server per call: many chat lines, or one long one.
 const READ_BUFFER: usize = 16 * 1024;

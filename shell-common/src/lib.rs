@@ -8,6 +8,7 @@
 //! Protocol decisions stay in `ferry-core`; the message store in
 //! `ferry-storage`.
 
+pub mod chat_accounts;
 pub mod chat_client;
 pub mod file_client;
 pub mod files;

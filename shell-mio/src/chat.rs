@@ -14,10 +14,22 @@
 //! A client the hub disconnected is ended as its [`Close`] says: its last bytes are written,
 //! the sending side shut, what it still sends read and dropped until it closes, all until the
 //! close's deadline at most.
+//!
+//! Account work (hashing, verifying, storing) and the history the hub hands out go to the
+//! shared [`ChatBackend`] at the end of every turn; its password threads report over a channel
+//! and wake the loop through its one waker, and the outcomes reach the hub on the loop.
 
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
 use std::time::Instant;
 
-use ferry_core::chat::{ChatConfig, ChatHub, ClientId, ClientMap, Close, Line, WebChatConfig};
+use ferry_core::chat::{
+    AccountOutcome, ChatConfig, ChatHub, ClientId, ClientMap, Close, Line, Peer, WebChatConfig,
+};
+use ferry_shell::chat_accounts::{ChatBackend, Report, Restored};
+use mio::Waker;
+use time::OffsetDateTime;
 
 use crate::conns::{ConnKey, Wakes};
 use crate::outbox::LineOutbox;
@@ -26,6 +38,13 @@ use crate::session::{Protocol, ReadPolicy, Status};
 /// The room: the hub and what it handed out for each client.
 pub struct ChatService {
     pub(crate) hub: ChatHub,
+    /// Hashing, accounts and history, off the loop.
+    backend: ChatBackend,
+    /// How the password pool reports: over `outcomes`, then a wake of the loop.
+    report: Report,
+    outcomes: Receiver<(ClientId, AccountOutcome)>,
+    /// The port speaks TLS (the web port too: both take the same certificate).
+    secure: bool,
     pub(crate) clients: ClientMap<ConnKey>,
     pub(crate) staged: ClientMap<Staged>,
     /// The web port's settings (`--web`), for its connections.
@@ -63,9 +82,29 @@ pub struct ChatSession {
 }
 
 impl ChatService {
-    pub fn new(config: ChatConfig, web: WebChatConfig) -> ChatService {
+    pub fn new(
+        config: ChatConfig,
+        web: WebChatConfig,
+        backend: ChatBackend,
+        restored: Restored,
+        secure: bool,
+        waker: Arc<Waker>,
+    ) -> ChatService {
+        let mut hub = ChatHub::new(config);
+        hub.set_accounts(restored.accounts);
+        hub.restore_history(restored.history);
+        hub.set_clock(Instant::now(), OffsetDateTime::now_utc());
+        let (sender, outcomes) = mpsc::channel();
+        let report: Report = Arc::new(move |client, outcome| {
+            let _ = sender.send((client, outcome));
+            let _ = waker.wake();
+        });
         ChatService {
-            hub: ChatHub::new(config),
+            hub,
+            backend,
+            report,
+            outcomes,
+            secure,
             clients: ClientMap::default(),
             staged: ClientMap::default(),
             web,
@@ -76,8 +115,16 @@ impl ChatService {
         }
     }
 
-    pub fn open(&mut self, key: ConnKey, now: Instant) -> ChatSession {
-        let client = self.hub.connect(now);
+    /// What the hub is told about a client from `remote` on either of the chat's ports.
+    pub(crate) fn peer(&self, remote: SocketAddr) -> Peer {
+        Peer {
+            address: remote.ip(),
+            secure: self.secure,
+        }
+    }
+
+    pub fn open(&mut self, key: ConnKey, remote: SocketAddr, now: Instant) -> ChatSession {
+        let client = self.hub.connect_from(now, self.peer(remote));
         self.clients.insert(client, key);
         ChatSession {
             client,
@@ -105,6 +152,20 @@ impl ChatService {
         self.hub.shutdown(now);
     }
 
+    /// Writes the history still queued for the store; once the loop is done.
+    pub fn finish(&mut self) {
+        self.backend
+            .serve(&mut self.hub, Instant::now(), &self.report);
+        self.backend.finish();
+    }
+
+    /// The password pool finished some work: its outcomes go to the hub.
+    pub fn handle_wake(&mut self, now: Instant) {
+        while let Ok((client, outcome)) = self.outcomes.try_recv() {
+            self.hub.handle_account(now, client, outcome);
+        }
+    }
+
     /// A new turn of the loop: a new share of transmits.
     pub fn begin_turn(&mut self) {
         self.handed = 0;
@@ -123,6 +184,7 @@ impl ChatService {
     /// one turn, not for ten thousand writes (and the hub hands the room's regulars theirs
     /// first).
     pub fn end_of_turn(&mut self, wakes: &mut Wakes, now: Instant) {
+        self.backend.serve(&mut self.hub, now, &self.report);
         while self.handed < TRANSMITS_PER_TURN {
             let Some(transmit) = self.hub.poll_transmit(now, &mut self.transmit) else {
                 break;

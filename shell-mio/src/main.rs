@@ -29,6 +29,7 @@ use ferry_core::limits;
 use ferry_core::tls::{self, Alpn, DEFAULT_HANDSHAKE_TIMEOUT};
 use ferry_core::web::app::MessageApp;
 use ferry_core::web::site::Site;
+use ferry_shell::chat_accounts::ChatBackend;
 use ferry_shell::files::FileServer;
 use ferry_shell::tls::ServerTls;
 use mio::net::{TcpListener, UdpSocket};
@@ -236,9 +237,14 @@ fn start_chat(event_loop: &mut EventLoop, options: &ChatOptions) -> Result<Strin
     let address = listener
         .local_addr()
         .map_err(|e| format!("chat server: {e}"))?;
+    let (backend, restored) = ChatBackend::open(options)?;
     event_loop.services.chat = Some(chat::ChatService::new(
         options.chat_config(),
         options.web_config(),
+        backend,
+        restored,
+        tls.is_some(),
+        event_loop.waker.clone(),
     ));
     let line = secure_if(tls.is_some(), chat_core::listening_line(address));
     event_loop

@@ -407,9 +407,9 @@ impl Services {
             ServiceKind::Files => Some(Session::Files(Box::new(
                 self.files.as_mut()?.open(remote, now),
             ))),
-            ServiceKind::Chat => Some(Session::Chat(self.chat.as_mut()?.open(key, now))),
+            ServiceKind::Chat => Some(Session::Chat(self.chat.as_mut()?.open(key, remote, now))),
             ServiceKind::WebChat => Some(Session::WebChat(Box::new(
-                self.chat.as_mut()?.open_web(now),
+                self.chat.as_mut()?.open_web(remote, now),
             ))),
             ServiceKind::Peer => Some(Session::Peer(self.socket.as_mut()?.open(key, remote)?)),
         }
@@ -443,6 +443,9 @@ impl Services {
         }
         if let Some(socket) = self.socket.as_mut() {
             socket.handle_wake(wakes, now);
+        }
+        if let Some(chat) = self.chat.as_mut() {
+            chat.handle_wake(now);
         }
     }
 
@@ -486,14 +489,17 @@ impl Services {
             && self.socket.as_ref().is_none_or(SocketServer::is_idle)
     }
 
-    /// The last step of a stop: lets the store finish what it holds, and removes what uploads
-    /// the grace period cut short were writing.
+    /// The last step of a stop: lets the stores finish what they hold (the chat's history
+    /// too), and removes what uploads the grace period cut short were writing.
     pub fn finish(&mut self) {
         if let Some(socket) = self.socket.as_mut() {
             socket.finish();
         }
         if let Some(files) = self.files.as_ref() {
             files.finish();
+        }
+        if let Some(chat) = self.chat.as_mut() {
+            chat.finish();
         }
     }
 }

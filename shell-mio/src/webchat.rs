@@ -5,9 +5,10 @@
 //! is are the core's; a browser client differs from a TCP one only in the bytes its conn makes
 //! of the lines (a copy per client, framed, where a TCP client writes the shared lines).
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use ferry_core::chat::{ClientId, WebChatConn, WebChatEvent};
+use ferry_core::chat::{ClientId, Peer, WebChatConn, WebChatEvent};
 use time::OffsetDateTime;
 
 use crate::chat::ChatService;
@@ -17,6 +18,8 @@ use crate::session::{Protocol, ReadPolicy, Status};
 /// One connection of the chat's web port.
 pub struct WebChatSession {
     conn: WebChatConn,
+    /// Where the browser connects from, for the hub's rules on logins and addresses.
+    peer: Peer,
     /// The hub's client, once the WebSocket is open and until it is gone or the hub closed it.
     client: Option<ClientId>,
     /// The hub handed lines that are not all written yet.
@@ -25,9 +28,10 @@ pub struct WebChatSession {
 
 impl ChatService {
     /// A new connection on the web port.
-    pub fn open_web(&mut self, now: Instant) -> WebChatSession {
+    pub fn open_web(&mut self, remote: SocketAddr, now: Instant) -> WebChatSession {
         WebChatSession {
             conn: WebChatConn::new(self.web, now, OffsetDateTime::now_utc()),
+            peer: self.peer(remote),
             client: None,
             in_flight: false,
         }
@@ -40,7 +44,7 @@ impl WebChatSession {
         while let Some(event) = self.conn.poll_event() {
             match event {
                 WebChatEvent::Opened => {
-                    let client = service.hub.connect(now);
+                    let client = service.hub.connect_from(now, self.peer);
                     service.clients.insert(client, key);
                     self.client = Some(client);
                 }

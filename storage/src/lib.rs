@@ -3,7 +3,8 @@
 //! Owns the record key and its clock ([`key`]), the `data.json` format ([`format`]), reading
 //! records back ([`record`]), the file store that puts them together ([`FileStore`]), the
 //! MongoDB store ([`MongoStore`]), which of the two a `--store` text names ([`location`]) and
-//! the contract both meet for the shells ([`MessageStore`]).
+//! the contract both meet for the shells ([`MessageStore`]); and the chat's accounts and
+//! history ([`chat`]), in files or MongoDB the same way.
 //!
 //! The split follows ferry's sans-io rule: everything about the file's content (where to append,
 //! how records are laid out, what a torn tail is and how to repair it, how key collisions are
@@ -14,6 +15,7 @@
 //! [`mongo::outcome`] are pure); it reads the monotonic clock only to pace its retries.
 
 pub mod backend;
+pub mod chat;
 pub mod file;
 pub mod format;
 pub mod ids;

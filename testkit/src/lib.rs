@@ -141,6 +141,16 @@ macro_rules! suite {
                 an_idle_client_gets_its_error_line_after_its_backlog,
                 sigterm_goodbye_reaches_a_client_behind_on_reading,
                 ten_thousand_clients_claim_names_in_bounded_time_and_memory,
+                accounts_register_then_login_elsewhere_then_speak,
+                a_wrong_password_and_an_unknown_name_get_the_same_error,
+                a_guest_cannot_take_a_registered_name,
+                accounts_and_history_survive_a_restart_and_a_kill,
+                concurrent_registrations_of_one_name_have_one_winner,
+                a_flooding_client_is_refused_without_slowing_others,
+                hostile_account_objects_get_error_lines,
+                terminal_client_registers_without_echoing_the_password,
+                terminal_client_keeps_the_line_being_typed,
+                a_login_storm_does_not_delay_the_room,
             ],
             websocket: [
                 websocket_and_tcp_clients_share_the_room,
@@ -223,6 +233,8 @@ macro_rules! suite {
                 killed_mongodb_server_keeps_every_acknowledged_post,
                 killed_mongodb_server_over_tcp_keeps_every_acknowledged_post,
                 http_and_socket_as_separate_processes_store_in_mongodb,
+                chat_accounts_and_history_live_in_mongodb,
+                two_chat_servers_on_one_database_register_a_name_once,
             ],
         }
     };

@@ -25,6 +25,11 @@ use std::time::{Duration, Instant};
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::sync::{Client, Collection};
 
+pub use crate::chat::{
+    chat_accounts_and_history_live_in_mongodb,
+    two_chat_servers_on_one_database_register_a_name_once,
+};
+
 use crate::check;
 use crate::faults::post_many;
 use crate::fixture;
@@ -192,6 +197,7 @@ pub struct Database {
     url: String,
     name: String,
     collection: Collection<Document>,
+    db: mongodb::sync::Database,
 }
 
 impl Database {
@@ -206,8 +212,14 @@ impl Database {
         Database {
             url: url.trim_end_matches('/').to_string(),
             collection: db.collection(COLLECTION),
+            db,
             name,
         }
+    }
+
+    /// The collection `name` of this database.
+    pub fn collection(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
     }
 
     /// The `--store` value naming this database.
@@ -332,7 +344,7 @@ fn serve(bin: &str, label: &str, store_url: &str) -> Server {
 }
 
 /// The shared server's URL.
-fn shared_server() -> String {
+pub(crate) fn shared_server() -> String {
     from_environment(URL_VARIABLE)
 }
 

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use ferry_core::chat::{ChatConfig, ChatError};
+use ferry_core::chat::{AccountsMode, ChatConfig, ChatError};
+use ferry_storage::StoreLocation;
 
 use super::{line, run};
 use crate::{ChatClientOptions, ChatOptions, CliErrorKind, Command, ValueError, ValueSource};
@@ -199,13 +200,24 @@ fn chat_errors_name_the_problem_in_one_line() {
              chat --help'",
         ),
         (
-            &["chat", "--store", "x"],
+            &["chat", "--fsync", "always"],
             CliErrorKind::FlagNotTaken {
-                flag: "store".into(),
+                flag: "fsync".into(),
                 taken_by: vec!["serve".into(), "socket".into()],
             },
-            "ferry: 'chat' does not take --store (only 'serve' and 'socket'); see 'ferry chat \
+            "ferry: 'chat' does not take --fsync (only 'serve' and 'socket'); see 'ferry chat \
              --help'",
+        ),
+        (
+            &["chat", "--accounts", "maybe"],
+            CliErrorKind::InvalidValue {
+                flag: "accounts".into(),
+                value: "maybe".into(),
+                source: ValueSource::CommandLine,
+                reason: ValueError::Accounts,
+            },
+            "ferry: invalid value 'maybe' for --accounts: expected off, optional or required; \
+             see 'ferry chat --help'",
         ),
     ];
     for (args, kind, message) in cases {
@@ -213,6 +225,33 @@ fn chat_errors_name_the_problem_in_one_line() {
         assert_eq!(error.kind(), kind, "{args:?}");
         assert_eq!(error.to_string(), *message, "{args:?}");
     }
+}
+
+#[test]
+fn account_and_flood_flags_reach_the_room() {
+    let Ok(Command::Chat(options)) = line(
+        "chat --accounts REQUIRED --allow-insecure-login --flood-rate 0 --flood-burst 3 \
+         --store mongodb://db:27017/ferry",
+    ) else {
+        panic!("not a chat command");
+    };
+    let config = options.chat_config();
+    assert_eq!(config.accounts, AccountsMode::Required);
+    assert!(config.allow_insecure_login);
+    assert_eq!(config.flood, None);
+    assert_eq!(
+        options.store,
+        StoreLocation::MongoDb("mongodb://db:27017/ferry".into())
+    );
+    let Ok(Command::Chat(defaults)) = run(&["chat"], &[("FERRY_ACCOUNTS", "off")]) else {
+        panic!("not a chat command");
+    };
+    assert_eq!(defaults.accounts, AccountsMode::Off);
+    assert_eq!(defaults.store, StoreLocation::File("storage".into()));
+    assert_eq!(
+        defaults.chat_config().flood,
+        ferry_core::chat::flood::Rate::per_second(10, 5)
+    );
 }
 
 #[test]

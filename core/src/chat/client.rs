@@ -9,7 +9,12 @@
 //! # Theory of operation
 //!
 //! - `AskingName`: no username yet; each typed line is a candidate, checked with the room's rules
-//!   before it is sent. A name given on the command line skips this state.
+//!   before it is sent. A name given on the command line skips this state. The prompt waits
+//!   for the history to arrive (or [`HISTORY_WAIT`]), so it is not buried in it. `/register
+//!   NAME` and `/login NAME` go to `AwaitingPassword` instead.
+//! - `AwaitingPassword`: the next line is the password (the shell reads it without echo, asked
+//!   by [`ClientEvent::AskPassword`]); the account request is sent and the client is `Joining`
+//!   until the server's `welcome` and join.
 //! - `Joining`: the name was sent; lines typed now wait (up to a bound) until the server confirms
 //!   with the join announcement of this name. An error line instead (the name is taken) goes
 //!   back to `AskingName` for a person at a terminal, and ends a script's client. Input that ends now (a script piping lines in) does not drop what
@@ -18,7 +23,10 @@
 //! - `Joined`: each typed line becomes a message; empty lines are not sent.
 //! - `Ended`: the user left (end of input, Ctrl-C) or the server closed the connection.
 //!
-//! Server lines are printed as `username: message`, history as `(earlier) username: message`,
+//! Commands (`/register`, `/login`, `/password`, `/quit`, `/help`) are never sent as messages.
+//! Server lines are printed as `[HH:MM] username: message` (the server's time, UTC, when it says),
+//! history as `(earlier) [HH:MM] username: message`, a name in a colour of its own when the shell
+//! says the output is a terminal,
 //! announcements as `* ann joined` / `* ann left` (a large room's batches as `* ann, bob and
 //! 12 others joined`), errors as `! reason`. Control characters in
 //! what others sent are escaped, so nobody can move the cursor or clear the screen of a reader.
@@ -29,6 +37,9 @@ use std::time::{Duration, Instant};
 use super::framing::ObjectFramer;
 use super::wire::{self, ServerLine};
 use super::{check_username, ChatError, MAX_LINE};
+mod account_flow;
+mod commands;
+pub mod editor;
 
 /// The terminal client's state machine.
 #[derive(Debug)]
@@ -48,6 +59,19 @@ pub struct ChatClient {
     /// A refused name asks for another (a person typing) rather than ending (a script).
     asks_again: bool,
     last_sent: Instant,
+    /// Names are shown in colour (the shell prints to a terminal).
+    colour: bool,
+    /// When to ask for a name if no history has arrived by then.
+    prompt_due: Option<Instant>,
+    /// Where a `/password` stands.
+    password_change: Option<PasswordChange>,
+}
+
+/// The steps of `/password`: the current password, then the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PasswordChange {
+    Old,
+    New(String),
 }
 
 /// What the shell shows or does for the client.
@@ -57,6 +81,9 @@ pub enum ClientEvent {
     Print(String),
     /// Print this without a newline and flush: the client waits for the user to type.
     Prompt(String),
+    /// Print this prompt and read the next line without echo: it is a password. Echo goes back
+    /// on once that line is read.
+    AskPassword(String),
     /// The session is over; close the connection and exit with [`ClientEnd::exit_code`].
     Ended(ClientEnd),
 }
@@ -76,6 +103,7 @@ pub enum ClientEnd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     AskingName,
+    AwaitingPassword { username: String, register: bool },
     Joining { username: String },
     Joined { username: String },
     Ended(ClientEnd),
@@ -105,20 +133,43 @@ impl ChatClient {
             input_ended: None,
             asks_again,
             last_sent: now,
+            colour: false,
+            prompt_due: None,
+            password_change: None,
         };
         match username {
             Some(name) => client.try_name(now, name),
-            None => client.ask(),
+            None => client.prompt_due = Some(now + HISTORY_WAIT),
         }
         client
+    }
+
+    /// Shows each name in a colour of its own: for output to a terminal.
+    pub fn with_colour(mut self, colour: bool) -> Self {
+        self.colour = colour;
+        self
     }
 
     /// A line the user typed (with or without its line ending).
     pub fn handle_line(&mut self, now: Instant, line: &str) {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let line = line.strip_suffix('\r').unwrap_or(line);
+        if let State::AwaitingPassword { username, register } = &self.state {
+            let (username, register) = (username.clone(), *register);
+            return self.send_credentials(now, username, register, line);
+        }
+        if self.password_change.is_some() {
+            return self.change_password(now, line);
+        }
+        if let Some(command) = commands::parse(line) {
+            return self.run_command(command);
+        }
         match &self.state {
-            State::AskingName => self.try_name(now, line.trim()),
+            State::AskingName => {
+                self.prompt_due = None;
+                self.try_name(now, line.trim())
+            }
+            State::AwaitingPassword { .. } => {}
             State::Joining { .. } => {
                 if line.trim().is_empty() {
                     return;
@@ -164,6 +215,10 @@ impl ChatClient {
         for line in lines {
             self.show(line);
         }
+        // The history came with the first bytes: now the prompt goes below it.
+        if self.prompt_due.take().is_some() && self.state == State::AskingName {
+            self.ask();
+        }
     }
 
     /// The server closed the connection.
@@ -179,6 +234,12 @@ impl ChatClient {
     pub fn handle_timeout(&mut self, now: Instant) {
         if matches!(self.state, State::Ended(_)) {
             return;
+        }
+        if self.prompt_due.is_some_and(|due| now >= due) {
+            self.prompt_due = None;
+            if self.state == State::AskingName {
+                self.ask();
+            }
         }
         if self
             .input_ended
@@ -212,7 +273,10 @@ impl ChatClient {
             _ => {
                 let keepalive = self.last_sent + KEEPALIVE_INTERVAL;
                 let give_up = self.input_ended.map(|ended| ended + JOIN_WAIT);
-                Some(give_up.map_or(keepalive, |give_up| give_up.min(keepalive)))
+                [Some(keepalive), give_up, self.prompt_due]
+                    .into_iter()
+                    .flatten()
+                    .min()
             }
         }
     }
@@ -273,9 +337,12 @@ impl ChatClient {
                 username,
                 message,
                 history,
+                time,
             }) => {
                 let earlier = if history { "(earlier) " } else { "" };
-                format!("{earlier}{}: {}", escaped(&username), escaped(&message))
+                let stamp = time.as_deref().and_then(clock).unwrap_or_default();
+                let name = self.name(&username);
+                format!("{earlier}{stamp}{name}: {}", escaped(&message))
             }
             Ok(ServerLine::Join { username }) => {
                 if let State::Joining { username: mine } = &self.state {
@@ -287,6 +354,14 @@ impl ChatClient {
                 format!("* {} joined", escaped(&username))
             }
             Ok(ServerLine::Leave { username }) => format!("* {} left", escaped(&username)),
+            Ok(ServerLine::Welcome { username }) => match &mut self.state {
+                // The account's name as registered, perhaps in another case than typed.
+                State::Joining { username: mine } => {
+                    *mine = username.clone();
+                    format!("* welcome, {}", escaped(&username))
+                }
+                _ => "* your password was changed".to_string(),
+            },
             Ok(ServerLine::Joins { usernames, others }) => match self.others(&usernames, others) {
                 Some(names) => format!("* {names} joined"),
                 None => return,
@@ -321,7 +396,7 @@ impl ChatClient {
     fn others(&self, usernames: &[String], unnamed: u64) -> Option<String> {
         let mine = match &self.state {
             State::Joining { username } | State::Joined { username } => Some(username.as_str()),
-            State::AskingName | State::Ended(_) => None,
+            State::AskingName | State::AwaitingPassword { .. } | State::Ended(_) => None,
         };
         let others: Vec<String> = usernames
             .iter()
@@ -377,6 +452,19 @@ impl ChatClient {
         self.events.push_back(ClientEvent::Ended(end));
     }
 
+    /// `name` as shown: escaped, and in its colour when the output is a terminal.
+    fn name(&self, name: &str) -> String {
+        if !self.colour {
+            return escaped(name);
+        }
+        // FNV-1a: the same name gets the same colour in every client, without a hash seed.
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let colour = COLOURS[(hash % COLOURS.len() as u64) as usize];
+        format!("\x1b[{colour}m{}\x1b[0m", escaped(name))
+    }
+
     fn print(&mut self, text: String) {
         self.events.push_back(ClientEvent::Print(text));
     }
@@ -414,6 +502,21 @@ fn escaped(text: &str) -> String {
     out
 }
 
+/// `[HH:MM] ` from a server time (`2026-12-05T17:20:00Z`); `None` for a text of another shape.
+fn clock(time: &str) -> Option<String> {
+    let hours = time.get(11..13)?;
+    let minutes = time.get(14..16)?;
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    (time.get(13..14) == Some(":") && digits(hours) && digits(minutes))
+        .then(|| format!("[{hours}:{minutes}] "))
+}
+
+/// SGR foreground colours for names: the six that read on dark and light backgrounds alike
+/// (red, green, yellow, blue, magenta, cyan), in their plain form.
+const COLOURS: [u8; 6] = [31, 32, 33, 34, 35, 36];
+/// How long the client waits for the history before asking for a name anyway: the history
+/// comes with the server's first bytes, within a round trip.
+pub const HISTORY_WAIT: Duration = Duration::from_millis(300);
 /// A batch of joins or leaves names at most this many people (six when that is all); the rest
 /// are counted.
 const MAX_NAMES_SHOWN: usize = 5;

@@ -13,6 +13,20 @@
 //! every object must carry the same username and a message, which goes to every other client
 //! and into the history. Anything invalid gets an error line for that client alone.
 //!
+//! # Accounts, flood control, history that survives (issue 14)
+//!
+//! A client may instead register or log in (`accounts`): the hub checks the request, hands the
+//! shell the hashing and storing as [`AccountWork`] ([`ChatHub::poll_account_work`]) and, on
+//! its outcome ([`ChatHub::handle_account`]), welcomes the client and joins it under the
+//! account's name. Under `--accounts optional` a guest may not take a registered name; under
+//! `required` nothing but register and login is accepted first. Names are held by their
+//! compared form, so `Ann` cannot join beside `ann`. Every object a client sends takes a token
+//! from its flood bucket ([`super::flood`]); over the rate it is refused, and a client that
+//! keeps on is disconnected. Each message said goes out to be stored
+//! ([`ChatHub::poll_said_message`]), stamped with the wall-clock time the shell anchored with
+//! [`ChatHub::set_clock`]; at start the shell gives back what was kept
+//! ([`ChatHub::restore_history`]).
+//!
 //! # Who hears what
 //!
 //! A client hears the room live (messages, joins, leaves) only once it has claimed a username:
@@ -65,14 +79,20 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::mem;
 use std::time::Instant;
 
+use time::OffsetDateTime;
+
+use super::accounts::guard::{LoginGuard, RegisterLimit};
+use super::accounts::{account_key, AccountTable, AccountWork};
 use super::client_id::{ClientId, ClientMap};
+use super::flood::Flood;
 use super::framing::ObjectFramer;
 use super::line::Line;
-use super::ChatConfig;
+use super::{ChatConfig, Peer, SaidMessage};
 use announce::Announcements;
 use client::Client;
 use log::RoomLog;
 
+mod accounts;
 mod announce;
 mod client;
 mod delivery;
@@ -88,7 +108,21 @@ pub use outcome::{ChatEvent, Close, CloseReason, Transmit};
 pub struct ChatHub {
     config: ChatConfig,
     clients: ClientMap<Client>,
+    /// Who holds each name, by its compared form ([`account_key`]), so `Ann` cannot join
+    /// beside `ann`.
     names: HashMap<String, ClientId>,
+    accounts: AccountTable,
+    logins: LoginGuard,
+    registrations: RegisterLimit,
+    /// Each client's account request whose outcome the shell has not reported yet; kept apart
+    /// from the client, which may leave meanwhile.
+    pending_accounts: ClientMap<accounts::Pending>,
+    /// Account work for the shell, not yet taken.
+    account_work: VecDeque<AccountWork>,
+    /// Messages said, for the shell to store, not yet taken.
+    said_messages: VecDeque<SaidMessage>,
+    /// A monotonic instant and the wall-clock time at it, to stamp messages with.
+    clock: Option<(Instant, OffsetDateTime)>,
     /// History lines (marked `"history": true`), oldest first.
     history: VecDeque<Line>,
     /// How many messages ever went into the history: the newest one's number.
@@ -127,6 +161,13 @@ impl ChatHub {
             config,
             clients: ClientMap::default(),
             names: HashMap::new(),
+            accounts: AccountTable::default(),
+            logins: LoginGuard::default(),
+            registrations: RegisterLimit::default(),
+            pending_accounts: ClientMap::default(),
+            account_work: VecDeque::new(),
+            said_messages: VecDeque::new(),
+            clock: None,
             history: VecDeque::with_capacity(config.history),
             said: 0,
             log: RoomLog::new(config.max_queue),
@@ -145,14 +186,41 @@ impl ChatHub {
         }
     }
 
-    /// A client connected; it is sent the history at once (see "Who hears what"). Returns its
-    /// id for later inputs.
+    /// The registered accounts, as the store holds them at start (issue 14). Call before the
+    /// first client connects.
+    pub fn set_accounts(&mut self, accounts: AccountTable) {
+        self.accounts = accounts;
+    }
+
+    /// The history the store kept (oldest first), as if just said: newcomers get its last
+    /// `history` messages. Call before the first client connects.
+    pub fn restore_history(&mut self, messages: impl IntoIterator<Item = SaidMessage>) {
+        for said in messages {
+            self.keep_in_history(&said);
+        }
+    }
+
+    /// Tells the hub that the wall clock read `utc` at `now`: messages said from then on carry
+    /// the time (`now` plus the monotonic time since). A shell calls it at start, and may again
+    /// to follow changes of the wall clock.
+    pub fn set_clock(&mut self, now: Instant, utc: OffsetDateTime) {
+        self.clock = Some((now, utc));
+    }
+
+    /// A client connected from this machine over a plain port; see [`ChatHub::connect_from`].
     pub fn connect(&mut self, now: Instant) -> ClientId {
+        self.connect_from(now, Peer::LOCAL)
+    }
+
+    /// A client connected from `peer`; it is sent the history at once (see "Who hears
+    /// what"). Returns its id for later inputs.
+    pub fn connect_from(&mut self, now: Instant, peer: Peer) -> ClientId {
         self.next_id += 1;
         let id = ClientId(self.next_id);
         let armed = now + self.config.idle_timeout;
         let framer = ObjectFramer::new(self.config.max_line);
-        let mut client = Client::new(framer, now, armed, self.said);
+        let flood = Flood::new(self.config.flood);
+        let mut client = Client::new(framer, peer, flood, now, armed, self.said);
         // Like every private line, the history may pass `max_queue` once: it is bounded.
         for line in &self.history {
             client.queue_private(self.log.end(), line.clone());
@@ -243,7 +311,7 @@ impl ChatHub {
             if let Some(state) = self.clients.get_mut(&client) {
                 // Nobody stays to hear the leaves.
                 if let Some(username) = state.username.take() {
-                    self.names.remove(&username);
+                    self.names.remove(&account_key(&username));
                 }
                 self.close(now, client, CloseReason::Shutdown);
             }
@@ -260,6 +328,18 @@ impl ChatHub {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// The next piece of account work for the shell (hash, verify, store), whose outcome comes
+    /// back with [`ChatHub::handle_account`]. Drain after every input.
+    pub fn poll_account_work(&mut self) -> Option<AccountWork> {
+        self.account_work.pop_front()
+    }
+
+    /// The next message said, for the shell to store so the history survives a restart.
+    /// Drain after every input; nothing waits for it.
+    pub fn poll_said_message(&mut self) -> Option<SaidMessage> {
+        self.said_messages.pop_front()
     }
 
     /// The next thing that happened in the room. Drain after every input; nothing depends on it.

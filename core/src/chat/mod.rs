@@ -14,11 +14,15 @@
 //! the errors a peer can cause ([`ChatError`]) and the limits. It never touches a socket or a
 //! terminal; the shells move the bytes.
 
+pub mod accounts;
 pub mod client;
 pub mod client_id;
+pub mod flood;
 pub mod framing;
 pub mod hub;
 pub mod line;
+pub mod peer;
+pub mod record;
 pub mod web;
 pub mod wire;
 
@@ -26,11 +30,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use accounts::{AccountOutcome, AccountWork, AccountsMode, Secret};
 pub use client::{ChatClient, ClientEnd, ClientEvent};
 pub use client_id::{ClientId, ClientIdHasher, ClientMap};
 pub use framing::ObjectFramer;
 pub use hub::{ChatEvent, ChatHub, Close, CloseReason, Transmit};
 pub use line::Line;
+pub use peer::Peer;
+pub use record::SaidMessage;
 pub use web::{WebChatConfig, WebChatConn, WebChatEvent};
 
 /// Limits and timeouts of a chat room.
@@ -55,6 +62,14 @@ pub struct ChatConfig {
     /// A client is handed output at most once per this interval; what arrives meanwhile goes
     /// out in the same write. Zero hands out everything at once.
     pub write_interval: Duration,
+    /// Whether the room has accounts and insists on them (`--accounts`).
+    pub accounts: AccountsMode,
+    /// Logins (and password changes) over a connection that is neither TLS nor from this
+    /// machine are accepted (`--allow-insecure-login`); otherwise refused, so passwords do not
+    /// cross a network in clear.
+    pub allow_insecure_login: bool,
+    /// How fast one connection may send objects (`None`: as fast as it likes).
+    pub flood: Option<flood::Rate>,
 }
 
 impl Default for ChatConfig {
@@ -68,6 +83,9 @@ impl Default for ChatConfig {
             announce_limit: DEFAULT_ANNOUNCE_LIMIT,
             announce_interval: ANNOUNCE_INTERVAL,
             write_interval: WRITE_INTERVAL,
+            accounts: AccountsMode::default(),
+            allow_insecure_login: false,
+            flood: flood::Rate::per_second(flood::DEFAULT_BURST, flood::DEFAULT_PER_SECOND),
         }
     }
 }
@@ -102,6 +120,42 @@ pub enum ChatError {
     BlankMessage,
     /// A line from the server the client cannot read.
     UnreadableServerLine,
+    /// An account object without a field its type needs (`password`, `old`, `new`).
+    MissingField,
+    /// A `type` the server does not know.
+    UnknownType,
+    /// An account name over [`accounts::MAX_ACCOUNT_NAME_CHARS`] characters.
+    AccountNameTooLong,
+    /// A new password shorter or longer than the rules allow.
+    PasswordLength,
+    /// An account object on a server run with `--accounts off`.
+    AccountsOff,
+    /// A login with an unknown name or a wrong password: the same answer for both, so nobody
+    /// learns which names exist by guessing.
+    LoginFailed,
+    /// A guest asked for a name someone registered.
+    NameRegistered,
+    /// Registering a name that is registered already.
+    NameAlreadyRegistered,
+    /// Anything but register or login before logging in, on a server with `--accounts
+    /// required`.
+    LoginRequired,
+    /// Register or login after the client joined under a name.
+    AlreadyJoined,
+    /// A password change before logging in.
+    NotLoggedIn,
+    /// Another account object while the last one is still being answered.
+    RequestPending,
+    /// A login over a connection neither TLS nor local, without `--allow-insecure-login`.
+    InsecureLogin,
+    /// Too many failed logins from this address: it waits out a lockout.
+    TooManyAttempts,
+    /// Too many new accounts from this address lately.
+    TooManyRegistrations,
+    /// Objects faster than the flood limit.
+    TooFast,
+    /// The server had no room to check a password now, or could not store the account.
+    AccountsUnavailable,
 }
 
 impl fmt::Display for ChatError {
@@ -122,6 +176,27 @@ impl fmt::Display for ChatError {
             ChatError::UsernameChanged => "you cannot change your username while connected",
             ChatError::BlankMessage => "the message is empty",
             ChatError::UnreadableServerLine => "the server sent a line this client cannot read",
+            ChatError::MissingField => "a field this request needs is missing",
+            ChatError::UnknownType => {
+                "unknown type; expected \"register\", \"login\" or \"password\""
+            }
+            ChatError::AccountNameTooLong => "an account name is at most 32 characters",
+            ChatError::PasswordLength => "a password is 8 to 1024 bytes long",
+            ChatError::AccountsOff => "this server has no accounts",
+            ChatError::LoginFailed => "wrong username or password",
+            ChatError::NameRegistered => "that username is registered; log in to use it",
+            ChatError::NameAlreadyRegistered => "that username is registered already",
+            ChatError::LoginRequired => "this server needs you to register or log in first",
+            ChatError::AlreadyJoined => "you already chose a name; reconnect to log in",
+            ChatError::NotLoggedIn => "log in before changing your password",
+            ChatError::RequestPending => "wait for the answer to your last request",
+            ChatError::InsecureLogin => {
+                "passwords are accepted only over TLS or from this machine"
+            }
+            ChatError::TooManyAttempts => "too many failed logins; try again later",
+            ChatError::TooManyRegistrations => "too many new accounts from your address; try later",
+            ChatError::TooFast => "too many messages too fast; this one was not sent",
+            ChatError::AccountsUnavailable => "the server cannot check accounts now; try again",
         })
     }
 }
@@ -238,6 +313,23 @@ mod tests {
             UsernameChanged,
             BlankMessage,
             UnreadableServerLine,
+            MissingField,
+            UnknownType,
+            AccountNameTooLong,
+            PasswordLength,
+            AccountsOff,
+            LoginFailed,
+            NameRegistered,
+            NameAlreadyRegistered,
+            LoginRequired,
+            AlreadyJoined,
+            NotLoggedIn,
+            RequestPending,
+            InsecureLogin,
+            TooManyAttempts,
+            TooManyRegistrations,
+            TooFast,
+            AccountsUnavailable,
         ] {
             let text = error.to_string();
             assert!(!text.is_empty() && !text.contains('\n'), "{error:?}");

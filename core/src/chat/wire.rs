@@ -12,26 +12,60 @@ use serde_json::error::Category;
 
 use super::ChatError;
 
-/// One object a client sent, its fields not yet checked against the rules of the room.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One object a client sent, its fields not yet checked against the rules of the room. Its
+/// `Debug` leaves the passwords out.
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct ClientObject<'a> {
+    /// `type`, when present: `register`, `login` or `password` (issue 14); a message has none.
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
     /// `username`, when present.
     #[serde(borrow, default)]
     pub username: Option<Cow<'a, str>>,
     /// `message`, when present.
     #[serde(borrow, default)]
     pub message: Option<Cow<'a, str>>,
+    /// `password` of a register or login, when present.
+    #[serde(borrow, default)]
+    pub password: Option<Cow<'a, str>>,
+    /// `old` password of a password change, when present.
+    #[serde(borrow, default)]
+    pub old: Option<Cow<'a, str>>,
+    /// `new` password of a password change, when present.
+    #[serde(borrow, default)]
+    pub new: Option<Cow<'a, str>>,
+}
+
+/// What a client asks for with an account object (issue 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRequest<'a> {
+    /// `{"type":"register","username":..,"password":..}`
+    Register {
+        username: &'a str,
+        password: &'a str,
+    },
+    /// `{"type":"login","username":..,"password":..}`
+    Login {
+        username: &'a str,
+        password: &'a str,
+    },
+    /// `{"type":"password","old":..,"new":..}`
+    Password { old: &'a str, new: &'a str },
 }
 
 /// One line the server sends, as the client reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerLine {
-    /// Somebody's message; `history` when it is replayed to a newcomer.
+    /// Somebody's message; `history` when it is replayed to a newcomer; `time` when the server
+    /// received it (UTC, RFC 3339), from servers that say.
     Message {
         username: String,
         message: String,
         history: bool,
+        time: Option<String>,
     },
+    /// This client registered or logged in as `username` (issue 14).
+    Welcome { username: String },
     /// `username` joined the room (also sent to the one who joined, as confirmation).
     Join { username: String },
     /// `username` left the room.
@@ -55,6 +89,46 @@ pub fn decode_client_object(text: &[u8]) -> Result<ClientObject<'_>, ChatError> 
     })
 }
 
+impl ClientObject<'_> {
+    /// The account request this object makes, if it has a `type`: `Ok(None)` for a plain
+    /// message object, an error for an unknown type or a missing field.
+    pub fn account_request(&self) -> Result<Option<AccountRequest<'_>>, ChatError> {
+        let Some(kind) = self.kind.as_deref() else {
+            return Ok(None);
+        };
+        match kind {
+            "register" | "login" => {
+                let username = self.username.as_deref().ok_or(ChatError::MissingUsername)?;
+                let password = required(&self.password)?;
+                Ok(Some(if kind == "register" {
+                    AccountRequest::Register { username, password }
+                } else {
+                    AccountRequest::Login { username, password }
+                }))
+            }
+            "password" => Ok(Some(AccountRequest::Password {
+                old: required(&self.old)?,
+                new: required(&self.new)?,
+            })),
+            _ => Err(ChatError::UnknownType),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientObject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |value: &Option<Cow<'_, str>>| value.as_ref().map(|_| "<hidden>");
+        f.debug_struct("ClientObject")
+            .field("kind", &self.kind)
+            .field("username", &self.username)
+            .field("message", &self.message)
+            .field("password", &hidden(&self.password))
+            .field("old", &hidden(&self.old))
+            .field("new", &hidden(&self.new))
+            .finish()
+    }
+}
+
 /// Appends a client's object: `{"username": ..}` to join, with `"message"` to speak.
 pub fn encode_client_object(username: &str, message: Option<&str>, out: &mut Vec<u8>) {
     #[derive(Serialize)]
@@ -66,23 +140,79 @@ pub fn encode_client_object(username: &str, message: Option<&str>, out: &mut Vec
     write_line(&Wire { username, message }, out);
 }
 
-/// Appends a message line; `history` marks it as replayed to a newcomer.
-pub fn encode_message(username: &str, message: &str, history: bool, out: &mut Vec<u8>) {
+/// Appends a client's account object (issue 14): register, login or password change.
+pub fn encode_account_request(request: &AccountRequest<'_>, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        password: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        old: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        new: Option<&'a str>,
+    }
+    let wire = match *request {
+        AccountRequest::Register { username, password } => Wire {
+            kind: "register",
+            username: Some(username),
+            password: Some(password),
+            old: None,
+            new: None,
+        },
+        AccountRequest::Login { username, password } => Wire {
+            kind: "login",
+            username: Some(username),
+            password: Some(password),
+            old: None,
+            new: None,
+        },
+        AccountRequest::Password { old, new } => Wire {
+            kind: "password",
+            username: None,
+            password: None,
+            old: Some(old),
+            new: Some(new),
+        },
+    };
+    write_line(&wire, out);
+}
+
+/// Appends a message line; `history` marks it as replayed to a newcomer; `time` is when the
+/// server received it (UTC, RFC 3339), left out when `None`.
+pub fn encode_message(
+    username: &str,
+    message: &str,
+    history: bool,
+    time: Option<&str>,
+    out: &mut Vec<u8>,
+) {
     #[derive(Serialize)]
     struct Wire<'a> {
         username: &'a str,
         message: &'a str,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         history: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        time: Option<&'a str>,
     }
     write_line(
         &Wire {
             username,
             message,
             history,
+            time,
         },
         out,
     );
+}
+
+/// Appends the answer to a successful register or login: `{"type":"welcome","username":..}`.
+pub fn encode_welcome(username: &str, out: &mut Vec<u8>) {
+    write_announcement("welcome", username, out);
 }
 
 /// Appends a join announcement.
@@ -149,7 +279,9 @@ pub fn encode_server_line(line: &ServerLine, out: &mut Vec<u8>) {
             username,
             message,
             history,
-        } => encode_message(username, message, *history, out),
+            time,
+        } => encode_message(username, message, *history, time.as_deref(), out),
+        ServerLine::Welcome { username } => encode_welcome(username, out),
         ServerLine::Join { username } => encode_join(username, out),
         ServerLine::Leave { username } => encode_leave(username, out),
         ServerLine::Joins { usernames, others } => {
@@ -181,6 +313,8 @@ pub fn decode_server_line(text: &[u8]) -> Result<ServerLine, ChatError> {
         usernames: Option<Vec<String>>,
         #[serde(default)]
         others: u64,
+        #[serde(default)]
+        time: Option<String>,
     }
     let wire: Wire = serde_json::from_slice(text).map_err(|_| ChatError::UnreadableServerLine)?;
     match (
@@ -190,6 +324,7 @@ pub fn decode_server_line(text: &[u8]) -> Result<ServerLine, ChatError> {
         wire.error,
     ) {
         (Some("join"), Some(username), _, _) => Ok(ServerLine::Join { username }),
+        (Some("welcome"), Some(username), _, _) => Ok(ServerLine::Welcome { username }),
         (Some("leave"), Some(username), _, _) => Ok(ServerLine::Leave { username }),
         (Some("joins"), _, _, _) => match wire.usernames {
             Some(usernames) => Ok(ServerLine::Joins {
@@ -210,9 +345,14 @@ pub fn decode_server_line(text: &[u8]) -> Result<ServerLine, ChatError> {
             username,
             message,
             history: wire.history.unwrap_or(false),
+            time: wire.time,
         }),
         _ => Err(ChatError::UnreadableServerLine),
     }
+}
+
+fn required<'a>(value: &'a Option<Cow<'_, str>>) -> Result<&'a str, ChatError> {
+    value.as_deref().ok_or(ChatError::MissingField)
 }
 
 fn write_announcement(kind: &str, username: &str, out: &mut Vec<u8>) {
@@ -265,194 +405,4 @@ fn write_line(value: &impl Serialize, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn line(f: impl FnOnce(&mut Vec<u8>)) -> String {
-        let mut out = Vec::new();
-        f(&mut out);
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn server_lines_have_the_documented_shape() {
-        let cases: &[(String, &str)] = &[
-            (
-                line(|o| encode_message("ann", "hi", false, o)),
-                "{\"username\":\"ann\",\"message\":\"hi\"}\n",
-            ),
-            (
-                line(|o| encode_message("ann", "hi", true, o)),
-                "{\"username\":\"ann\",\"message\":\"hi\",\"history\":true}\n",
-            ),
-            (
-                line(|o| encode_join("ann", o)),
-                "{\"type\":\"join\",\"username\":\"ann\"}\n",
-            ),
-            (
-                line(|o| encode_leave("ann", o)),
-                "{\"type\":\"leave\",\"username\":\"ann\"}\n",
-            ),
-            (
-                line(|o| encode_joins(&["ann", "bob"], 0, o)),
-                "{\"type\":\"joins\",\"usernames\":[\"ann\",\"bob\"]}\n",
-            ),
-            (
-                line(|o| encode_joins(&["ann"], 12, o)),
-                "{\"type\":\"joins\",\"usernames\":[\"ann\"],\"others\":12}\n",
-            ),
-            (
-                line(|o| encode_leaves(&["a\"b"], 0, o)),
-                "{\"type\":\"leaves\",\"usernames\":[\"a\\\"b\"]}\n",
-            ),
-            (
-                line(|o| encode_error("no", o)),
-                "{\"type\":\"error\",\"error\":\"no\"}\n",
-            ),
-            (
-                line(|o| encode_server_full(21, o)),
-                "{\"type\":\"error\",\"error\":\"the server is full (21 clients); try again later\"}\n",
-            ),
-            (
-                line(|o| encode_client_object("a\"b", Some("x\ny"), o)),
-                "{\"username\":\"a\\\"b\",\"message\":\"x\\ny\"}\n",
-            ),
-            (
-                line(|o| encode_client_object("ann", None, o)),
-                "{\"username\":\"ann\"}\n",
-            ),
-        ];
-        for (got, expected) in cases {
-            assert_eq!(got, expected);
-        }
-    }
-
-    #[test]
-    fn client_objects_decode_or_say_what_is_wrong() {
-        let object = |u: Option<&str>, m: Option<&str>| ClientObject {
-            username: u.map(|u| Cow::Owned(u.to_string())),
-            message: m.map(|m| Cow::Owned(m.to_string())),
-        };
-        let cases: &[(&str, Result<ClientObject, ChatError>)] = &[
-            (
-                r#"{"username":"ann","message":"hi"}"#,
-                Ok(object(Some("ann"), Some("hi"))),
-            ),
-            (r#"{"username":"ann"}"#, Ok(object(Some("ann"), None))),
-            (r#"{"message":"hi","x":[1]}"#, Ok(object(None, Some("hi")))),
-            (r#"{"username":"\u00e9"}"#, Ok(object(Some("é"), None))),
-            ("{}", Ok(object(None, None))),
-            (r#"{"username":1}"#, Err(ChatError::InvalidFields)),
-            (r#"{"username":null}"#, Ok(object(None, None))),
-            (
-                r#"{"message":"a","message":"b"}"#,
-                Err(ChatError::InvalidFields),
-            ),
-            (r#"{"username":"ann""#, Err(ChatError::MalformedJson)),
-            (r#"{"username" "ann"}"#, Err(ChatError::MalformedJson)),
-            ("[1]", Err(ChatError::InvalidFields)),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(&decode_client_object(text.as_bytes()), expected, "{text}");
-        }
-    }
-
-    #[test]
-    fn server_full_reads_back_as_an_error_line() {
-        let mut out = Vec::new();
-        encode_server_full(1024, &mut out);
-        let text = out.strip_suffix(b"\n").expect("one line");
-        assert_eq!(
-            decode_server_line(text),
-            Ok(ServerLine::Error {
-                error: "the server is full (1024 clients); try again later".into()
-            })
-        );
-    }
-
-    #[test]
-    fn server_lines_decode_including_a_bare_error() {
-        let cases: &[(&str, Result<ServerLine, ChatError>)] = &[
-            (
-                r#"{"error":"no"}"#,
-                Ok(ServerLine::Error { error: "no".into() }),
-            ),
-            (
-                r#"{"username":"a","message":"b","history":false}"#,
-                Ok(ServerLine::Message {
-                    username: "a".into(),
-                    message: "b".into(),
-                    history: false,
-                }),
-            ),
-            (r#"{"type":"join"}"#, Err(ChatError::UnreadableServerLine)),
-            (
-                r#"{"type":"dance","username":"a"}"#,
-                Err(ChatError::UnreadableServerLine),
-            ),
-            (r#"{"username":"a"}"#, Err(ChatError::UnreadableServerLine)),
-            (r#"{"type":"joins"}"#, Err(ChatError::UnreadableServerLine)),
-            (
-                r#"{"type":"leaves","usernames":[]}"#,
-                Ok(ServerLine::Leaves {
-                    usernames: vec![],
-                    others: 0,
-                }),
-            ),
-            ("nonsense", Err(ChatError::UnreadableServerLine)),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(&decode_server_line(text.as_bytes()), expected, "{text}");
-        }
-    }
-
-    fn server_line() -> impl Strategy<Value = ServerLine> {
-        prop_oneof![
-            (".*", ".*", any::<bool>()).prop_map(|(username, message, history)| {
-                ServerLine::Message {
-                    username,
-                    message,
-                    history,
-                }
-            }),
-            ".*".prop_map(|username| ServerLine::Join { username }),
-            ".*".prop_map(|username| ServerLine::Leave { username }),
-            (prop::collection::vec(".*", 0..5), 0u64..1_000_000)
-                .prop_map(|(usernames, others)| ServerLine::Joins { usernames, others }),
-            (prop::collection::vec(".*", 0..5), 0u64..1_000_000)
-                .prop_map(|(usernames, others)| ServerLine::Leaves { usernames, others }),
-            ".*".prop_map(|error| ServerLine::Error { error }),
-        ]
-    }
-
-    proptest! {
-        #[test]
-        fn server_lines_round_trip(line in server_line()) {
-            let mut out = Vec::new();
-            encode_server_line(&line, &mut out);
-            prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
-            prop_assert_eq!(out.last(), Some(&b'\n'));
-            prop_assert_eq!(decode_server_line(&out[..out.len() - 1]), Ok(line));
-        }
-
-        #[test]
-        fn a_json_string_is_as_long_as_json_string_len_says(text in ".*") {
-            let mut with = Vec::new();
-            encode_joins(&[text.as_str()], 0, &mut with);
-            let mut without = Vec::new();
-            encode_joins(&[], 0, &mut without);
-            prop_assert_eq!(with.len() - without.len(), json_string_len(&text));
-        }
-
-        #[test]
-        fn client_objects_round_trip(username in ".*", message in proptest::option::of(".*")) {
-            let mut out = Vec::new();
-            encode_client_object(&username, message.as_deref(), &mut out);
-            prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
-            let decoded = decode_client_object(&out[..out.len() - 1]).unwrap();
-            prop_assert_eq!(decoded.username.as_deref(), Some(username.as_str()));
-            prop_assert_eq!(decoded.message.as_deref(), message.as_deref());
-        }
-    }
-}
+mod tests;

@@ -60,9 +60,20 @@ fn frames(limit: usize, bytes: &[u8], splits: &[usize]) -> Vec<Result<Vec<u8>, C
 }
 
 fn check_client_object(frame: &[u8]) {
-    let Ok(ClientObject { username, message }) = wire::decode_client_object(frame) else {
+    let Ok(object) = wire::decode_client_object(frame) else {
         return;
     };
+    if let Ok(Some(request)) = object.account_request() {
+        let mut out = Vec::new();
+        wire::encode_account_request(&request, &mut out);
+        let again = wire::decode_client_object(&out[..out.len() - 1]);
+        let again = again.expect("a re-encoded account object decodes");
+        assert_eq!(again.account_request(), Ok(Some(request)));
+        return;
+    }
+    let ClientObject {
+        username, message, ..
+    } = object;
     let Some(username) = username else {
         return;
     };
@@ -137,6 +148,17 @@ mod tests {
             crate::testing::epoch(),
             b"{\"a\":[}\n{]\n{\"username\":\"fuzz\",\"message\":\"\\ud800\"}",
         );
+    }
+
+    #[test]
+    fn the_account_seeds_of_the_fuzz_target_pass() {
+        for seed in [
+            &include_bytes!("../../../fuzz/seeds/chat_line/accounts")[..],
+            include_bytes!("../../../fuzz/seeds/chat_line/password"),
+            include_bytes!("../../../fuzz/seeds/chat_line/accounts_hostile"),
+        ] {
+            check_chat_line(crate::testing::epoch(), seed);
+        }
     }
 
     proptest! {

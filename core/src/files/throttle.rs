@@ -190,8 +190,9 @@ pub fn delay(failures: u32) -> Duration {
     FIRST_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY)
 }
 
-/// The table's key of an address: IPv4 as itself, IPv6 by its /64.
-fn bucket(address: IpAddr) -> u128 {
+/// The table's key of an address: IPv4 as itself, IPv6 by its /64 (the chat's login guard keys
+/// its tables the same way).
+pub(crate) fn bucket(address: IpAddr) -> u128 {
     match address {
         IpAddr::V4(v4) => u128::from(u32::from(v4)),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -15,6 +15,10 @@
 //! bytes and shuts the sending side, the reader reads (the hub ignores it now) until the client
 //! closes, and the timer thread shuts the socket at the close's deadline, which ends a write or
 //! a read still blocked.
+//!
+//! Account work (hashing, verifying, storing) and the history the hub hands out go to the
+//! shared [`ChatBackend`] on every dispatch; its password threads report back by taking the
+//! room's lock and feeding the hub, as a reader does.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -28,8 +32,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ferry_cli::ChatOptions;
-use ferry_core::chat::{self, ChatHub, ClientId, ClientMap, Close, Line};
+use ferry_core::chat::{self, ChatHub, ClientId, ClientMap, Close, Line, Peer};
 use ferry_core::limits::{self, SHUTDOWN_GRACE};
+use ferry_shell::chat_accounts::{ChatBackend, Report};
+use time::OffsetDateTime;
 
 use crate::accept::{Listener, StopConnections};
 use crate::signal::Shutdown;
@@ -52,9 +58,16 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
     crate::signal::reload_on_sighup(tls.iter().cloned().collect())
         .map_err(|e| format!("cannot watch signals: {e}"))?;
     let secure = tls.is_some();
-    let room = Arc::new(Room {
+    let (backend, restored) = ChatBackend::open(options)?;
+    let mut hub = ChatHub::new(options.chat_config());
+    hub.set_accounts(restored.accounts);
+    hub.restore_history(restored.history);
+    hub.set_clock(Instant::now(), OffsetDateTime::now_utc());
+    let room = Arc::new_cyclic(|room: &Weak<Room>| Room {
         state: Mutex::new(State {
-            hub: ChatHub::new(options.chat_config()),
+            hub,
+            backend,
+            report: reporter(room.clone()),
             outboxes: ClientMap::default(),
             transmit: Vec::new(),
             closing: BinaryHeap::new(),
@@ -79,8 +92,15 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         move |tcp: TcpStream| {
             // Each chat line should leave at once, not wait for the peer's delayed ACK.
             let _ = tcp.set_nodelay(true);
+            let Ok(remote) = tcp.peer_addr() else {
+                return;
+            };
+            let peer = Peer {
+                address: remote.ip(),
+                secure,
+            };
             if let Ok(stream) = Stream::accept(tcp, tls.as_ref()) {
-                serve_client(stream, &room)
+                serve_client(stream, peer, &room)
             }
         }
     })
@@ -109,7 +129,24 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
     if let Some((web, _)) = web {
         web.stop(SHUTDOWN_GRACE, StopConnections::Notify);
     }
+    let mut state = room.lock();
+    let state = &mut *state;
+    state
+        .backend
+        .serve(&mut state.hub, Instant::now(), &state.report);
+    state.backend.finish();
     Ok(())
+}
+
+/// How the password pool reports an outcome: straight to the hub, under the room's lock.
+fn reporter(room: Weak<Room>) -> Report {
+    Arc::new(move |client, outcome| {
+        if let Some(room) = room.upgrade() {
+            let mut state = room.lock();
+            state.hub.handle_account(Instant::now(), client, outcome);
+            room.dispatch(&mut state);
+        }
+    })
 }
 
 /// The hub and the clients' outboxes, shared by every thread.
@@ -123,6 +160,9 @@ struct Room {
 
 struct State {
     hub: ChatHub,
+    /// Hashing, accounts and history, off the room's lock.
+    backend: ChatBackend,
+    report: Report,
     outboxes: ClientMap<Arc<Outbox>>,
     transmit: Vec<Line>,
     /// Deadlines of closed clients' last bytes, earliest first, and whose outbox each is (weak:
@@ -175,8 +215,11 @@ impl Room {
 }
 
 impl State {
-    /// Hands every transmit the hub has to its outbox; drops the hub's events.
+    /// Hands the hub's account work and said messages to the backend, every transmit to its
+    /// outbox; drops the hub's events.
     fn dispatch(&mut self) {
+        self.backend
+            .serve(&mut self.hub, Instant::now(), &self.report);
         while let Some(transmit) = self.hub.poll_transmit(Instant::now(), &mut self.transmit) {
             let Some(close) = transmit.close else {
                 match self.outboxes.get(&transmit.client) {
@@ -254,8 +297,8 @@ impl Outbox {
 
 /// One client's whole connection, on the listener's thread: registers it with the hub, starts
 /// its writer, reads until the connection ends, then waits for the writer's last bytes.
-fn serve_client(stream: Stream, room: &Arc<Room>) {
-    let Ok((client, writer)) = start_client(&stream, room) else {
+fn serve_client(stream: Stream, peer: Peer, room: &Arc<Room>) {
+    let Ok((client, writer)) = start_client(&stream, peer, room) else {
         return;
     };
     read_loop(stream, client, room);
@@ -263,7 +306,11 @@ fn serve_client(stream: Stream, room: &Arc<Room>) {
 }
 
 /// Registers a client with the hub and starts its writer thread.
-fn start_client(stream: &Stream, room: &Arc<Room>) -> io::Result<(ClientId, JoinHandle<()>)> {
+fn start_client(
+    stream: &Stream,
+    peer: Peer,
+    room: &Arc<Room>,
+) -> io::Result<(ClientId, JoinHandle<()>)> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // Over TLS the reader and the writer share one session (see TlsStream): records leave in
     // the order they were made, whichever thread made them.
@@ -275,7 +322,7 @@ fn start_client(stream: &Stream, room: &Arc<Room>) -> io::Result<(ClientId, Join
     });
     let client = {
         let mut state = room.lock();
-        let client = state.hub.connect(Instant::now());
+        let client = state.hub.connect_from(Instant::now(), peer);
         state.outboxes.insert(client, outbox.clone());
         room.dispatch(&mut state);
         client

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ferry_cli::ChatOptions;
-use ferry_core::chat::{web, ClientId, WebChatConfig, WebChatConn, WebChatEvent};
+use ferry_core::chat::{web, ClientId, Peer, WebChatConfig, WebChatConn, WebChatEvent};
 use ferry_core::tls::Alpn;
 use ferry_shell::stream::Stream;
 use ferry_shell::tls::ServerTls;
@@ -52,8 +52,15 @@ pub(super) fn start(
         crate::conn::refusal_for(secure),
         move |tcp: TcpStream| {
             let _ = tcp.set_nodelay(true);
+            let Ok(remote) = tcp.peer_addr() else {
+                return;
+            };
+            let peer = Peer {
+                address: remote.ip(),
+                secure,
+            };
             if let Ok(stream) = Stream::accept(tcp, tls.as_ref()) {
-                let _ = serve(stream, &room, config, &stop);
+                let _ = serve(stream, peer, &room, config, &stop);
             }
         },
     )
@@ -66,6 +73,7 @@ pub(super) fn start(
 /// then the chat client's reader here and its writer beside.
 fn serve(
     mut stream: Stream,
+    peer: Peer,
     room: &Arc<Room>,
     config: WebChatConfig,
     stop: &Shutdown,
@@ -86,7 +94,7 @@ fn serve(
         // The conn reports `Opened` first, before any input of the WebSocket.
         if let Some(event) = conn.poll_event() {
             debug_assert_eq!(event, WebChatEvent::Opened);
-            return serve_websocket(stream, conn, room);
+            return serve_websocket(stream, conn, peer, room);
         }
         if conn.is_closed() {
             return Ok(());
@@ -161,7 +169,12 @@ impl Shared {
 }
 
 /// The WebSocket phase: a hub client, its writer thread, and reading here until the end.
-fn serve_websocket(stream: Stream, conn: WebChatConn, room: &Arc<Room>) -> io::Result<()> {
+fn serve_websocket(
+    stream: Stream,
+    conn: WebChatConn,
+    peer: Peer,
+    room: &Arc<Room>,
+) -> io::Result<()> {
     let shared = Arc::new(Shared {
         conn: Mutex::new(conn),
     });
@@ -172,7 +185,7 @@ fn serve_websocket(stream: Stream, conn: WebChatConn, room: &Arc<Room>) -> io::R
     });
     let client = {
         let mut state = room.lock();
-        let client = state.hub.connect(Instant::now());
+        let client = state.hub.connect_from(Instant::now(), peer);
         state.outboxes.insert(client, outbox.clone());
         room.dispatch(&mut state);
         client

@@ -23,7 +23,7 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::Document;
 use mongodb::error::ErrorKind;
 use mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
-use mongodb::sync::{Client, Collection};
+use mongodb::sync::{Client, Collection, Database};
 use time::OffsetDateTime;
 
 use crate::backend::MessageStore;
@@ -47,30 +47,7 @@ impl MongoStore {
     /// returned with a one-line note saying so, and every batch fails (unacknowledged) until the
     /// server answers, so the socket server can start before its database does.
     pub fn open(url: &str) -> Result<(MongoStore, Option<String>), StoreError> {
-        let mut options =
-            ClientOptions::parse(url)
-                .run()
-                .map_err(|error| StoreError::MongoUrl {
-                    detail: short_error(&error.kind.to_string()),
-                })?;
-        options
-            .server_selection_timeout
-            .get_or_insert(SERVER_SELECTION_TIMEOUT);
-        options.connect_timeout.get_or_insert(CONNECT_TIMEOUT);
-        options.app_name.get_or_insert_with(|| APP_NAME.to_string());
-        if options.write_concern.is_none() {
-            options.write_concern = Some(durable_write_concern());
-        }
-        let database = options
-            .default_database
-            .clone()
-            .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
-        let hosts: Vec<String> = options.hosts.iter().map(ToString::to_string).collect();
-        let target = format!("mongodb://{}/{database}", hosts.join(","));
-        let client = Client::with_options(options).map_err(|error| StoreError::MongoUrl {
-            detail: short_error(&error.kind.to_string()),
-        })?;
-        let db = client.database(&database);
+        let (db, target) = connect(url)?;
         let collection = db.collection::<Document>(COLLECTION);
         let note = match db.run_command(doc! { "ping": 1 }).run() {
             Ok(_) => None,
@@ -181,6 +158,35 @@ impl std::fmt::Debug for MongoStore {
             .field("target", &self.target)
             .finish_non_exhaustive()
     }
+}
+
+/// A client of the database `url` names (`ferry` when it names none), with ferry's timeouts
+/// and durable writes unless the URL says otherwise, and the target as
+/// `mongodb://HOST:PORT/DB` without credentials. Nothing is sent to the server yet.
+pub(crate) fn connect(url: &str) -> Result<(Database, String), StoreError> {
+    let mut options = ClientOptions::parse(url)
+        .run()
+        .map_err(|error| StoreError::MongoUrl {
+            detail: short_error(&error.kind.to_string()),
+        })?;
+    options
+        .server_selection_timeout
+        .get_or_insert(SERVER_SELECTION_TIMEOUT);
+    options.connect_timeout.get_or_insert(CONNECT_TIMEOUT);
+    options.app_name.get_or_insert_with(|| APP_NAME.to_string());
+    if options.write_concern.is_none() {
+        options.write_concern = Some(durable_write_concern());
+    }
+    let database = options
+        .default_database
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+    let hosts: Vec<String> = options.hosts.iter().map(ToString::to_string).collect();
+    let target = format!("mongodb://{}/{database}", hosts.join(","));
+    let client = Client::with_options(options).map_err(|error| StoreError::MongoUrl {
+        detail: short_error(&error.kind.to_string()),
+    })?;
+    Ok((client.database(&database), target))
 }
 
 /// Majority and journaled: an acknowledged message survives a crash and a failover. A

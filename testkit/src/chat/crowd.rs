@@ -335,7 +335,9 @@ impl Probe {
                     let sent = line[TALKER_PREFIX.len()..]
                         .split(' ')
                         .nth(1)
-                        .and_then(|sent| sent.trim_end_matches(['"', '}', '\n']).parse().ok())
+                        // The message ends at its closing quote; the server's time may follow.
+                        .and_then(|sent| sent.split('"').next())
+                        .and_then(|sent| sent.parse().ok())
                         .map(Duration::from_micros)
                         .expect("the send time");
                     latencies.push(origin.elapsed().saturating_sub(sent));

@@ -19,7 +19,8 @@ pub(crate) struct ChatServer {
     pub(crate) capacity: usize,
     /// The web port's address (with `--web`).
     pub(crate) web: Option<SocketAddr>,
-    _dir: TempDir,
+    /// The server's working folder, where its store is; `None` only while it restarts.
+    dir: Option<TempDir>,
 }
 
 impl ChatServer {
@@ -52,8 +53,16 @@ impl ChatServer {
     }
 
     fn spawn(mut command: Command, bin: &str, dir: TempDir, flags: &[&str]) -> ChatServer {
+        // The suite's tests of delivery send far faster than anyone types: unless a test sets
+        // the flood limit (as the flood test does), it is off.
+        let unlimited: &[&str] = if flags.iter().any(|f| f.starts_with("--flood")) {
+            &[]
+        } else {
+            &["--flood-rate", "0"]
+        };
         let mut child = command
             .args(["chat", "--bind", "127.0.0.1:0"])
+            .args(unlimited)
             .args(flags)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
@@ -98,7 +107,7 @@ impl ChatServer {
             address,
             capacity,
             web,
-            _dir: dir,
+            dir: Some(dir),
         }
     }
 
@@ -111,6 +120,30 @@ impl ChatServer {
             writer: stream.try_clone().expect("clone"),
             reader: BufReader::new(stream),
         }
+    }
+
+    /// The server's working folder (its store is `storage/` in it).
+    pub(super) fn folder(&self) -> &std::path::Path {
+        self.dir
+            .as_ref()
+            .map(TempDir::path)
+            .expect("a running server's folder")
+    }
+
+    /// Stops the server (with SIGTERM, or with SIGKILL when `hard`) and starts it again in the
+    /// same folder with `flags`, as after a restart or a crash.
+    pub(super) fn restart(mut self, bin: &str, flags: &[&str], hard: bool) -> ChatServer {
+        if hard {
+            kill_and_reap(&mut self.child);
+        } else {
+            self.terminate();
+            assert!(
+                wait_until(&mut self.child, CLOSE_TIMEOUT).is_some(),
+                "the chat server did not exit within {CLOSE_TIMEOUT:?}"
+            );
+        }
+        let dir = self.dir.take().expect("a running server's folder");
+        ChatServer::spawn(command(bin, &dir), bin, dir, flags)
     }
 
     /// Sends SIGTERM, as a service manager stops a server.
@@ -165,8 +198,15 @@ impl Peer {
         self.send(&message(name, text));
     }
 
-    /// The next line, as JSON; panics on a timeout, EOF or a line that is not JSON.
+    /// The next line, as JSON, without the server's `time` of a message (checked to be UTC
+    /// RFC 3339 first), so tests compare what was said; panics on a timeout, EOF or a line that
+    /// is not JSON.
     pub(crate) fn line(&mut self) -> Value {
+        without_time(self.timed_line())
+    }
+
+    /// The next line, as JSON, as the server sent it.
+    pub(crate) fn timed_line(&mut self) -> Value {
         let line = self.raw_line();
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
     }
@@ -184,7 +224,9 @@ impl Peer {
             .expect("read timeout");
         match read {
             Ok(0) => panic!("the server closed the connection without a line"),
-            Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))),
+            Ok(_) => Some(without_time(
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}")),
+            )),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
             Err(e) => panic!("no line from the server: {e}"),
         }
@@ -309,6 +351,40 @@ fn command(bin: &str, dir: &TempDir) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
+}
+
+/// `value` without the server's `time` of a message, checked to be UTC RFC 3339 first.
+pub(crate) fn without_time(mut value: Value) -> Value {
+    if let Some(object) = value.as_object_mut() {
+        if let Some(time) = object.remove("time") {
+            let text = time.as_str().unwrap_or_default();
+            assert!(is_utc_rfc3339(text), "not a UTC RFC 3339 time: {time}");
+        }
+    }
+    value
+}
+
+/// `2026-12-05T17:20:00Z`: what ferry writes (whole seconds, UTC).
+pub(super) fn is_utc_rfc3339(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|part| part.iter().all(u8::is_ascii_digit))
+    };
+    bytes.len() == 20
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+        && digits(11..13)
+        && digits(14..16)
+        && digits(17..19)
+        && &text[4..5] == "-"
+        && &text[7..8] == "-"
+        && &text[10..11] == "T"
+        && &text[13..14] == ":"
+        && &text[16..17] == ":"
+        && text.ends_with('Z')
 }
 
 pub(crate) fn message(name: &str, text: &str) -> Value {

@@ -5,9 +5,11 @@
 //! instead of blocking. The interactive client is driven through a pseudo-terminal by a small
 //! python3 script (its `pty` module), as a person at a terminal would drive it.
 
+mod accounts;
 mod crowd;
 mod farewell;
 pub(crate) mod harness;
+mod mongo;
 mod terminal;
 
 use std::collections::HashSet;
@@ -20,11 +22,22 @@ use crate::slow::{open_sockets, LIMITED_CLIENTS, LOW_FD_LIMIT, POLL_INTERVAL};
 use harness::{message, ChatServer, Peer, CLOSE_TIMEOUT};
 use terminal::Terminal;
 
+pub use accounts::{
+    a_flooding_client_is_refused_without_slowing_others, a_guest_cannot_take_a_registered_name,
+    a_login_storm_does_not_delay_the_room, a_wrong_password_and_an_unknown_name_get_the_same_error,
+    accounts_and_history_survive_a_restart_and_a_kill,
+    accounts_register_then_login_elsewhere_then_speak,
+    concurrent_registrations_of_one_name_have_one_winner, hostile_account_objects_get_error_lines,
+};
 pub use crowd::ten_thousand_clients_claim_names_in_bounded_time_and_memory;
 pub use farewell::{
     a_closing_client_gets_its_error_line_after_its_backlog,
     an_idle_client_gets_its_error_line_after_its_backlog,
     sigterm_goodbye_reaches_a_client_behind_on_reading,
+};
+pub use mongo::{
+    chat_accounts_and_history_live_in_mongodb,
+    two_chat_servers_on_one_database_register_a_name_once,
 };
 
 /// Three clients: each one's messages reach the other two, never itself.
@@ -308,8 +321,46 @@ pub fn chat_clients_that_reset_leave_nothing_behind(bin: &str) {
     keeper.expect(&message("late", "hi"));
 }
 
+/// The terminal client registers an account: the password is typed without echo, and the
+/// account's name joins the room (issue 14).
+pub fn terminal_client_registers_without_echoing_the_password(bin: &str) {
+    let server = ChatServer::start(bin, "pty_register", &[]);
+    let mut bob = server.join("bob");
+    let mut terminal = Terminal::start(bin, server.address, &[]);
+    terminal.expect("username: ");
+    terminal.type_line("/register Ann");
+    terminal.expect("password: ");
+    terminal.type_line("hunter2-but-longer");
+    let shown = terminal.shown_until("* you joined as Ann");
+    assert!(shown.contains("* welcome, Ann"), "{shown:?}");
+    assert!(
+        !shown.contains("hunter2"),
+        "the password was echoed: {shown:?}"
+    );
+    bob.expect(&json!({"type": "join", "username": "Ann"}));
+    terminal.type_line("/quit");
+    terminal.expect("* you left the chat");
+}
+
+/// A message that arrives while a line is half typed is printed above it, and the line is
+/// drawn again below, intact; finishing it sends all of it (issue 14).
+pub fn terminal_client_keeps_the_line_being_typed(bin: &str) {
+    let server = ChatServer::start(bin, "pty_typing", &[]);
+    let mut bob = server.join("bob");
+    let mut terminal = Terminal::start(bin, server.address, &["--username", "ann"]);
+    terminal.expect("* you joined as ann");
+    bob.expect(&json!({"type": "join", "username": "ann"}));
+    terminal.type_raw("half a li");
+    terminal.expect("half a li");
+    bob.say("bob", "interrupting");
+    terminal.expect("bob\x1b[0m: interrupting");
+    terminal.expect("\x1b[Khalf a li");
+    terminal.type_line("ne");
+    bob.expect(&message("ann", "half a line"));
+}
+
 /// The terminal client, in a pseudo-terminal: it asks for a name, shows what others say as
-/// `username: message`, sends typed lines, leaves on Ctrl-D and on Ctrl-C with exit code 0, and
+/// `[HH:MM] username: message`, sends typed lines, leaves on Ctrl-D and on Ctrl-C with exit code 0, and
 /// says so (exit code 1) when the server goes away.
 pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
     let server = ChatServer::start(bin, "pty_client", &[]);
@@ -317,15 +368,17 @@ pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
     bob.say("bob", "said before ann came");
     for (key, label) in [("\u{4}", "ctrl-d"), ("\u{3}", "ctrl-c")] {
         let mut terminal = Terminal::start(bin, server.address, &[]);
-        // The prompt comes first; the history arrives as soon as the connection is up.
+        // The history comes first, each name in its colour on a terminal, then the prompt
+        // below it.
+        terminal.expect("(earlier) [");
+        terminal.expect("bob\x1b[0m: said before ann came");
         terminal.expect("username: ");
-        terminal.expect("(earlier) bob: said before ann came");
         terminal.type_line("ann");
         terminal.expect("* you joined as ann");
         bob.expect(&json!({"type": "join", "username": "ann"}));
         let greeting = format!("hi ann ({label})");
         bob.say("bob", &greeting);
-        terminal.expect(&format!("\nbob: {greeting}"));
+        terminal.expect(&format!("bob\x1b[0m: {greeting}"));
         let answer = format!("hello bob ({label})");
         terminal.type_line(&answer);
         bob.expect(&message("ann", &answer));

@@ -57,11 +57,15 @@ impl Terminal {
 
     /// Waits until the terminal has shown `text` (after what earlier expectations consumed).
     pub(super) fn expect(&mut self, text: &str) {
+        self.shown_until(text);
+    }
+
+    /// Waits until the terminal shows `text`; returns everything shown up to and with it.
+    pub(super) fn shown_until(&mut self, text: &str) -> String {
         let deadline = Instant::now() + READ_TIMEOUT;
         loop {
             if let Some(at) = self.transcript.find(text) {
-                self.transcript.drain(..at + text.len());
-                return;
+                return self.transcript.drain(..at + text.len()).collect();
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.output.recv_timeout(left) {

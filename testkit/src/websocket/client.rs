@@ -131,13 +131,16 @@ impl WsClient {
         }
     }
 
-    /// The next text frame as JSON, skipping nothing; panics on anything else.
+    /// The next text frame as JSON, skipping nothing, without the server's `time` of a message
+    /// (checked first, as for a TCP client); panics on anything else.
     pub fn json(&mut self) -> Value {
         let frame = self
             .frame()
             .expect("a frame, not the end of the connection");
         assert_eq!(frame.opcode, TEXT, "{frame:?}");
-        serde_json::from_slice(&frame.payload).unwrap_or_else(|e| panic!("{e}: {frame:?}"))
+        let value =
+            serde_json::from_slice(&frame.payload).unwrap_or_else(|e| panic!("{e}: {frame:?}"));
+        crate::chat::harness::without_time(value)
     }
 
     /// Reads text frames until `expected`; others (joins, history) are skipped.

@@ -19,6 +19,10 @@ fn prompt() -> ClientEvent {
 fn asks_for_a_name_then_joins_then_sends_typed_lines() {
     let now = crate::testing::epoch();
     let mut client = ChatClient::new(now, None);
+    // No history comes: the prompt waits for it no longer than the history wait.
+    assert_eq!(drain(&mut client), (String::new(), vec![]));
+    assert_eq!(client.poll_timeout(), Some(now + HISTORY_WAIT));
+    client.handle_timeout(now + HISTORY_WAIT);
     assert_eq!(drain(&mut client), (String::new(), vec![prompt()]));
     client.handle_line(now, " \n");
     assert_eq!(
@@ -349,4 +353,111 @@ fn a_scripted_client_ends_when_its_name_is_refused() {
             ClientEvent::Ended(ClientEnd::NotJoined)
         ]
     );
+}
+
+#[test]
+fn the_name_prompt_comes_after_the_history() {
+    let now = crate::testing::epoch();
+    let mut client = ChatClient::new(now, None);
+    client.receive(
+        b"{\"username\":\"bob\",\"message\":\"old\",\"history\":true,\
+          \"time\":\"2026-12-05T17:20:59Z\"}\n",
+    );
+    assert_eq!(
+        drain(&mut client).1,
+        [print("(earlier) [17:20] bob: old"), prompt()]
+    );
+    client.handle_timeout(now + HISTORY_WAIT);
+    assert_eq!(drain(&mut client).1, []);
+}
+
+#[test]
+fn messages_show_the_time_and_names_a_colour_only_when_asked() {
+    let now = crate::testing::epoch();
+    let line = b"{\"username\":\"ann\",\"message\":\"hi\",\"time\":\"2026-12-05T09:05:00Z\"}\n";
+    let mut plain = ChatClient::new(now, Some("me"));
+    plain.receive(line);
+    assert_eq!(drain(&mut plain).1, [print("[09:05] ann: hi")]);
+    let mut coloured = ChatClient::new(now, Some("me")).with_colour(true);
+    coloured.receive(line);
+    let shown = drain(&mut coloured).1;
+    let [ClientEvent::Print(text)] = &shown[..] else {
+        panic!("{shown:?}");
+    };
+    assert!(
+        text.starts_with("[09:05] \x1b[3") && text.ends_with("ann\x1b[0m: hi"),
+        "{text:?}"
+    );
+    // A name cannot bring its own escapes: they are shown, not obeyed.
+    coloured.receive(b"{\"username\":\"\\u001b[2J\",\"message\":\"x\"}\n");
+    let shown = drain(&mut coloured).1;
+    assert!(
+        matches!(&shown[..], [ClientEvent::Print(t)] if t.contains("\\u{1b}[2J")),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn login_asks_for_the_password_then_waits_for_the_welcome_and_join() {
+    let now = crate::testing::epoch();
+    let mut client = ChatClient::new(now, None);
+    client.handle_line(now, "/login Ann\n");
+    assert_eq!(
+        drain(&mut client),
+        (
+            String::new(),
+            vec![ClientEvent::AskPassword("password: ".into())]
+        )
+    );
+    client.handle_line(now, "correct horse\n");
+    assert_eq!(
+        drain(&mut client).0,
+        "{\"type\":\"login\",\"username\":\"Ann\",\"password\":\"correct horse\"}\n"
+    );
+    client.receive(b"{\"type\":\"welcome\",\"username\":\"ann\"}\n");
+    client.receive(b"{\"type\":\"join\",\"username\":\"ann\"}\n");
+    assert_eq!(
+        drain(&mut client).1,
+        [print("* welcome, ann"), print("* you joined as ann")]
+    );
+    client.handle_line(now, "/password\n");
+    client.handle_line(now, "correct horse\n");
+    client.handle_line(now, "battery staple\n");
+    let (sent, events) = drain(&mut client);
+    assert_eq!(
+        sent,
+        "{\"type\":\"password\",\"old\":\"correct horse\",\"new\":\"battery staple\"}\n"
+    );
+    assert_eq!(
+        events,
+        [
+            ClientEvent::AskPassword("current password: ".into()),
+            ClientEvent::AskPassword("new password: ".into())
+        ]
+    );
+    client.receive(b"{\"type\":\"welcome\",\"username\":\"ann\"}\n");
+    assert_eq!(drain(&mut client).1, [print("* your password was changed")]);
+}
+
+#[test]
+fn a_failed_login_asks_again_and_commands_are_never_sent() {
+    let now = crate::testing::epoch();
+    let mut client = ChatClient::new(now, None);
+    client.handle_line(now, "/register ann\n");
+    client.handle_line(now, "correct horse\n");
+    drain(&mut client);
+    client.receive(b"{\"type\":\"error\",\"error\":\"that username is registered already\"}\n");
+    assert_eq!(
+        drain(&mut client).1,
+        [print("! that username is registered already"), prompt()]
+    );
+    client.handle_line(now, "/help\n");
+    client.handle_line(now, "/dance\n");
+    client.handle_line(now, "/login\n");
+    let (sent, events) = drain(&mut client);
+    assert_eq!(sent, "");
+    assert!(events.contains(&print("! unknown command /dance; /help lists them")));
+    assert!(events.contains(&print("! /login needs a name: /login NAME")));
+    client.handle_line(now, "/quit\n");
+    assert!(client.is_ended());
 }

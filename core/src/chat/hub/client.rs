@@ -10,15 +10,23 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::super::flood::Flood;
 use super::super::framing::ObjectFramer;
 use super::super::line::Line;
-use super::super::ClientId;
+use super::super::{ClientId, Peer};
 use super::log::RoomLog;
 
 #[derive(Debug)]
 pub(super) struct Client {
     pub(super) framer: ObjectFramer,
     pub(super) username: Option<String>,
+    /// Where the client connects from, and whether over TLS.
+    pub(super) peer: Peer,
+    pub(super) flood: Flood,
+    /// The account the client logged in to (its key), if it did.
+    pub(super) account: Option<String>,
+    /// An account request of the client's is with the shell: no other until it is answered.
+    pub(super) awaiting_account: bool,
     /// Where the client reads the room's log; set once it hears the room live.
     pub(super) cursor: Option<u64>,
     /// `said` when the client connected: it has the history up to that message.
@@ -56,11 +64,22 @@ pub(super) enum Stage {
 }
 
 impl Client {
-    /// A client that just connected at `now`, with `said` messages said so far.
-    pub(super) fn new(framer: ObjectFramer, now: Instant, armed: Instant, said: u64) -> Client {
+    /// A client that just connected at `now` from `peer`, with `said` messages said so far.
+    pub(super) fn new(
+        framer: ObjectFramer,
+        peer: Peer,
+        flood: Flood,
+        now: Instant,
+        armed: Instant,
+        said: u64,
+    ) -> Client {
         Client {
             framer,
             username: None,
+            peer,
+            flood,
+            account: None,
+            awaiting_account: false,
             cursor: None,
             said_at_connect: said,
             private: VecDeque::new(),

@@ -41,6 +41,8 @@ pub enum CloseReason {
     TooSlow,
     /// The client sent nothing for `idle_timeout`.
     Idle,
+    /// The client kept sending faster than the flood limit after being refused.
+    Flooding,
     /// The server is stopping.
     Shutdown,
 }
@@ -68,6 +70,7 @@ impl fmt::Display for CloseReason {
             CloseReason::PeerClosed => "you closed the connection",
             CloseReason::TooSlow => "disconnected: you fell too far behind reading messages",
             CloseReason::Idle => "disconnected: nothing received for too long",
+            CloseReason::Flooding => "disconnected: too many messages too fast",
             CloseReason::Shutdown => "the server is shutting down",
         })
     }

@@ -3,11 +3,15 @@
 
 use std::time::Instant;
 
+use time::format_description::well_known::Rfc3339;
+
 use super::announce::Kind;
 use super::client::Client;
 use super::rules::{self, Action};
 use super::{ChatEvent, ChatHub, Close, CloseReason, Line};
-use crate::chat::{wire, ChatError, ClientId};
+use crate::chat::accounts::account_key;
+use crate::chat::flood::FloodVerdict;
+use crate::chat::{wire, ChatError, ClientId, SaidMessage};
 use crate::limits::SHUTDOWN_GRACE;
 
 impl ChatHub {
@@ -18,16 +22,38 @@ impl ChatHub {
         client: ClientId,
         frame: Result<&[u8], ChatError>,
     ) {
+        let Some(state) = self.clients.get_mut(&client) else {
+            return;
+        };
+        match state.flood.check(now) {
+            FloodVerdict::Allowed => {}
+            FloodVerdict::Refused => return self.refuse(now, client, ChatError::TooFast),
+            FloodVerdict::Disconnect => return self.close(now, client, CloseReason::Flooding),
+        }
+        let object = match frame.and_then(wire::decode_client_object) {
+            Ok(object) => object,
+            Err(error) => return self.refuse(now, client, error),
+        };
+        match object.account_request() {
+            Ok(Some(request)) => return self.handle_account_request(now, client, request),
+            Ok(None) => {}
+            Err(error) => return self.refuse(now, client, error),
+        }
         let Some(state) = self.clients.get(&client) else {
             return;
         };
-        let claimed = state.username.as_deref();
-        let result = frame
-            .and_then(wire::decode_client_object)
-            .and_then(|object| rules::check_object(&self.names, claimed, object));
-        match result {
+        let room = rules::Room {
+            names: &self.names,
+            accounts: &self.accounts,
+            mode: self.config.accounts,
+        };
+        let speaker = rules::Speaker {
+            claimed: state.username.as_deref(),
+            logged_in: state.account.is_some(),
+        };
+        match rules::check_object(&room, speaker, object) {
             Ok(Action::Join { username, message }) => {
-                self.names.insert(username.clone(), client);
+                self.names.insert(account_key(&username), client);
                 if let Some(state) = self.clients.get_mut(&client) {
                     state.username = Some(username.clone());
                 }
@@ -39,35 +65,72 @@ impl ChatHub {
                     .push_back(ChatEvent::Joined { client, username });
             }
             Ok(Action::Say { username, message }) => self.say(now, client, &username, &message),
-            Err(error) => {
-                self.line.clear();
-                wire::encode_error(&error.to_string(), &mut self.line);
-                self.send_private(now, client);
-                self.events.push_back(ChatEvent::Refused { client, error });
-            }
+            Err(error) => self.refuse(now, client, error),
         }
     }
 
-    /// Sends a message to everyone but its sender and keeps it in the history.
-    fn say(&mut self, now: Instant, sender: ClientId, username: &str, message: &str) {
+    /// Tells `client` (alone) what was wrong with what it sent.
+    pub(super) fn refuse(&mut self, now: Instant, client: ClientId, error: ChatError) {
         self.line.clear();
-        wire::encode_message(username, message, false, &mut self.line);
+        wire::encode_error(&error.to_string(), &mut self.line);
+        self.send_private(now, client);
+        self.events.push_back(ChatEvent::Refused { client, error });
+    }
+
+    /// Sends a message to everyone but its sender, keeps it in the history and hands it out
+    /// to be stored.
+    fn say(&mut self, now: Instant, sender: ClientId, username: &str, message: &str) {
+        let said = SaidMessage {
+            username: username.to_owned(),
+            message: message.to_owned(),
+            time: self.wall_clock(now),
+        };
+        self.line.clear();
+        wire::encode_message(
+            username,
+            message,
+            false,
+            said.time.as_deref(),
+            &mut self.line,
+        );
         self.push_room_line(now, Line::new(&self.line), Some(sender));
-        if self.config.history > 0 {
-            if self.history.len() == self.config.history {
-                self.history.pop_front();
-            }
-            self.said += 1;
-            self.line.clear();
-            wire::encode_message(username, message, true, &mut self.line);
-            self.history.push_back(Line::new(&self.line));
+        self.keep_in_history(&said);
+        self.said_messages.push_back(said);
+    }
+
+    /// Adds a message to the history newcomers get.
+    pub(super) fn keep_in_history(&mut self, said: &SaidMessage) {
+        if self.config.history == 0 {
+            return;
         }
+        if self.history.len() == self.config.history {
+            self.history.pop_front();
+        }
+        self.said += 1;
+        self.line.clear();
+        wire::encode_message(
+            &said.username,
+            &said.message,
+            true,
+            said.time.as_deref(),
+            &mut self.line,
+        );
+        self.history.push_back(Line::new(&self.line));
+    }
+
+    /// The wall-clock time at `now`, as a message carries it: UTC, RFC 3339, whole seconds
+    /// (minutes are what a reader looks at; seconds order a log).
+    fn wall_clock(&self, now: Instant) -> Option<String> {
+        let (at, utc) = self.clock?;
+        let elapsed = now.saturating_duration_since(at);
+        let time = (utc + elapsed).replace_nanosecond(0).ok()?;
+        time.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok()
     }
 
     /// From now on `client` hears the room live. It has the history up to its connect; what
     /// was said since (as far as the history still holds it) comes first, as history, then
     /// the announcement of its join (or, in a room that batches them, its own confirmation).
-    fn admit(&mut self, now: Instant, client: ClientId, username: &str) {
+    pub(super) fn admit(&mut self, now: Instant, client: ClientId, username: &str) {
         let Some(state) = self.clients.get_mut(&client) else {
             return;
         };
@@ -99,6 +162,13 @@ impl ChatHub {
         match reason {
             // The client may still read what it was sent before it closed its side.
             CloseReason::PeerClosed => state.take_output(&mut self.log, client, &mut last),
+            // It is told off line by line before the last: its refusals are not dropped.
+            CloseReason::Flooding => {
+                state.take_output(&mut self.log, client, &mut last);
+                self.line.clear();
+                wire::encode_error(&reason.to_string(), &mut self.line);
+                last.push(Line::new(&self.line));
+            }
             CloseReason::TooSlow | CloseReason::Idle | CloseReason::Shutdown => {
                 self.line.clear();
                 wire::encode_error(&reason.to_string(), &mut self.line);
@@ -108,9 +178,10 @@ impl ChatHub {
         let linger = match reason {
             // The process exits at the end of its grace; a goodbye cannot take longer.
             CloseReason::Shutdown => self.config.close_linger.min(SHUTDOWN_GRACE),
-            CloseReason::PeerClosed | CloseReason::TooSlow | CloseReason::Idle => {
-                self.config.close_linger
-            }
+            CloseReason::PeerClosed
+            | CloseReason::TooSlow
+            | CloseReason::Idle
+            | CloseReason::Flooding => self.config.close_linger,
         };
         let close = Close {
             reason,
@@ -128,7 +199,7 @@ impl ChatHub {
             self.log.close_cursor(cursor);
         }
         if let Some(username) = state.username {
-            self.names.remove(&username);
+            self.names.remove(&account_key(&username));
             let room = self.names.len();
             if let Some(line) = self
                 .announcements

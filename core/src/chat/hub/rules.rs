@@ -1,8 +1,10 @@
-//! The room's rules for one object a client sent: who may claim which name, what must come with
-//! it, and what a valid object asks the hub to do. Pure: the hub carries the answer out.
+//! The room's rules for one message object a client sent: who may claim which name, what must
+//! come with it, and what a valid object asks the hub to do. Pure: the hub carries the answer
+//! out. Account objects (register, login, password) have their own rules in `accounts`.
 
 use std::collections::HashMap;
 
+use super::super::accounts::{account_key, display_name, AccountTable, AccountsMode};
 use super::super::wire::ClientObject;
 use super::super::{check_username, ChatError, ClientId};
 
@@ -18,37 +20,71 @@ pub(super) enum Action {
     },
 }
 
-/// Checks `object` from a client holding `claimed` (`None`: not joined yet) against the rules,
-/// with `names` the usernames connected clients hold.
+/// What the rules look at in the room.
+pub(super) struct Room<'a> {
+    /// The names connected clients hold, by key.
+    pub(super) names: &'a HashMap<String, ClientId>,
+    pub(super) accounts: &'a AccountTable,
+    pub(super) mode: AccountsMode,
+}
+
+/// What the rules look at in the client that sent the object.
+#[derive(Clone, Copy)]
+pub(super) struct Speaker<'a> {
+    /// The name it holds (`None`: not joined yet).
+    pub(super) claimed: Option<&'a str>,
+    /// It logged in to the account of that name.
+    pub(super) logged_in: bool,
+}
+
+/// Checks `object` from `speaker` against the rules of `room`.
 pub(super) fn check_object(
-    names: &HashMap<String, ClientId>,
-    claimed: Option<&str>,
+    room: &Room<'_>,
+    speaker: Speaker<'_>,
     object: ClientObject<'_>,
 ) -> Result<Action, ChatError> {
-    let username = object.username.ok_or(ChatError::MissingUsername)?;
     let message = match object.message {
         Some(message) if message.trim().is_empty() => return Err(ChatError::BlankMessage),
         Some(message) => Some(message.into_owned()),
         None => None,
     };
-    match claimed {
+    match speaker.claimed {
         Some(claimed) => {
-            if username != claimed {
-                return Err(ChatError::UsernameChanged);
+            // A logged-in client may leave its name out, or write it in another case.
+            let same = match object.username.as_deref() {
+                None => speaker.logged_in,
+                Some(username) if speaker.logged_in => {
+                    account_key(username) == account_key(claimed)
+                }
+                Some(username) => username == claimed,
+            };
+            if !same {
+                return Err(match object.username {
+                    None => ChatError::MissingUsername,
+                    Some(_) => ChatError::UsernameChanged,
+                });
             }
             let message = message.ok_or(ChatError::MissingMessage)?;
             Ok(Action::Say {
-                username: username.into_owned(),
+                username: claimed.to_owned(),
                 message,
             })
         }
         None => {
+            if room.mode == AccountsMode::Required {
+                return Err(ChatError::LoginRequired);
+            }
+            let username = object.username.ok_or(ChatError::MissingUsername)?;
             check_username(&username)?;
-            if names.contains_key(username.as_ref()) {
+            let key = account_key(&username);
+            if room.mode != AccountsMode::Off && room.accounts.is_claimed(&key) {
+                return Err(ChatError::NameRegistered);
+            }
+            if room.names.contains_key(&key) {
                 return Err(ChatError::UsernameTaken);
             }
             Ok(Action::Join {
-                username: username.into_owned(),
+                username: display_name(&username),
                 message,
             })
         }

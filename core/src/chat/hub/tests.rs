@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::chat::ChatError;
 
+mod accounts;
 mod closing;
 mod large;
 mod model;
@@ -109,11 +110,13 @@ impl Room {
     }
 }
 
-/// The default room, but every client's lines go out at once: these tests are about who hears
-/// what, not when (`pacing.rs` tests `write_interval`).
+/// The default room, but every client's lines go out at once and nobody is held to the flood
+/// limit: these tests are about who hears what, not when (`pacing.rs` tests `write_interval`,
+/// `accounts.rs` the flood limit).
 fn config() -> ChatConfig {
     ChatConfig {
         write_interval: Duration::ZERO,
+        flood: None,
         ..ChatConfig::default()
     }
 }

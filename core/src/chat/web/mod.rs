@@ -165,7 +165,9 @@ impl WebChatConn {
             let code = match reason {
                 CloseReason::PeerClosed => CloseCode::NORMAL,
                 CloseReason::Shutdown => CloseCode::GOING_AWAY,
-                CloseReason::TooSlow | CloseReason::Idle => CloseCode::POLICY,
+                CloseReason::TooSlow | CloseReason::Idle | CloseReason::Flooding => {
+                    CloseCode::POLICY
+                }
             };
             ws.close(code, &reason.to_string(), deadline);
         }
