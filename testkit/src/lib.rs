@@ -265,10 +265,64 @@ macro_rules! suite_tests {
                 $(
                     #[test]
                     fn $test() {
+                        let _turn = $crate::turn(stringify!($test));
                         $crate::$group::$test(super::FERRY_SUITE_BIN);
                     }
                 )*
             }
         )*
     };
+}
+
+/// Tests that assert a latency bound while loading the server: each runs alone in its test
+/// binary, since the tests beside it would share the two cores a CI machine may have and make
+/// the bound measure them instead of the server.
+const TIMED_TESTS: &[&str] = &[
+    "ten_thousand_clients_claim_names_in_bounded_time_and_memory",
+    "a_login_storm_does_not_delay_the_room",
+];
+
+static TURNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A test's turn to run: alone for a timed test, beside the others for the rest.
+pub enum Turn {
+    Shared {
+        _held: std::sync::RwLockReadGuard<'static, ()>,
+    },
+    Alone {
+        _held: std::sync::RwLockWriteGuard<'static, ()>,
+    },
+}
+
+/// Waits for the turn of the test named `test` (a panicking test poisons nothing that matters:
+/// the lock guards no data).
+pub fn turn(test: &str) -> Turn {
+    if TIMED_TESTS.contains(&test) {
+        Turn::Alone {
+            _held: TURNS.write().unwrap_or_else(|e| e.into_inner()),
+        }
+    } else {
+        Turn::Shared {
+            _held: TURNS.read().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod turn_tests {
+    /// A renamed timed test would silently run beside the others again.
+    #[test]
+    fn every_timed_test_exists() {
+        let sources = [
+            include_str!("chat/crowd.rs"),
+            include_str!("chat/accounts.rs"),
+        ];
+        for test in super::TIMED_TESTS {
+            let definition = format!("pub fn {test}(");
+            assert!(
+                sources.iter().any(|source| source.contains(&definition)),
+                "{test} is not defined where timed tests live"
+            );
+        }
+    }
 }

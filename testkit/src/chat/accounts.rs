@@ -200,8 +200,8 @@ impl Peer {
 
 /// A storm of 200 logins (wrong passwords, side by side) while two clients talk: the hashes run
 /// beside the room, so the talk keeps flowing. Alone on this machine the p99 stays under the
-/// issue's 5 ms; the suite runs beside other tests on shared cores, so the bound asserted is the
-/// crowd test's, which only a loop stalled by hashing would pass.
+/// issue's 5 ms; the suite's machine may be a shared two-core one, so the bound asserted is the
+/// crowd test's, which a loop stalled by hashing (tens of milliseconds a hash) would fail.
 pub fn a_login_storm_does_not_delay_the_room(bin: &str) {
     let server = ChatServer::start(bin, "accounts_storm", &["--flood-rate", "1000"]);
     let mut owner = server.connect();
