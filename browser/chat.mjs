@@ -5,7 +5,8 @@
 // starts `chat --web` on 127.0.0.1:0, connects a raw TCP chat client (as chat-client would),
 // opens the chat page twice, joins as ann and bob, and checks that every message reaches the
 // other two: page to page, page to terminal, terminal to pages, with the history and the joins
-// shown and a message with markup shown as text. Screenshots of both pages go to browser/out/
+// shown and a message with markup shown as text; then an account: registered from a page,
+// refused with a wrong password or to a guest, logged in again from another page. Screenshots of both pages go to browser/out/
 // (chat-<binary>-ann.png, chat-<binary>-bob.png). Exits non-zero on the first failure.
 //
 // Usage: node chat.mjs [BINARY...]   (CHROMIUM=/path overrides /usr/bin/chromium)
@@ -33,7 +34,10 @@ const binaries = process.argv.length > 2
 
 // Starts `bin chat --web`; resolves with the TCP address and the page's URL once printed.
 function startServer(bin) {
-  const child = spawn(bin, ['chat', '--bind', '127.0.0.1:0', '--web', '127.0.0.1:0'], {
+  // Its own folder: the room's kept history and accounts (storage/) start empty for each binary.
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-chat-page-'));
+  const child = spawn(path.resolve(bin), ['chat', '--bind', '127.0.0.1:0', '--web', '127.0.0.1:0'], {
+    cwd: work,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FERRY_'))),
   });
@@ -52,7 +56,10 @@ function startServer(bin) {
         resolve({ child, tcp, url: `${web[1]}/` });
       }
     });
-    child.on('exit', (code) => reject(new Error(`${bin} exited ${code}: ${stderr}`)));
+    child.on('exit', (code) => {
+      fs.rmSync(work, { recursive: true, force: true });
+      reject(new Error(`${bin} exited ${code}: ${stderr}`));
+    });
   });
 }
 
@@ -92,8 +99,9 @@ async function launch() {
   return { context, profile };
 }
 
-// Opens the chat page and joins as `name`.
-async function joinPage(context, url, name) {
+// Opens the chat page and fills the join form: a guest's name, or with `password` an account's
+// ('join' logs in, 'register' registers). Waits for `joinedAs` unless it is null.
+async function openPage(context, url, name, { password = '', action = 'join', joinedAs = name } = {}) {
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_MS);
   const errors = [];
@@ -102,9 +110,38 @@ async function joinPage(context, url, name) {
   assert.equal(await page.title(), 'ferry chat');
   await page.locator('#status').filter({ hasText: 'connected' }).waitFor();
   await page.fill('#name', name);
-  await page.click('#join button');
-  await page.getByText(`you joined as ${name}`).waitFor();
+  await page.fill('#password', password);
+  await page.click(`#join button[value="${action}"]`);
+  if (joinedAs !== null) {
+    await page.getByText(`you joined as ${joinedAs}`).waitFor();
+  }
   return { page, errors };
+}
+
+function joinPage(context, url, name) {
+  return openPage(context, url, name);
+}
+
+// An account from the page: register, leave, log in again from a new page under another
+// case of the name; a wrong password is refused on the page, and a guest cannot take it.
+async function accounts(context, url, term) {
+  const secret = 'correct horse battery';
+  const first = await openPage(context, url, 'dora', { password: secret, action: 'register' });
+  await waitFor('the terminal to hear dora join', () =>
+    term.received.some((l) => l.type === 'join' && l.username === 'dora'));
+  await first.page.close();
+  const wrong = await openPage(context, url, 'dora', { password: 'not the password', joinedAs: null });
+  await wrong.page.locator('#join-error').filter({ hasText: /./ }).waitFor();
+  assert.equal(await wrong.page.locator('#say').isHidden(), true);
+  const guest = await openPage(context, url, 'dora', { joinedAs: null });
+  await guest.page.locator('#join-error').filter({ hasText: /./ }).waitFor();
+  const again = await openPage(context, url, 'DORA', { password: secret, joinedAs: 'dora' });
+  await say(again.page, 'dora is back');
+  await waitFor('dora to reach the terminal', () =>
+    term.received.some((l) => l.username === 'dora' && l.message === 'dora is back'));
+  const errors = [...first.errors, ...wrong.errors, ...guest.errors, ...again.errors];
+  for (const open of [wrong, guest, again]) await open.page.close();
+  assert.deepEqual(errors, []);
 }
 
 async function say(page, text) {
@@ -168,6 +205,8 @@ async function exercise(bin, context) {
       console.log(`${name}: ${who}'s page: ${shot}`);
     }
     console.log(`${name}: two pages and a terminal client heard each other`);
+    await accounts(context, url, term);
+    console.log(`${name}: a page registered, was refused a wrong password, logged in again`);
   } finally {
     term.close();
     for (const open of [ann, bob]) {

@@ -7,6 +7,7 @@
   const status = document.getElementById("status");
   const joinForm = document.getElementById("join");
   const nameInput = document.getElementById("name");
+  const passwordInput = document.getElementById("password");
   const joinError = document.getElementById("join-error");
   const sayForm = document.getElementById("say");
   const textInput = document.getElementById("text");
@@ -26,6 +27,9 @@
   let me = null;
   let wanted = localStorage.getItem("ferry-chat-name") || "";
   let joined = false;
+  // An account's password, kept in this page's memory only (never in storage), so that a
+  // reconnect logs in again; null for a guest.
+  let secret = null;
   let keepalive = null;
 
   nameInput.value = wanted;
@@ -88,16 +92,25 @@
     return false;
   }
 
+  function joinedAs(name) {
+    me = name;
+    localStorage.setItem("ferry-chat-name", me);
+    showSay();
+    line("notice", null, "you joined as " + me);
+  }
+
   function handle(object) {
     if (typeof object !== "object" || object === null) {
       return;
     }
-    if (object.type === "join" && typeof object.username === "string") {
-      if (object.username === wanted && !joined) {
-        me = wanted;
-        localStorage.setItem("ferry-chat-name", me);
-        showSay();
-        line("notice", null, "you joined as " + me);
+    if (object.type === "welcome" && typeof object.username === "string") {
+      // Logged in or registered: the server's spelling of the account's name is the name.
+      if (!joined) {
+        joinedAs(object.username);
+      }
+    } else if (object.type === "join" && typeof object.username === "string") {
+      if (object.username === wanted && !joined && secret === null) {
+        joinedAs(wanted);
       } else if (object.username !== me) {
         line("notice", null, object.username + " joined");
       }
@@ -112,6 +125,7 @@
     } else if (object.type === "error" && typeof object.error === "string") {
       if (!joined) {
         me = null;
+        secret = null;
         showJoin(object.error);
       } else {
         line("error", null, object.error);
@@ -131,10 +145,12 @@
       // The history comes again with every connection: the log starts over with it.
       log.textContent = "";
       joined = false;
-      if (me !== null) {
+      if (me !== null && secret !== null) {
+        send({ type: "login", username: me, password: secret });
+      } else if (me !== null) {
         send({ username: me });
       } else if (wanted && joinForm.dataset.asked === "yes") {
-        send({ username: wanted });
+        send(claim(joinForm.dataset.action || "join"));
       }
       keepalive = setInterval(function () {
         if (socket.readyState === WebSocket.OPEN) {
@@ -161,15 +177,32 @@
     };
   }
 
+  // What joining sends: a guest's name, or a login or registration when a password is given.
+  function claim(action) {
+    if (action === "register" || secret !== null) {
+      return { type: action === "register" ? "register" : "login", username: wanted,
+               password: secret };
+    }
+    return { username: wanted };
+  }
+
   joinForm.addEventListener("submit", function (event) {
     event.preventDefault();
     wanted = nameInput.value.trim();
+    const action = event.submitter && event.submitter.value === "register" ? "register" : "join";
+    secret = passwordInput.value === "" ? null : passwordInput.value;
+    passwordInput.value = "";
     if (!wanted) {
+      return;
+    }
+    if (action === "register" && secret === null) {
+      showJoin("choose a password (at least 8 characters) to register");
       return;
     }
     me = null;
     joinForm.dataset.asked = "yes";
-    if (!send({ username: wanted })) {
+    joinForm.dataset.action = action;
+    if (!send(claim(action))) {
       joinError.hidden = false;
       joinError.textContent = "not connected yet; joining once the connection is back";
     }
