@@ -38,6 +38,9 @@ struct Args {
     padding: usize,
     /// Speak WebSocket at `/ws` (ferry's `chat --web`) instead of JSON lines.
     websocket: bool,
+    /// Log every client in to its account `cN` with this password instead of joining as a
+    /// guest (the accounts must exist on the server).
+    login: Option<String>,
 }
 
 struct Client {
@@ -94,6 +97,12 @@ fn run(args: &Args) -> io::Result<()> {
     let mut clients = Vec::with_capacity(args.clients);
     let mut stats = Stats::default();
     let mut events = Events::with_capacity(1024);
+    // ferry checks at most 8 logins of one address at once and refuses more.
+    let join_window = if args.login.is_some() {
+        LOGIN_WINDOW
+    } else {
+        JOIN_WINDOW
+    };
     for index in 0..args.clients {
         // What the server says to the clients already in (announcements of each newcomer) is
         // read as they connect: a server that writes with blocking calls would otherwise stall
@@ -101,10 +110,18 @@ fn run(args: &Args) -> io::Result<()> {
         // confirmation at a time, as a crowd does not arrive in one instant either.
         loop {
             let answered = stats.confirmed + stats.closed_clients as usize;
-            let waiting = if args.claim_names { index - answered.min(index) } else { 0 };
-            let wait = if waiting >= JOIN_WINDOW { JOIN_WAIT } else { Duration::ZERO };
+            let waiting = if args.claim_names {
+                index - answered.min(index)
+            } else {
+                0
+            };
+            let wait = if waiting >= join_window {
+                JOIN_WAIT
+            } else {
+                Duration::ZERO
+            };
             // ncat announces every newcomer to everyone with blocking writes: read after each.
-            if wait.is_zero() && args.claim_names && index % JOIN_WINDOW != 0 {
+            if wait.is_zero() && args.claim_names && index % join_window != 0 {
                 break;
             }
             turn(
@@ -157,7 +174,12 @@ fn run(args: &Args) -> io::Result<()> {
             );
         }
         if args.claim_names {
-            let claim = format!("{{\"username\":\"c{index}\"}}\n");
+            let claim = match &args.login {
+                Some(password) => format!(
+                    "{{\"type\":\"login\",\"username\":\"c{index}\",\"password\":\"{password}\"}}\n"
+                ),
+                None => format!("{{\"username\":\"c{index}\"}}\n"),
+            };
             client.queue(claim.as_bytes());
         }
         clients.push(client);
@@ -522,7 +544,10 @@ impl Client {
 fn frame_length(bytes: &[u8]) -> Option<(usize, usize)> {
     let second = *bytes.get(1)?;
     Some(match second & 0x7F {
-        126 => (usize::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)), 4),
+        126 => (
+            usize::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)),
+            4,
+        ),
         127 => (
             usize::try_from(u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?)).ok()?,
             10,
@@ -568,7 +593,9 @@ fn proc_cpu(path: &str, clk_tck: f64) -> f64 {
 /// The peak resident set size of process `pid` (VmHWM), in MiB.
 fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?;
     let kib: f64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -594,6 +621,7 @@ fn parse_args() -> Result<Args, String> {
         clk_tck: 100.0,
         padding: 40,
         websocket: false,
+        login: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -608,6 +636,7 @@ fn parse_args() -> Result<Args, String> {
             "--drain" => args.drain = seconds(&value()?).ok_or(bad("--drain"))?,
             "--raw" => args.claim_names = false,
             "--websocket" => args.websocket = true,
+            "--login" => args.login = Some(value()?),
             "--join-timeout" => {
                 args.join_timeout = seconds(&value()?).ok_or(bad("--join-timeout"))?
             }
@@ -634,6 +663,8 @@ const MESSAGE_FIELD: &[u8] = b"\"message\":\"";
 const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];
 /// Clients whose name waits for the server's confirmation at once, while connecting.
 const JOIN_WINDOW: usize = 100;
+/// Logins waiting at once: ferry's limit of logins in flight from one address.
+const LOGIN_WINDOW: usize = 8;
 const JOIN_WAIT: Duration = Duration::from_millis(1);
 /// Time for every client's join to be answered and announced before the load starts.
 const SETTLE: Duration = Duration::from_secs(1);
