@@ -3,8 +3,8 @@
 //! confirmed (an acknowledgement, a 303), and the flood may not grow the server's memory
 //! without bound.
 
+use crate::proc_status::resident_kib;
 use std::collections::{BTreeSet, HashSet};
-use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -223,16 +223,6 @@ fn try_post(addr: SocketAddr, message: &str) -> Option<u16> {
     let _ = stream.read_to_end(&mut answer);
     // "HTTP/1.1 303 ...": the status is bytes 9 to 12.
     std::str::from_utf8(answer.get(9..12)?).ok()?.parse().ok()
-}
-
-/// The resident memory of process `pid`, in KiB (`VmRSS` in `/proc/PID/status`).
-fn resident_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }
 
 /// The brief's flood size.

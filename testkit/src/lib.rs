@@ -36,6 +36,7 @@ pub mod malformed;
 pub mod mongo;
 pub mod pages;
 pub mod post;
+mod proc_status;
 pub mod process;
 mod relay;
 pub mod retry;
@@ -148,6 +149,7 @@ macro_rules! suite {
                 concurrent_registrations_of_one_name_have_one_winner,
                 a_flooding_client_is_refused_without_slowing_others,
                 hostile_account_objects_get_error_lines,
+                logins_one_after_another_hold_bounded_memory,
                 terminal_client_registers_without_echoing_the_password,
                 terminal_client_keeps_the_line_being_typed,
                 a_login_storm_does_not_delay_the_room,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::harness::{is_utc_rfc3339, message, ChatServer, Peer};
+use crate::proc_status::peak_rss_kib;
 
 const PASSWORD: &str = "correct horse battery";
 /// See [`a_login_storm_does_not_delay_the_room`]: a hash costs some 30 ms, so a loop that ran
@@ -231,3 +232,39 @@ pub fn a_login_storm_does_not_delay_the_room(bin: &str) {
     assert!(p99 < MAX_STORM_P99, "p99 {p99:?}: {latencies:?}");
     drop(storm);
 }
+
+/// Logins one after another hold the memory of the hashing threads, not 19 MiB more each:
+/// every Argon2 hash needs 19 MiB, and the heap once grew by that much per login (ferry-std
+/// passed 600 MiB after 32).
+pub fn logins_one_after_another_hold_bounded_memory(bin: &str) {
+    let server = ChatServer::start(bin, "accounts_memory", &[]);
+    let mut owner = server.connect();
+    assert_eq!(register(&mut owner, "ann", PASSWORD), welcome("ann"));
+    drop(owner);
+    let mut logged_in = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while logged_in < MEMORY_LOGINS {
+        assert!(Instant::now() < deadline, "{logged_in} logins in a minute");
+        // The last session's close may not have reached the server yet: then the name is
+        // still held, and the login is tried again.
+        let answer = login(&mut server.connect(), "ann", PASSWORD);
+        if answer == welcome("ann") {
+            logged_in += 1;
+        } else {
+            assert_eq!(
+                answer["error"],
+                "that username is taken by someone connected"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let peak_mib = peak_rss_kib(server.pid()) / 1024;
+    assert!(
+        peak_mib < MAX_LOGINS_PEAK_MIB,
+        "peak RSS {peak_mib} MiB after {MEMORY_LOGINS} logins"
+    );
+}
+
+const MEMORY_LOGINS: usize = 32;
+/// The server itself, a hash made at start and two hashing threads' 19 MiB (~70 MiB), with room.
+const MAX_LOGINS_PEAK_MIB: u64 = 160;

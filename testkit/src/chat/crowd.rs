@@ -7,6 +7,7 @@
 //! server). `ferry-std` holds fewer clients than that (a thread each): there the crowd is as
 //! large as the server says it holds, and one more client is refused with an error line.
 
+use crate::proc_status::peak_rss_kib;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -377,16 +378,6 @@ fn raise_own_fd_limit(needed: usize) {
     // SAFETY: as above.
     let ok = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0;
     assert!(ok, "setrlimit: {}", io::Error::last_os_error());
-}
-
-/// The peak resident set size of a process, in KiB (`VmHWM` in /proc/PID/status).
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
 }
 
 const CROWD: usize = 10_000;

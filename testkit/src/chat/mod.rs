@@ -28,6 +28,7 @@ pub use accounts::{
     accounts_and_history_survive_a_restart_and_a_kill,
     accounts_register_then_login_elsewhere_then_speak,
     concurrent_registrations_of_one_name_have_one_winner, hostile_account_objects_get_error_lines,
+    logins_one_after_another_hold_bounded_memory,
 };
 pub use crowd::ten_thousand_clients_claim_names_in_bounded_time_and_memory;
 pub use farewell::{

@@ -6,6 +6,7 @@
 //! Uploads and downloads are checked byte for byte; the large ones stream from and to disk so
 //! the test itself stays small too.
 
+use crate::proc_status::peak_rss_kib;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -51,7 +52,7 @@ pub use writes::{
 
 use escape::RESERVED_FOLDER;
 use support::{
-    listing, pattern, peak_rss_kib, same_contents, tree, write_pattern_file, FileServer, LARGE,
+    listing, pattern, same_contents, tree, write_pattern_file, FileServer, LARGE,
     PEAK_RSS_LIMIT_KIB,
 };
 

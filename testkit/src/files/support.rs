@@ -398,17 +398,6 @@ pub(super) fn listing(folder: &Path) -> Vec<String> {
     names
 }
 
-/// The peak resident set size of a process, in KiB (`VmHWM` in /proc/PID/status).
-pub(super) fn peak_rss_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .expect("VmHWM in /proc/PID/status")
-}
-
 const LISTENING: &str = "file server listening on http://";
 /// 256 MiB, the size the SPEC's bounded-memory check moves each way.
 pub(super) const LARGE: u64 = 256 << 20;

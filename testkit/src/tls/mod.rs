@@ -4,6 +4,7 @@
 
 mod support;
 
+use crate::proc_status::peak_rss_kib;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::fixture::{sandbox, STATIC_DIR};
 use crate::temp::TempDir;
-use support::{command, curl, make_cert, peak_rss_kib, python, run, text, TlsServer, RUN_LIMIT};
+use support::{command, curl, make_cert, python, run, text, TlsServer, RUN_LIMIT};
 
 /// `ferry cert`, then the web app with its output: curl and Python's ssl get pages and post
 /// the form end to end over TLS 1.2 and 1.3, with ALPN http/1.1.

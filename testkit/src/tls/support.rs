@@ -200,16 +200,6 @@ pub(super) fn signal(pid: u32, name: &str) {
     assert!(status.success());
 }
 
-/// The peak resident memory of a process, in KiB.
-pub(super) fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// No command of this suite runs longer.
 pub(super) const RUN_LIMIT: Duration = Duration::from_secs(60);
