@@ -300,6 +300,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "chat-client localhost 7072 --cacert cert.pem",
                 "over TLS, trusting a self-signed certificate",
             ),
+            (
+                "chat-client --server a.lan:7072 --server b.lan:7072",
+                "two servers: when one goes away, reconnects to the other",
+            ),
         ],
     ),
     (
