@@ -133,7 +133,7 @@ fn drive(
 ) -> u8 {
     let mut out = Vec::new();
     let stdout = io::stdout();
-    loop {
+    'session: loop {
         client.poll_transmit(&mut out);
         if !out.is_empty() {
             // A failed write means the connection is gone, which the reader thread reports
@@ -154,6 +154,8 @@ fn drive(
                         Ok(()) => client.handle_connected(Instant::now()),
                         Err(e) => client.handle_connect_failed(Instant::now(), &e),
                     }
+                    // The claim on the new connection goes out before anything else waits.
+                    continue 'session;
                 }
                 ClientEvent::Ended(end) => {
                     // The terminal's own settings come back before the process exits.
