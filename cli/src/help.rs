@@ -326,6 +326,11 @@ const VALUE_FORMATS: &[(&str, &str)] = &[
          Port 0 lets the system pick a free port to listen on.",
     ),
     (
+        "HOST:PORT",
+        "A server to connect to: a name or an IP address, IPv6 in brackets ([::1]:7072), and \
+         a port from 1 to 65535.",
+    ),
+    (
         "SIZE",
         "Bytes, or a whole number with K, M or G (1K = 1024 bytes).",
     ),
