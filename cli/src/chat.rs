@@ -1,5 +1,6 @@
 //! The chat server and its terminal client on the command line: `chat` and `chat-client`.
 
+use std::fmt;
 use std::time::Duration;
 
 use clap::Args;
@@ -120,11 +121,50 @@ pub struct ChatClientOptions {
     /// The chat server's port.
     #[arg(value_name = "PORT", default_value_t = DEFAULT_PORT, value_parser = values::port)]
     pub port: u16,
+    /// A chat server as HOST:PORT, instead of HOST and PORT. Give it again for more servers
+    /// (or list them in FERRY_SERVER, separated by commas): the client connects to the first
+    /// that answers, and when a connection is lost it reconnects to the next, round robin.
+    #[arg(long = "server", env = "FERRY_SERVER", value_name = "HOST:PORT",
+          value_delimiter = ',', value_parser = values::server)]
+    pub servers: Vec<ServerAddress>,
     /// The name to chat under; without it the client asks for one at start.
     #[arg(long, env = "FERRY_USERNAME", value_name = "NAME", value_parser = values::username)]
     pub username: Option<String>,
     #[command(flatten)]
     pub tls: ClientTlsFlags,
+}
+
+impl ChatClientOptions {
+    /// The servers to connect to, in order: those of `--server`, else HOST and PORT.
+    pub fn servers(&self) -> Vec<ServerAddress> {
+        if self.servers.is_empty() {
+            vec![ServerAddress {
+                host: self.host.clone(),
+                port: self.port,
+            }]
+        } else {
+            self.servers.clone()
+        }
+    }
+}
+
+/// A chat server to connect to (`--server HOST:PORT`); the host without brackets, as a
+/// resolver takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAddress {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for ServerAddress {
+    /// `HOST:PORT`, an IPv6 host in brackets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
 }
 
 /// The chat server's port unless told, for the server and the client alike.

@@ -300,6 +300,10 @@ const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "chat-client localhost 7072 --cacert cert.pem",
                 "over TLS, trusting a self-signed certificate",
             ),
+            (
+                "chat-client --server a.lan:7072 --server b.lan:7072",
+                "two servers: when one goes away, reconnects to the other",
+            ),
         ],
     ),
     (
@@ -320,6 +324,11 @@ const VALUE_FORMATS: &[(&str, &str)] = &[
         "ADDR",
         "HOST:PORT, where HOST is a name or an IP address, IPv6 in brackets ([::1]:3000). \
          Port 0 lets the system pick a free port to listen on.",
+    ),
+    (
+        "HOST:PORT",
+        "A server to connect to: a name or an IP address, IPv6 in brackets ([::1]:7072), and \
+         a port from 1 to 65535.",
     ),
     (
         "SIZE",

@@ -31,7 +31,7 @@ use std::ffi::OsString;
 
 use clap::error::ErrorKind;
 
-pub use chat::{ChatClientOptions, ChatOptions};
+pub use chat::{ChatClientOptions, ChatOptions, ServerAddress};
 pub use error::{CliError, CliErrorKind, ValueSource};
 pub use files::{FileClientOptions, FilesOptions, PasswdOptions};
 pub use size::{DurationError, SizeError};

@@ -15,6 +15,7 @@ use ferry_core::files::auth::check_user;
 use ferry_core::files::client::ClientMethod;
 use ferry_storage::{FsyncPolicy, LocationError, StoreLocation};
 
+use crate::chat::ServerAddress;
 use crate::size::{parse_duration, parse_size, DurationError, SizeError};
 
 /// Checks `HOST:PORT`: a port from 0 to 65535 and a host that is a name, an IPv4 address or an
@@ -45,6 +46,21 @@ pub(crate) fn host(text: &str) -> Result<String, ValueError> {
         Ok(()) => Ok(bare.to_string()),
         Err(_) => Err(ValueError::Host),
     }
+}
+
+/// Reads a chat server to connect to (`--server`): `HOST:PORT`, an IPv6 host in brackets.
+pub(crate) fn server(text: &str) -> Result<ServerAddress, ValueError> {
+    let text = non_empty(text.trim())?;
+    let (host, port_text) = text
+        .rsplit_once(':')
+        .ok_or(ValueError::AddressWithoutPort)?;
+    if host.contains(':') && !host.starts_with('[') {
+        return Err(ValueError::AddressIpv6WithoutBrackets);
+    }
+    Ok(ServerAddress {
+        host: self::host(host)?,
+        port: port(port_text)?,
+    })
 }
 
 /// Reads a port to connect to: a number from 1 to 65535.

@@ -12,6 +12,12 @@
 //! reads the terminal itself, which would race the thread already reading it. Piped input is
 //! read line by line as before. Names are coloured only when stdout is a terminal and
 //! `NO_COLOR` is unset.
+//!
+//! With several servers (issue 17) the loop connects where the core's failover says
+//! ([`ClientEvent::Connect`]) and reports how that went; which server, when, and when to give
+//! up are the core's. At start the servers are tried once each, in order, and the first that
+//! answers is used. Each connection has a number, so bytes and an end of file still coming
+//! from a connection already replaced are ignored.
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -20,10 +26,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferry_cli::ChatClientOptions;
+use ferry_cli::{ChatClientOptions, ServerAddress};
 use ferry_core::chat::client::editor::{EditorEvent, LineEditor};
 use ferry_core::chat::{ChatClient, ClientEnd, ClientEvent};
-use ferry_core::tls::Alpn;
+use ferry_core::tls::{Alpn, TlsClientConfig};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -50,26 +56,40 @@ enum Input {
     StdinEnded,
     /// Ctrl-C or SIGTERM.
     Interrupt,
-    Server(Vec<u8>),
-    ServerClosed,
+    /// Bytes from the connection with this number.
+    Server(u64, Vec<u8>),
+    /// The connection with this number ended.
+    ServerClosed(u64),
 }
 
 fn chat(options: &ChatClientOptions) -> Result<u8, String> {
-    let target = format!("{}:{}", options.host, options.port);
+    let servers = options.servers();
     let tls = crate::tls::client_config(&options.tls, Alpn::None)?;
-    // A certificate that does not verify ends here, with one line: never a retry in the clear.
-    let stream = connect(&options.host, options.port)
-        .and_then(|tcp| {
-            // Each typed line should leave at once.
-            let _ = tcp.set_nodelay(true);
-            Stream::connect(tcp, &options.host, tls.as_ref())
-        })
-        .map_err(|e| format!("cannot connect to the chat server at {target}: {e}"))?;
     let (sender, inputs) = mpsc::channel();
-    let reader = stream
-        .try_clone()
-        .map_err(|e| format!("chat connection: {e}"))?;
-    spawn("chat-socket", read_server(reader, sender.clone()))?;
+    // A certificate that does not verify ends here, with one line: never a retry in the clear.
+    let mut failures = Vec::new();
+    let mut link = None;
+    for (index, server) in servers.iter().enumerate() {
+        match open(server, tls.as_ref(), CONNECT_TIMEOUT) {
+            Ok(stream) => {
+                link = Some((index, stream));
+                break;
+            }
+            Err(e) => failures.push(format!("{server}: {e}")),
+        }
+    }
+    let Some((first, stream)) = link else {
+        let failures = failures.join("; ");
+        return Err(format!("cannot connect to the chat server at {failures}"));
+    };
+    let link = Link {
+        stream,
+        number: 0,
+        servers,
+        tls,
+        inputs: sender.clone(),
+    };
+    link.read()?;
     let terminal = if io::stdin().is_terminal() {
         RawTerminal::start()
     } else {
@@ -99,24 +119,27 @@ fn chat(options: &ChatClientOptions) -> Result<u8, String> {
         editor: terminal.map(|terminal| (terminal, LineEditor::default())),
         prompt: String::new(),
     };
-    Ok(drive(client.with_colour(colour), stream, &inputs, screen))
+    let labels = link.servers.iter().map(ToString::to_string).collect();
+    let client = client.with_colour(colour).with_servers(labels, first);
+    Ok(drive(client, link, &inputs, screen))
 }
 
 /// Feeds inputs to the machine, sends and prints what it says, until the session ends.
 fn drive(
     mut client: ChatClient,
-    mut stream: Stream,
+    mut link: Link,
     inputs: &Receiver<Input>,
     mut screen: Screen,
 ) -> u8 {
     let mut out = Vec::new();
     let stdout = io::stdout();
-    loop {
+    'session: loop {
         client.poll_transmit(&mut out);
         if !out.is_empty() {
-            if stream.write_all(&out).is_err() {
-                client.receive_eof();
-            }
+            // A failed write means the connection is gone, which the reader thread reports
+            // too, after any lines still to read: the server's last word (why it closed)
+            // must reach the client before the end does.
+            let _ = link.stream.write_all(&out);
             out.clear();
         }
         while let Some(event) = client.poll_event() {
@@ -125,14 +148,23 @@ fn drive(
                 ClientEvent::Print(line) => screen.print(&mut stdout, &line),
                 ClientEvent::Prompt(text) => screen.prompt(&mut stdout, text, false),
                 ClientEvent::AskPassword(text) => screen.prompt(&mut stdout, text, true),
+                ClientEvent::Connect { server, timeout } => {
+                    let _ = stdout.flush();
+                    match link.reconnect(server, timeout) {
+                        Ok(()) => client.handle_connected(Instant::now()),
+                        Err(e) => client.handle_connect_failed(Instant::now(), &e),
+                    }
+                    // The claim on the new connection goes out before anything else waits.
+                    continue 'session;
+                }
                 ClientEvent::Ended(end) => {
                     // The terminal's own settings come back before the process exits.
                     drop(screen.editor.take());
                     let _ = stdout.flush();
                     if end == ClientEnd::Left {
-                        close_gracefully(&stream, inputs);
+                        close_gracefully(&link.stream, inputs);
                     }
-                    let _ = stream.shutdown(Shutdown::Both);
+                    let _ = link.stream.shutdown(Shutdown::Both);
                     return end.exit_code();
                 }
             }
@@ -175,9 +207,46 @@ fn drive(
             }
             Input::StdinEnded => client.handle_end_of_input(now),
             Input::Interrupt => client.handle_interrupt(),
-            Input::Server(bytes) => client.receive(&bytes),
-            Input::ServerClosed => client.receive_eof(),
+            Input::Server(number, bytes) if number == link.number => client.receive(&bytes),
+            Input::ServerClosed(number) if number == link.number => client.receive_eof(now),
+            Input::Server(..) | Input::ServerClosed(_) => {}
         }
+    }
+}
+
+/// The connection to the server, and what it takes to open another.
+struct Link {
+    stream: Stream,
+    /// Counts the connections made, so what an old one still delivers is told apart.
+    number: u64,
+    servers: Vec<ServerAddress>,
+    tls: Option<TlsClientConfig>,
+    inputs: Sender<Input>,
+}
+
+impl Link {
+    /// Replaces the connection with one to `servers[server]`; the error as a short text.
+    fn reconnect(&mut self, server: usize, timeout: Duration) -> Result<(), String> {
+        let _ = self.stream.shutdown(Shutdown::Both);
+        let address = self
+            .servers
+            .get(server)
+            .ok_or_else(|| "no such server".to_string())?;
+        self.stream = open(address, self.tls.as_ref(), timeout).map_err(|e| e.to_string())?;
+        self.number += 1;
+        self.read()
+    }
+
+    /// Starts the thread that reads the current connection.
+    fn read(&self) -> Result<(), String> {
+        let reader = self
+            .stream
+            .try_clone()
+            .map_err(|e| format!("chat connection: {e}"))?;
+        spawn(
+            "chat-socket",
+            read_server(reader, self.number, self.inputs.clone()),
+        )
     }
 }
 
@@ -272,16 +341,28 @@ fn close_gracefully(stream: &Stream, inputs: &Receiver<Input>) {
     let deadline = Instant::now() + CLOSE_WAIT;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match inputs.recv_timeout(left) {
-            Ok(Input::ServerClosed) | Err(_) => return,
+            Ok(Input::ServerClosed(_)) | Err(_) => return,
             Ok(_) => {}
         }
     }
 }
 
-fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
+/// A connection to `server`, over TLS when `tls` is given.
+fn open(
+    server: &ServerAddress,
+    tls: Option<&TlsClientConfig>,
+    timeout: Duration,
+) -> io::Result<Stream> {
+    let tcp = connect(&server.host, server.port, timeout)?;
+    // Each typed line should leave at once.
+    let _ = tcp.set_nodelay(true);
+    Stream::connect(tcp, &server.host, tls)
+}
+
+fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address found");
     for address in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
+        match TcpStream::connect_timeout(&address, timeout) {
             Ok(stream) => return Ok(stream),
             Err(error) => last = error,
         }
@@ -289,14 +370,17 @@ fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     Err(last)
 }
 
-fn read_server(mut stream: Stream, inputs: Sender<Input>) -> impl FnOnce() {
+fn read_server(mut stream: Stream, number: u64, inputs: Sender<Input>) -> impl FnOnce() {
     move || {
         let mut buf = vec![0; READ_BUFFER];
         loop {
             match stream.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if inputs.send(Input::Server(buf[..n].to_vec())).is_err() {
+                    if inputs
+                        .send(Input::Server(number, buf[..n].to_vec()))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -304,7 +388,7 @@ fn read_server(mut stream: Stream, inputs: Sender<Input>) -> impl FnOnce() {
                 Err(_) => break,
             }
         }
-        let _ = inputs.send(Input::ServerClosed);
+        let _ = inputs.send(Input::ServerClosed(number));
     }
 }
 
@@ -359,7 +443,8 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), String>
 
 /// How long a leaving client waits for the server to close after it said it is done.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
-/// A server that does not answer a connection attempt in this long is taken as unreachable.
+/// A server that does not answer the first connection attempt in this long is taken as
+/// unreachable (the core sets the timeout of later attempts).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of keys read at once: a paste arrives in a few reads.
 const KEY_BUFFER: usize = 4096;

@@ -153,6 +153,10 @@ macro_rules! suite {
                 terminal_client_registers_without_echoing_the_password,
                 terminal_client_keeps_the_line_being_typed,
                 a_login_storm_does_not_delay_the_room,
+                chat_client_fails_over_when_its_server_is_killed,
+                chat_client_logs_in_again_after_a_restart_without_repeating_history,
+                chat_client_does_not_fail_over_a_deliberate_disconnect,
+                chat_client_refuses_a_malformed_server_address,
             ],
             websocket: [
                 websocket_and_tcp_clients_share_the_room,

@@ -128,6 +128,63 @@ fn chat_client_takes_host_and_port_and_a_username() {
 }
 
 #[test]
+fn chat_client_takes_several_servers_from_flags_or_the_environment() {
+    let servers = |result: Result<Command, crate::CliError>| match result {
+        Ok(Command::ChatClient(options)) => options
+            .servers()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        other => panic!("chat-client did not parse: {other:?}"),
+    };
+    assert_eq!(servers(line("chat-client")), ["127.0.0.1:7072"]);
+    assert_eq!(servers(line("chat-client ::1 7000")), ["[::1]:7000"]);
+    assert_eq!(
+        servers(line(
+            "chat-client --server a.lan:7072 --server=[::1]:7000 --server 10.0.0.2:1"
+        )),
+        ["a.lan:7072", "[::1]:7000", "10.0.0.2:1"]
+    );
+    assert_eq!(
+        servers(run(
+            &["chat-client"],
+            &[("FERRY_SERVER", "a.lan:7072, b.lan:7073")]
+        )),
+        ["a.lan:7072", "b.lan:7073"]
+    );
+    assert_eq!(
+        servers(run(
+            &["chat-client", "--server", "c.lan:1"],
+            &[("FERRY_SERVER", "a.lan:7072")]
+        )),
+        ["c.lan:1"]
+    );
+    for (value, reason) in [
+        ("a.lan", ValueError::AddressWithoutPort),
+        ("a.lan:0", ValueError::Port),
+        ("a.lan:http", ValueError::Port),
+        ("::1:7072", ValueError::AddressIpv6WithoutBrackets),
+        ("bad host:1", ValueError::Host),
+        (":1", ValueError::Host),
+    ] {
+        let error = run(&["chat-client", "--server", value], &[]);
+        let Err(error) = error else {
+            panic!("{value} was taken: {error:?}");
+        };
+        assert_eq!(
+            error.kind(),
+            &CliErrorKind::InvalidValue {
+                flag: "server".into(),
+                value: value.into(),
+                source: ValueSource::CommandLine,
+                reason,
+            },
+            "{value}"
+        );
+    }
+}
+
+#[test]
 fn chat_errors_name_the_problem_in_one_line() {
     let cases: &[(&[&str], CliErrorKind, &str)] = &[
         (

@@ -21,7 +21,14 @@
 //!   waits: the client leaves once the name is confirmed and the waiting lines are sent, or
 //!   once the name is refused or not confirmed in [`JOIN_WAIT`], saying what was not sent.
 //! - `Joined`: each typed line becomes a message; empty lines are not sent.
-//! - `Ended`: the user left (end of input, Ctrl-C) or the server closed the connection.
+//! - `Ended`: the user left (end of input, Ctrl-C), the server closed the connection on purpose
+//!   (its error line said why), or no server could be reached again.
+//!
+//! A connection lost without such an error line is not the end (issue 17): the [`Failover`]
+//! policy picks the next server and when to try it, the shell connects, and the client claims
+//! its name again there (or logs in again with the password it kept), while lines typed in
+//! between wait as they do while joining. The history the new server replays is shown only
+//! where it holds messages this client has not shown yet. See `reconnect.rs`.
 //!
 //! Commands (`/register`, `/login`, `/password`, `/quit`, `/help`) are never sent as messages.
 //! Server lines are printed as `[HH:MM] username: message` (the server's time, UTC, when it says),
@@ -37,9 +44,17 @@ use std::time::{Duration, Instant};
 use super::framing::ObjectFramer;
 use super::wire::{self, ServerLine};
 use super::{check_username, ChatError, MAX_LINE};
+use display::{clock, escaped};
+pub use failover::{Failover, FailoverAction};
+use reconnect::{Credentials, Reclaim};
+use seen::SeenMessages;
 mod account_flow;
 mod commands;
+mod display;
 pub mod editor;
+pub mod failover;
+mod reconnect;
+mod seen;
 
 /// The terminal client's state machine.
 #[derive(Debug)]
@@ -65,6 +80,18 @@ pub struct ChatClient {
     prompt_due: Option<Instant>,
     /// Where a `/password` stands.
     password_change: Option<PasswordChange>,
+    /// Which server to reconnect to, and when to give up.
+    failover: Failover,
+    /// The account logged in to, kept in memory only, to log in again after a reconnect.
+    credentials: Option<Credentials>,
+    /// A new password sent with `/password`, kept once the server confirms it.
+    new_password: Option<String>,
+    /// The name claimed again after a reconnect, while the server may still hold it.
+    reclaim: Option<Reclaim>,
+    /// The last line from the server was an error: a close now is the server's decision.
+    closing_said: bool,
+    /// Messages shown lately, so a replayed history does not show them twice.
+    seen: SeenMessages,
 }
 
 /// The steps of `/password`: the current password, then the new one.
@@ -84,6 +111,10 @@ pub enum ClientEvent {
     /// Print this prompt and read the next line without echo: it is a password. Echo goes back
     /// on once that line is read.
     AskPassword(String),
+    /// Connect to `servers[server]` (in the order the shell gave them), trying for at most
+    /// `timeout`; then call [`ChatClient::handle_connected`] or
+    /// [`ChatClient::handle_connect_failed`].
+    Connect { server: usize, timeout: Duration },
     /// The session is over; close the connection and exit with [`ClientEnd::exit_code`].
     Ended(ClientEnd),
 }
@@ -95,6 +126,8 @@ pub enum ClientEnd {
     Left,
     /// The server closed the connection.
     ServerClosed,
+    /// The connection was lost and no server could be reached again in time.
+    Unreachable,
     /// Input ended before the server confirmed the name, which it then refused or never
     /// confirmed: what was typed was not sent.
     NotJoined,
@@ -136,6 +169,12 @@ impl ChatClient {
             colour: false,
             prompt_due: None,
             password_change: None,
+            failover: Failover::new(Vec::new(), 0),
+            credentials: None,
+            new_password: None,
+            reclaim: None,
+            closing_said: false,
+            seen: SeenMessages::default(),
         };
         match username {
             Some(name) => client.try_name(now, name),
@@ -205,7 +244,7 @@ impl ChatClient {
 
     /// Bytes from the server.
     pub fn receive(&mut self, bytes: &[u8]) {
-        if matches!(self.state, State::Ended(_)) {
+        if matches!(self.state, State::Ended(_)) || !self.failover.is_connected() {
             return;
         }
         let mut lines = Vec::new();
@@ -221,18 +260,32 @@ impl ChatClient {
         }
     }
 
-    /// The server closed the connection.
-    pub fn receive_eof(&mut self) {
-        self.end(
-            ClientEnd::ServerClosed,
-            "* the server closed the connection",
-        );
+    /// The server closed the connection, or writing to it failed. After an error line (the
+    /// server disconnected this client on purpose) the session ends; otherwise the client
+    /// reconnects, to the next server if there are several.
+    pub fn receive_eof(&mut self, now: Instant) {
+        if self.is_ended() || !self.failover.is_connected() {
+            return;
+        }
+        if self.closing_said {
+            return self.end(
+                ClientEnd::ServerClosed,
+                "* the server closed the connection",
+            );
+        }
+        self.connection_lost(now);
     }
 
     /// Sends an empty line when nothing was sent for a while, so the server does not take a
     /// client that only reads for a dead one.
     pub fn handle_timeout(&mut self, now: Instant) {
         if matches!(self.state, State::Ended(_)) {
+            return;
+        }
+        self.failover.handle_timeout(now);
+        self.drain_failover();
+        self.retry_reclaim(now);
+        if self.is_ended() {
             return;
         }
         if self.prompt_due.is_some_and(|due| now >= due) {
@@ -259,7 +312,8 @@ impl ChatClient {
     /// Changes after any input.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<usize> {
         let len = self.output.len();
-        if len == 0 {
+        // Nothing goes out without a connection; `handle_connected` starts the new one afresh.
+        if len == 0 || !self.failover.is_connected() {
             return None;
         }
         out.append(&mut self.output);
@@ -273,7 +327,9 @@ impl ChatClient {
             _ => {
                 let keepalive = self.last_sent + KEEPALIVE_INTERVAL;
                 let give_up = self.input_ended.map(|ended| ended + JOIN_WAIT);
-                [Some(keepalive), give_up, self.prompt_due]
+                let reclaim = self.reclaim.as_ref().and_then(|reclaim| reclaim.retry_at);
+                let failover = self.failover.poll_timeout();
+                [Some(keepalive), give_up, self.prompt_due, reclaim, failover]
                     .into_iter()
                     .flatten()
                     .min()
@@ -332,6 +388,8 @@ impl ChatClient {
     }
 
     fn show(&mut self, line: Result<ServerLine, ChatError>) {
+        self.closing_said = matches!(line, Ok(ServerLine::Error { .. }))
+            && !matches!(&line, Ok(ServerLine::Error { error }) if is_shutdown(error));
         let text = match line {
             Ok(ServerLine::Message {
                 username,
@@ -339,6 +397,13 @@ impl ChatClient {
                 history,
                 time,
             }) => {
+                let shown = self
+                    .seen
+                    .check_and_remember(&username, &message, time.as_deref());
+                // Only a replay is left out: the same words said again live are news.
+                if history && shown {
+                    return;
+                }
                 let earlier = if history { "(earlier) " } else { "" };
                 let stamp = time.as_deref().and_then(clock).unwrap_or_default();
                 let name = self.name(&username);
@@ -347,6 +412,7 @@ impl ChatClient {
             Ok(ServerLine::Join { username }) => {
                 if let State::Joining { username: mine } = &self.state {
                     if *mine == username {
+                        self.rejoined();
                         self.joined(username);
                         return;
                     }
@@ -360,7 +426,10 @@ impl ChatClient {
                     *mine = username.clone();
                     format!("* welcome, {}", escaped(&username))
                 }
-                _ => "* your password was changed".to_string(),
+                _ => {
+                    self.password_confirmed();
+                    "* your password was changed".to_string()
+                }
             },
             Ok(ServerLine::Joins { usernames, others }) => match self.others(&usernames, others) {
                 Some(names) => format!("* {names} joined"),
@@ -371,7 +440,11 @@ impl ChatClient {
                 None => return,
             },
             Ok(ServerLine::Error { error }) => {
+                if self.refused_reclaim(&error) {
+                    return;
+                }
                 if matches!(self.state, State::Joining { .. }) {
+                    self.credentials = None;
                     // The server answers a join with its announcement or an error, in order,
                     // so an error now refuses the name.
                     self.state = State::AskingName;
@@ -388,31 +461,6 @@ impl ChatClient {
             Err(error) => format!("! {error}"),
         };
         self.print(text);
-    }
-
-    /// A batch of names (and `unnamed` more) as one short phrase ("ann, bob and cid", "ann,
-    /// bob, cid, dan, eve and 95 others"), leaving out this client's own name (it was told its
-    /// join apart); `None` when nobody else is in it.
-    fn others(&self, usernames: &[String], unnamed: u64) -> Option<String> {
-        let mine = match &self.state {
-            State::Joining { username } | State::Joined { username } => Some(username.as_str()),
-            State::AskingName | State::AwaitingPassword { .. } | State::Ended(_) => None,
-        };
-        let others: Vec<String> = usernames
-            .iter()
-            .filter(|name| Some(name.as_str()) != mine)
-            .map(|name| escaped(name))
-            .collect();
-        let count = |shown: usize| (others.len() - shown) as u64 + unnamed;
-        let (last, shown) = match (others.len(), unnamed) {
-            (0, 0) => return None,
-            (1, 0) => return others.into_iter().next(),
-            (0, n) => return Some(more(n)),
-            (n, 0) if n <= MAX_NAMES_SHOWN + 1 => (others[n - 1].clone(), &others[..n - 1]),
-            (n, _) if n <= MAX_NAMES_SHOWN => (more(count(n)), &others[..]),
-            _ => (more(count(MAX_NAMES_SHOWN)), &others[..MAX_NAMES_SHOWN]),
-        };
-        Some(format!("{} and {last}", shown.join(", ")))
     }
 
     fn joined(&mut self, username: String) {
@@ -452,19 +500,6 @@ impl ChatClient {
         self.events.push_back(ClientEvent::Ended(end));
     }
 
-    /// `name` as shown: escaped, and in its colour when the output is a terminal.
-    fn name(&self, name: &str) -> String {
-        if !self.colour {
-            return escaped(name);
-        }
-        // FNV-1a: the same name gets the same colour in every client, without a hash seed.
-        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-        let colour = COLOURS[(hash % COLOURS.len() as u64) as usize];
-        format!("\x1b[{colour}m{}\x1b[0m", escaped(name))
-    }
-
     fn print(&mut self, text: String) {
         self.events.push_back(ClientEvent::Print(text));
     }
@@ -476,50 +511,20 @@ impl ClientEnd {
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientEnd::Left => 0,
-            ClientEnd::ServerClosed | ClientEnd::NotJoined => 1,
+            ClientEnd::ServerClosed | ClientEnd::Unreachable | ClientEnd::NotJoined => 1,
         }
     }
 }
 
-/// "1 other", "12 others".
-fn more(count: u64) -> String {
-    match count {
-        1 => "1 other".to_string(),
-        n => format!("{n} others"),
-    }
+/// True for the error line of a server that is shutting down: unlike the others, it is no
+/// verdict on this client, so another server is tried.
+fn is_shutdown(error: &str) -> bool {
+    error == super::hub::CloseReason::Shutdown.to_string()
 }
 
-/// `text` with control characters escaped, so it prints on one line and moves no cursor.
-fn escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `[HH:MM] ` from a server time (`2026-12-05T17:20:00Z`); `None` for a text of another shape.
-fn clock(time: &str) -> Option<String> {
-    let hours = time.get(11..13)?;
-    let minutes = time.get(14..16)?;
-    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    (time.get(13..14) == Some(":") && digits(hours) && digits(minutes))
-        .then(|| format!("[{hours}:{minutes}] "))
-}
-
-/// SGR foreground colours for names: the six that read on dark and light backgrounds alike
-/// (red, green, yellow, blue, magenta, cyan), in their plain form.
-const COLOURS: [u8; 6] = [31, 32, 33, 34, 35, 36];
 /// How long the client waits for the history before asking for a name anyway: the history
 /// comes with the server's first bytes, within a round trip.
 pub const HISTORY_WAIT: Duration = Duration::from_millis(300);
-/// A batch of joins or leaves names at most this many people (six when that is all); the rest
-/// are counted.
-const MAX_NAMES_SHOWN: usize = 5;
 /// An empty line goes out after this long without sending, far inside the server's 10-minute
 /// idle timeout, so a client that only reads stays connected.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);

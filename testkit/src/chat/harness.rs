@@ -26,7 +26,7 @@ pub(crate) struct ChatServer {
 impl ChatServer {
     pub(crate) fn start(bin: &str, label: &str, flags: &[&str]) -> ChatServer {
         let dir = TempDir::new(label);
-        ChatServer::spawn(command(bin, &dir), bin, dir, flags)
+        ChatServer::spawn(command(bin, &dir), bin, dir, ANY_PORT, flags)
     }
 
     /// Starts the server under the fd limit `fd_limit`, set by the shell before the server
@@ -44,7 +44,7 @@ impl ChatServer {
             .arg(format!("ulimit -n {fd_limit} && exec \"$@\""))
             .arg("sh")
             .arg(bin);
-        ChatServer::spawn(shell, bin, dir, flags)
+        ChatServer::spawn(shell, bin, dir, ANY_PORT, flags)
     }
 
     /// The server's process id, to look at what it holds.
@@ -52,7 +52,13 @@ impl ChatServer {
         self.child.id()
     }
 
-    fn spawn(mut command: Command, bin: &str, dir: TempDir, flags: &[&str]) -> ChatServer {
+    fn spawn(
+        mut command: Command,
+        bin: &str,
+        dir: TempDir,
+        bind: &str,
+        flags: &[&str],
+    ) -> ChatServer {
         // The suite's tests of delivery send far faster than anyone types: unless a test sets
         // the flood limit (as the flood test does), it is off.
         let unlimited: &[&str] = if flags.iter().any(|f| f.starts_with("--flood")) {
@@ -61,7 +67,7 @@ impl ChatServer {
             &["--flood-rate", "0"]
         };
         let mut child = command
-            .args(["chat", "--bind", "127.0.0.1:0"])
+            .args(["chat", "--bind", bind])
             .args(unlimited)
             .args(flags)
             .spawn()
@@ -143,7 +149,16 @@ impl ChatServer {
             );
         }
         let dir = self.dir.take().expect("a running server's folder");
-        ChatServer::spawn(command(bin, &dir), bin, dir, flags)
+        ChatServer::spawn(command(bin, &dir), bin, dir, ANY_PORT, flags)
+    }
+
+    /// Kills the server (SIGKILL) and starts it again in the same folder on the same port, as
+    /// a service manager restarts a crashed server.
+    pub(super) fn restart_on_the_same_port(mut self, bin: &str, flags: &[&str]) -> ChatServer {
+        kill_and_reap(&mut self.child);
+        let dir = self.dir.take().expect("a running server's folder");
+        let bind = self.address.to_string();
+        ChatServer::spawn(command(bin, &dir), bin, dir, &bind, flags)
     }
 
     /// Sends SIGTERM, as a service manager stops a server.
@@ -399,6 +414,8 @@ const WEB_LINE: &str = "chat web page listening on http://";
 const WEB_TLS_LINE: &str = "chat web page listening on https://";
 /// How long a server may take to print its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Where a server listens unless a test needs its port again: any free port on loopback.
+const ANY_PORT: &str = "127.0.0.1:0";
 /// How long any expected line may take; generous for a machine shared with builds.
 pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the server may take to disconnect a client (one that never reads, say).

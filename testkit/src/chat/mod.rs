@@ -7,6 +7,7 @@
 
 mod accounts;
 mod crowd;
+mod failover;
 mod farewell;
 pub(crate) mod harness;
 mod mongo;
@@ -31,6 +32,12 @@ pub use accounts::{
     logins_one_after_another_hold_bounded_memory,
 };
 pub use crowd::ten_thousand_clients_claim_names_in_bounded_time_and_memory;
+pub use failover::{
+    chat_client_does_not_fail_over_a_deliberate_disconnect,
+    chat_client_fails_over_when_its_server_is_killed,
+    chat_client_logs_in_again_after_a_restart_without_repeating_history,
+    chat_client_refuses_a_malformed_server_address,
+};
 pub use farewell::{
     a_closing_client_gets_its_error_line_after_its_backlog,
     an_idle_client_gets_its_error_line_after_its_backlog,
@@ -362,7 +369,7 @@ pub fn terminal_client_keeps_the_line_being_typed(bin: &str) {
 
 /// The terminal client, in a pseudo-terminal: it asks for a name, shows what others say as
 /// `[HH:MM] username: message`, sends typed lines, leaves on Ctrl-D and on Ctrl-C with exit code 0, and
-/// says so (exit code 1) when the server goes away.
+/// says so (exit code 1) when the server goes away and does not come back.
 pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
     let server = ChatServer::start(bin, "pty_client", &[]);
     let mut bob = server.join("bob");
@@ -395,8 +402,14 @@ pub fn interactive_client_in_a_pseudo_terminal(bin: &str) {
     }
     let mut terminal = Terminal::start(bin, server.address, &["--username", "cid"]);
     terminal.expect("* you joined as cid");
+    // A server that dies without a word is tried again (issue 17): a few times over about
+    // ten seconds, then the client gives up with one line and exit code 1.
     drop(server);
-    terminal.expect("* the server closed the connection");
+    terminal.expect("lost; reconnecting to");
+    for _ in 1..MAX_ROUNDS {
+        terminal.expect("* cannot reach");
+    }
+    terminal.expect("giving up");
     assert_eq!(terminal.exit_code(), 1, "{}", terminal.transcript());
 }
 
@@ -447,6 +460,8 @@ fn piped_client(bin: &str, server: &ChatServer, name: &str, input: &str) -> (Opt
     (status.and_then(|status| status.code()), text)
 }
 
+/// How many times the client tries its one server after losing it (the core's policy).
+const MAX_ROUNDS: usize = 8;
 /// The most a message to the third client may lag its sending, while another client is stuck.
 const MAX_DELAY: Duration = Duration::from_secs(2);
 /// How long a refusal may take: it is written as the connection is accepted, so this is only

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::commands::{Command, HELP};
-use super::{escaped, ChatClient, ClientEnd, ClientEvent, PasswordChange, State};
+use super::{escaped, ChatClient, ClientEnd, ClientEvent, Credentials, PasswordChange, State};
 use crate::chat::accounts::check_account_name;
 use crate::chat::wire::{self, AccountRequest};
 
@@ -84,6 +84,11 @@ impl ChatClient {
         };
         wire::encode_account_request(&request, &mut self.output);
         self.last_sent = now;
+        // A reconnect logs in again with it, even after a registration.
+        self.credentials = Some(Credentials {
+            username: username.clone(),
+            password: password.to_string(),
+        });
         self.state = State::Joining { username };
     }
 
@@ -102,6 +107,7 @@ impl ChatClient {
                 };
                 wire::encode_account_request(&request, &mut self.output);
                 self.last_sent = now;
+                self.new_password = Some(line.to_string());
             }
             None => {}
         }

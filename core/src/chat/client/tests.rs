@@ -119,15 +119,21 @@ fn end_of_input_leaves_and_server_close_is_said() {
         ]
     );
     assert!(client.is_ended());
-    client.receive_eof();
+    client.receive_eof(now);
     assert_eq!(drain(&mut client).1, []);
 
+    // The server says why it closes: no reconnect (a lost connection without a word is
+    // reconnected, see reconnect.rs).
     let mut client = ChatClient::new(now, Some("me"));
+    client.receive(JOINED_ME);
     drain(&mut client);
-    client.receive_eof();
+    client
+        .receive(b"{\"type\":\"error\",\"error\":\"disconnected: too many messages too fast\"}\n");
+    client.receive_eof(now);
     assert_eq!(
         drain(&mut client).1,
         [
+            print("! disconnected: too many messages too fast"),
             print("* the server closed the connection"),
             ClientEvent::Ended(ClientEnd::ServerClosed)
         ]
