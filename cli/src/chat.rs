@@ -125,7 +125,8 @@ pub struct ChatClientOptions {
     /// (or list them in FERRY_SERVER, separated by commas): the client connects to the first
     /// that answers, and when a connection is lost it reconnects to the next, round robin.
     #[arg(long = "server", env = "FERRY_SERVER", value_name = "HOST:PORT",
-          value_delimiter = ',', value_parser = values::server)]
+          value_delimiter = ',', value_parser = values::server,
+          conflicts_with_all = ["host", "port"])]
     pub servers: Vec<ServerAddress>,
     /// The name to chat under; without it the client asks for one at start.
     #[arg(long, env = "FERRY_USERNAME", value_name = "NAME", value_parser = values::username)]

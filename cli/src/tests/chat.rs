@@ -159,6 +159,20 @@ fn chat_client_takes_several_servers_from_flags_or_the_environment() {
         )),
         ["c.lan:1"]
     );
+    // Both ways of naming a server at once: which one was meant is not guessed.
+    let both = run(
+        &["chat-client", "a.lan", "7000", "--server", "b.lan:1"],
+        &[],
+    );
+    let Err(error) = both else {
+        panic!("HOST PORT beside --server was taken: {both:?}");
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("cannot be used with '--server <HOST:PORT>'"),
+        "{error}"
+    );
     for (value, reason) in [
         ("a.lan", ValueError::AddressWithoutPort),
         ("a.lan:0", ValueError::Port),
