@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use ferry_core::chat::cluster::DEFAULT_TTL;
 use ferry_core::chat::flood::{self, Rate};
 use ferry_core::chat::{
     AccountsMode, ChatConfig, WebChatConfig, DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY,
@@ -78,6 +79,16 @@ pub struct ChatOptions {
     #[arg(long, env = "FERRY_FLOOD_BURST", value_name = "COUNT",
           default_value = flood::DEFAULT_BURST.to_string(), value_parser = values::rate)]
     pub flood_burst: u32,
+    /// Share the room with other chat nodes through Redis (redis://[:PASSWORD@]HOST:PORT[/DB]):
+    /// messages, joins and leaves reach every node's clients, the history lives in Redis and
+    /// a name is unique across the nodes. Without it, the room is this process's alone.
+    #[arg(long, env = "FERRY_CLUSTER", value_name = "URL", value_parser = values::cluster_url)]
+    pub cluster: Option<String>,
+    /// With --cluster: a node not heard from for this long counts as gone and its clients are
+    /// announced as left on the other nodes; each node says it is alive every third of it.
+    #[arg(long, env = "FERRY_CLUSTER_TTL", value_name = "DURATION",
+          default_value = format_duration(DEFAULT_TTL), value_parser = values::timeout)]
+    pub cluster_ttl: Duration,
     #[command(flatten)]
     pub tls: TlsFlags,
 }
@@ -95,6 +106,21 @@ impl ChatOptions {
             echo: self.web_echo.then(WebChatConfig::echo_limits),
             ..WebChatConfig::default()
         }
+    }
+
+    /// The cluster's URL as a start-up line may show it: any password replaced by `***`.
+    pub fn cluster_shown(&self) -> Option<String> {
+        let url = self.cluster.as_deref()?;
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Some(url.to_owned());
+        };
+        Some(match rest.rsplit_once('@') {
+            Some((user, host)) => match user.split_once(':') {
+                Some((name, _)) => format!("{scheme}://{name}:***@{host}"),
+                None => format!("{scheme}://***@{host}"),
+            },
+            None => url.to_owned(),
+        })
     }
 
     /// The room `ferry chat` runs with these options.
