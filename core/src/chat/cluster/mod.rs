@@ -114,6 +114,9 @@ pub enum Delivery {
     Live(RoomEvent),
     /// The shared history at the first sync, oldest first: for newcomers, not told live.
     History(Vec<SaidMessage>),
+    /// This node's own message, back from Redis: it takes its place in the history here, in
+    /// the order Redis gave it, so every node keeps the same history.
+    Echo(SaidMessage),
 }
 
 /// The start-up line of a node in a cluster; `url` with any password hidden.

@@ -16,7 +16,8 @@
 //!
 //! Other nodes' events are delivered once: an event whose sequence number is not above the
 //! last one seen from its node is a copy (a repeat, or a resync of what was heard live), and
-//! this node's own echoes are dropped. Each node says it is alive with the names its clients
+//! this node's own echoes are not delivered again: its messages only take their place in the
+//! history, in Redis's order, the same on every node. Each node says it is alive with the names its clients
 //! hold every third of the ttl; a node not heard for a ttl is dead and its names leave. While
 //! this node's own link is down nobody is declared dead: silence is then ours.
 
@@ -28,6 +29,7 @@ use super::{
     ClusterCommand, ClusterConfig, ClusterReport, Delivery, NodeId, RoomEvent, MAX_BACKOFF,
     MIN_BACKOFF,
 };
+use crate::chat::SaidMessage;
 
 /// One node's part in the cluster.
 #[derive(Debug)]
@@ -53,6 +55,8 @@ pub struct ClusterNode {
     /// The last sequence number seen from each node ever heard of, alive or not, so a resync
     /// never delivers a dead node's messages twice. One entry per node start.
     seen: HashMap<NodeId, u64>,
+    /// The last of this node's own messages heard back from Redis.
+    echoed: u64,
     /// The nodes heard live, and the names their clients hold.
     peers: HashMap<NodeId, Peer>,
     next_beat: Option<Instant>,
@@ -102,6 +106,7 @@ impl ClusterNode {
             dropped: 0,
             names: BTreeSet::new(),
             seen: HashMap::new(),
+            echoed: 0,
             peers: HashMap::new(),
             next_beat: None,
             held: VecDeque::new(),
@@ -264,12 +269,13 @@ impl ClusterNode {
             let Ok(event) = wire::decode(payload) else {
                 continue;
             };
-            if event.node == self.config.node {
-                continue;
-            }
             let EventKind::Room(RoomEvent::Said(said)) = event.kind else {
                 continue;
             };
+            if event.node == self.config.node {
+                self.echo(event.seq, said);
+                continue;
+            }
             let last = self.seen.entry(event.node).or_insert(0);
             if event.seq <= *last {
                 continue;
@@ -317,6 +323,9 @@ impl ClusterNode {
 
     fn receive(&mut self, now: Instant, event: ClusterEvent) {
         if event.node == self.config.node {
+            if let EventKind::Room(RoomEvent::Said(said)) = event.kind {
+                self.echo(event.seq, said);
+            }
             return;
         }
         let peer = self.peers.entry(event.node).or_insert(Peer {
@@ -357,6 +366,14 @@ impl ClusterNode {
                 }
                 peer.names = names;
             }
+        }
+    }
+
+    /// This node's own message came back: once, into the history.
+    fn echo(&mut self, seq: u64, said: SaidMessage) {
+        if seq > self.echoed {
+            self.echoed = seq;
+            self.deliveries.push_back(Delivery::Echo(said));
         }
     }
 
@@ -423,7 +440,7 @@ impl ClusterNode {
 #[cfg(test)]
 pub(super) fn said_payload(node: NodeId, seq: u64, username: &str, message: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    let said = crate::chat::SaidMessage {
+    let said = SaidMessage {
         username: username.to_owned(),
         message: message.to_owned(),
         time: None,

@@ -99,16 +99,21 @@ fn publishes_each_event_with_the_next_sequence_number() {
 }
 
 #[test]
-fn delivers_other_nodes_events_once_and_drops_own_echoes() {
+fn delivers_other_nodes_events_once_and_own_echoes_only_to_the_history() {
     let now = Instant::now();
     let mut node = synced(now);
+    receive(&mut node, now, room(ME, 1, said("me", "echo")));
     receive(&mut node, now, room(ME, 1, said("me", "echo")));
     receive(&mut node, now, room(OTHER, 1, said("bob", "one")));
     receive(&mut node, now, room(OTHER, 1, said("bob", "one")));
     receive(&mut node, now, room(OTHER, 2, said("bob", "two")));
+    let RoomEvent::Said(echo) = said("me", "echo") else {
+        unreachable!("said makes a message")
+    };
     assert_eq!(
         deliveries(&mut node),
         vec![
+            Delivery::Echo(echo),
             Delivery::Live(said("bob", "one")),
             Delivery::Live(said("bob", "two"))
         ]

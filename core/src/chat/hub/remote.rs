@@ -28,6 +28,7 @@ impl ChatHub {
     pub fn deliver_remote(&mut self, now: Instant, delivery: Delivery) {
         match delivery {
             Delivery::History(messages) => self.restore_history(messages),
+            Delivery::Echo(said) => self.keep_in_history(&said),
             Delivery::Live(RoomEvent::Said(said)) => self.remote_said(now, &said),
             Delivery::Live(RoomEvent::Joined(username)) => {
                 *self.remote_names.entry(account_key(&username)).or_default() += 1;

@@ -96,9 +96,11 @@ impl ChatHub {
             &mut self.line,
         );
         self.push_room_line(now, Line::new(&self.line), Some(sender));
-        self.keep_in_history(&said);
-        if let Some(shared) = &mut self.shared {
-            shared.push_back(RoomEvent::Said(said.clone()));
+        match &mut self.shared {
+            // In a cluster the message takes its place in the history when it comes back from
+            // Redis, in the order every node sees (`deliver_remote`).
+            Some(shared) => shared.push_back(RoomEvent::Said(said.clone())),
+            None => self.keep_in_history(&said),
         }
         self.said_messages.push_back(said);
     }
