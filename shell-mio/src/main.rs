@@ -117,6 +117,9 @@ fn run(
         if let Some(address) = &options.web {
             lines.push(start_web_chat(&mut event_loop, options, address)?);
         }
+        if let Some(url) = options.cluster_shown() {
+            lines.push(chat_core::cluster::cluster_line(&url));
+        }
     }
     for line in lines {
         println!("{line}");
@@ -248,9 +251,6 @@ fn start_chat(event_loop: &mut EventLoop, options: &ChatOptions) -> Result<Strin
     );
     service.join_cluster(options, event_loop.waker.clone())?;
     event_loop.services.chat = Some(service);
-    if let Some(url) = options.cluster_shown() {
-        println!("{}", chat_core::cluster::cluster_line(&url));
-    }
     let line = secure_if(tls.is_some(), chat_core::listening_line(address));
     event_loop
         .listen(listener, ServiceKind::Chat, tls)
