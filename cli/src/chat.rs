@@ -110,17 +110,7 @@ impl ChatOptions {
 
     /// The cluster's URL as a start-up line may show it: any password replaced by `***`.
     pub fn cluster_shown(&self) -> Option<String> {
-        let url = self.cluster.as_deref()?;
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return Some(url.to_owned());
-        };
-        Some(match rest.rsplit_once('@') {
-            Some((user, host)) => match user.split_once(':') {
-                Some((name, _)) => format!("{scheme}://{name}:***@{host}"),
-                None => format!("{scheme}://***@{host}"),
-            },
-            None => url.to_owned(),
-        })
+        self.cluster.as_deref().map(hide_password)
     }
 
     /// The room `ferry chat` runs with these options.
@@ -153,7 +143,57 @@ pub struct ChatClientOptions {
     pub tls: ClientTlsFlags,
 }
 
+/// `url` with the password of its user part, if any, replaced by `***`.
+fn hide_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}"),
+            None => format!("{scheme}://***@{host}"),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// The chat server's port unless told, for the server and the client alike.
 const DEFAULT_PORT: u16 = 7072;
 /// The chat server the client talks to unless told: the one on this machine.
 const DEFAULT_HOST: &str = "127.0.0.1";
+
+#[cfg(test)]
+mod tests {
+    use super::hide_password;
+    use crate::values::cluster_url;
+
+    #[test]
+    fn a_cluster_url_shows_no_password() {
+        for (url, shown) in [
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("redis://:s3cret@redis:6379/2", "redis://:***@redis:6379/2"),
+            (
+                "redis://ann:s3cret@redis:6379",
+                "redis://ann:***@redis:6379",
+            ),
+            ("redis://token@redis:6379", "redis://***@redis:6379"),
+        ] {
+            assert_eq!(hide_password(url), shown);
+        }
+    }
+
+    #[test]
+    fn only_redis_urls_with_a_host_are_cluster_urls() {
+        assert!(cluster_url("redis://127.0.0.1:6379/1").is_ok());
+        assert!(cluster_url("redis://:pw@redis:6379").is_ok());
+        for bad in [
+            "",
+            "127.0.0.1:6379",
+            "rediss://redis:6379",
+            "redis://",
+            "redis:///0",
+        ] {
+            assert!(cluster_url(bad).is_err(), "{bad:?}");
+        }
+    }
+}

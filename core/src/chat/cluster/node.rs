@@ -48,6 +48,8 @@ pub struct ClusterNode {
     outbox: VecDeque<Outgoing>,
     /// Events handed to the worker, not yet reported published.
     in_flight: VecDeque<Outgoing>,
+    /// The outage was said on stderr; it is said again only after the link was back.
+    said_down: bool,
     /// Events dropped from a full outbox since the last report of it.
     dropped: u64,
     /// Names the local clients hold.
@@ -104,6 +106,7 @@ impl ClusterNode {
             outbox: VecDeque::new(),
             in_flight: VecDeque::new(),
             dropped: 0,
+            said_down: false,
             names: BTreeSet::new(),
             seen: HashMap::new(),
             echoed: 0,
@@ -292,9 +295,14 @@ impl ClusterNode {
         for peer in self.peers.values_mut() {
             peer.heard = now;
         }
+        let was_down = std::mem::take(&mut self.said_down);
         if !self.synced_once {
             self.synced_once = true;
             self.deliveries.push_back(Delivery::History(kept));
+            if was_down {
+                self.notices
+                    .push_back("cluster: Redis reached; sharing the room".to_owned());
+            }
         } else if self.dropped > 0 {
             self.notices.push_back(format!(
                 "cluster: Redis is back; {} messages did not fit the outage buffer and were not \
@@ -381,8 +389,8 @@ impl ClusterNode {
         if matches!(self.link, Link::Down { .. }) {
             return;
         }
-        let was_up = self.link == Link::Up;
-        if was_up || !self.synced_once || self.attempt == 1 {
+        if !self.said_down {
+            self.said_down = true;
             self.notices.push_back(format!(
                 "cluster: Redis unreachable ({error}); serving local clients, keeping up to {} \
                  events until it is back",

@@ -242,6 +242,8 @@ fn reconnects_with_a_doubling_backoff_up_to_five_seconds() {
         node.handle_timeout(now);
     }
     assert_eq!(waits, vec![100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    let notices: Vec<String> = std::iter::from_fn(|| node.poll_notice()).collect();
+    assert_eq!(notices.len(), 1, "the outage is said once: {notices:?}");
 }
 
 #[test]
