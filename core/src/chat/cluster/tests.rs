@@ -144,15 +144,22 @@ fn first_sync_fills_the_history_and_later_ones_deliver_what_was_missed() {
     let later = now + Duration::from_secs(1);
     node.handle_timeout(later);
     let attempt = attempt_of(&commands(&mut node));
-    // Live traffic that arrives before the history is read is not mistaken for the history.
+    // What arrives live before the history is read waits, and comes after the history.
+    let payload = said_payload(OTHER, 3, "bob", "live");
+    node.handle_report(later, ClusterReport::Received { attempt, payload });
+    assert!(deliveries(&mut node).is_empty());
     let history = vec![
         said_payload(OTHER, 1, "bob", "old"),
         said_payload(OTHER, 2, "bob", "during the outage"),
+        said_payload(OTHER, 3, "bob", "live"),
     ];
     node.handle_report(later, ClusterReport::Synced { attempt, history });
     assert_eq!(
         deliveries(&mut node),
-        vec![Delivery::Live(said("bob", "during the outage"))]
+        vec![
+            Delivery::Live(said("bob", "during the outage")),
+            Delivery::Live(said("bob", "live"))
+        ]
     );
 }
 
