@@ -81,7 +81,7 @@ pub struct ChatOptions {
     pub flood_burst: u32,
     /// Share the room with other chat nodes through Redis (redis://[:PASSWORD@]HOST:PORT[/DB]):
     /// messages, joins and leaves reach every node's clients, the history lives in Redis and
-    /// a name is unique across the nodes. Without it, the room is this process's alone.
+    /// a name is unique across the nodes; without it, the room is this process's alone.
     #[arg(long, env = "FERRY_CLUSTER", value_name = "URL", value_parser = values::cluster_url)]
     pub cluster: Option<String>,
     /// With --cluster: a node not heard from for this long counts as gone and its clients are
