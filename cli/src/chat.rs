@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::Args;
+use ferry_core::chat::cluster::DEFAULT_TTL;
 use ferry_core::chat::flood::{self, Rate};
 use ferry_core::chat::{
     AccountsMode, ChatConfig, WebChatConfig, DEFAULT_ANNOUNCE_LIMIT, DEFAULT_HISTORY,
@@ -79,6 +80,16 @@ pub struct ChatOptions {
     #[arg(long, env = "FERRY_FLOOD_BURST", value_name = "COUNT",
           default_value = flood::DEFAULT_BURST.to_string(), value_parser = values::rate)]
     pub flood_burst: u32,
+    /// Share the room with other chat nodes through Redis (redis://[:PASSWORD@]HOST:PORT[/DB]):
+    /// messages, joins and leaves reach every node's clients, the history lives in Redis and
+    /// a name is unique across the nodes; without it, the room is this process's alone.
+    #[arg(long, env = "FERRY_CLUSTER", value_name = "URL", value_parser = values::cluster_url)]
+    pub cluster: Option<String>,
+    /// With --cluster: a node not heard from for this long counts as gone and its clients are
+    /// announced as left on the other nodes; each node says it is alive every third of it.
+    #[arg(long, env = "FERRY_CLUSTER_TTL", value_name = "DURATION",
+          default_value = format_duration(DEFAULT_TTL), value_parser = values::timeout)]
+    pub cluster_ttl: Duration,
     #[command(flatten)]
     pub tls: TlsFlags,
 }
@@ -96,6 +107,11 @@ impl ChatOptions {
             echo: self.web_echo.then(WebChatConfig::echo_limits),
             ..WebChatConfig::default()
         }
+    }
+
+    /// The cluster's URL as a start-up line may show it: any password replaced by `***`.
+    pub fn cluster_shown(&self) -> Option<String> {
+        self.cluster.as_deref().map(hide_password)
     }
 
     /// The room `ferry chat` runs with these options.
@@ -168,7 +184,57 @@ impl fmt::Display for ServerAddress {
     }
 }
 
+/// `url` with the password of its user part, if any, replaced by `***`.
+fn hide_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}"),
+            None => format!("{scheme}://***@{host}"),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// The chat server's port unless told, for the server and the client alike.
 const DEFAULT_PORT: u16 = 7072;
 /// The chat server the client talks to unless told: the one on this machine.
 const DEFAULT_HOST: &str = "127.0.0.1";
+
+#[cfg(test)]
+mod tests {
+    use super::hide_password;
+    use crate::values::cluster_url;
+
+    #[test]
+    fn a_cluster_url_shows_no_password() {
+        for (url, shown) in [
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("redis://:s3cret@redis:6379/2", "redis://:***@redis:6379/2"),
+            (
+                "redis://ann:s3cret@redis:6379",
+                "redis://ann:***@redis:6379",
+            ),
+            ("redis://token@redis:6379", "redis://***@redis:6379"),
+        ] {
+            assert_eq!(hide_password(url), shown);
+        }
+    }
+
+    #[test]
+    fn only_redis_urls_with_a_host_are_cluster_urls() {
+        assert!(cluster_url("redis://127.0.0.1:6379/1").is_ok());
+        assert!(cluster_url("redis://:pw@redis:6379").is_ok());
+        for bad in [
+            "",
+            "127.0.0.1:6379",
+            "rediss://redis:6379",
+            "redis://",
+            "redis:///0",
+        ] {
+            assert!(cluster_url(bad).is_err(), "{bad:?}");
+        }
+    }
+}

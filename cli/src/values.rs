@@ -106,6 +106,18 @@ pub(crate) fn store(text: &str) -> Result<StoreLocation, ValueError> {
     StoreLocation::parse(non_empty(text)?).map_err(ValueError::Store)
 }
 
+/// Reads `--cluster`: a `redis://` URL with a host.
+pub(crate) fn cluster_url(text: &str) -> Result<String, ValueError> {
+    let rest = non_empty(text)?
+        .strip_prefix("redis://")
+        .ok_or(ValueError::ClusterUrl)?;
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    if host.is_empty() || host.starts_with('/') {
+        return Err(ValueError::ClusterUrl);
+    }
+    Ok(text.to_owned())
+}
+
 /// Reads a size limit: a size that is not zero.
 pub(crate) fn limit(text: &str) -> Result<u64, ValueError> {
     match parse_size(non_empty(text)?).map_err(ValueError::Size)? {
@@ -235,6 +247,8 @@ pub enum ValueError {
     Store(LocationError),
     /// `--transport` other than `udp` or `tcp`.
     Transport,
+    /// `--cluster` that is not a `redis://` URL.
+    ClusterUrl,
     /// `--fsync` other than `always`, `batch` or `never`.
     Fsync,
     /// A host to connect to that is neither a name nor an IP address.
@@ -284,6 +298,7 @@ impl fmt::Display for ValueError {
                 f.write_str("expected HOST:PORT without a scheme, like 127.0.0.1:3000")
             }
             ValueError::Store(error) => write!(f, "{error}"),
+            ValueError::ClusterUrl => write!(f, "expected a redis://HOST:PORT[/DB] URL"),
             ValueError::Transport => write!(
                 f,
                 "expected {}",

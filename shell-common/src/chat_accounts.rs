@@ -22,6 +22,7 @@ use ferry_core::chat::accounts::{Account, AccountTable};
 use ferry_core::chat::{AccountOutcome, AccountWork, ChatHub, ClientId, SaidMessage};
 use ferry_storage::chat::{self as store, HistoryStore, UserStore};
 
+use crate::chat_cluster::{ClusterLink, Wake};
 use crate::passwords::{hash_password, verify_password};
 use crate::pool::WorkPool;
 
@@ -35,6 +36,8 @@ pub struct ChatBackend {
     /// The hash a name nobody registered is verified against.
     dummy: Arc<str>,
     history: Option<HistoryWriter>,
+    /// The other nodes of the room, with `--cluster`.
+    cluster: Option<ClusterLink>,
 }
 
 /// What the store held at start, for the hub.
@@ -58,10 +61,14 @@ impl ChatBackend {
             .users
             .load()
             .map_err(|e| format!("chat store: {e}"))?;
-        let history = stores
+        let mut history = stores
             .history
             .load(options.history)
             .map_err(|e| format!("chat store: {e}"))?;
+        if options.cluster.is_some() {
+            // In a cluster the shared history comes from Redis, the same on every node.
+            history.clear();
+        }
         let mut random = [0u8; 32];
         OsRng.fill_bytes(&mut random);
         let dummy = hash_password(&format!("{random:02x?}"))?;
@@ -74,6 +81,7 @@ impl ChatBackend {
             users: Arc::new(Mutex::new(stores.users)),
             dummy: dummy.into(),
             history: Some(writer),
+            cluster: None,
         };
         let restored = Restored {
             accounts: AccountTable::new(accounts),
@@ -82,9 +90,35 @@ impl ChatBackend {
         Ok((backend, restored))
     }
 
+    /// With `--cluster`: makes `hub` share its room with the other nodes; `wake` is how the
+    /// cluster's threads make the shell call [`ChatBackend::serve`] soon.
+    pub fn join_cluster(
+        &mut self,
+        options: &ChatOptions,
+        hub: &mut ChatHub,
+        wake: Wake,
+    ) -> Result<(), String> {
+        let Some(url) = &options.cluster else {
+            return Ok(());
+        };
+        hub.share_events();
+        let link = ClusterLink::start(url, options.cluster_ttl, options.history, wake)?;
+        self.cluster = Some(link);
+        Ok(())
+    }
+
+    /// When [`ChatBackend::serve`] must run next at the latest (the cluster's timers).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.cluster.as_ref()?.poll_timeout()
+    }
+
     /// Hands out what `hub` has for the backend: its account work, to the pool (work the pool
-    /// has no room for fails at once), and its said messages, to the history writer.
-    pub fn serve(&self, hub: &mut ChatHub, now: Instant, report: &Report) {
+    /// has no room for fails at once), its said messages, to the history writer, and its room
+    /// events to the cluster (whose deliveries it takes in).
+    pub fn serve(&mut self, hub: &mut ChatHub, now: Instant, report: &Report) {
+        if let Some(cluster) = &mut self.cluster {
+            cluster.serve(hub, now);
+        }
         while let Some(work) = hub.poll_account_work() {
             let client = work.client();
             if !self.start(work, now, report.clone()) {

@@ -10,6 +10,7 @@
 
 pub mod chat_accounts;
 pub mod chat_client;
+pub mod chat_cluster;
 pub mod file_client;
 pub mod files;
 pub mod lookup;

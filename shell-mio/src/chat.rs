@@ -24,10 +24,12 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Instant;
 
+use ferry_cli::ChatOptions;
 use ferry_core::chat::{
     AccountOutcome, ChatConfig, ChatHub, ClientId, ClientMap, Close, Line, Peer, WebChatConfig,
 };
 use ferry_shell::chat_accounts::{ChatBackend, Report, Restored};
+use ferry_shell::chat_cluster::Wake;
 use mio::Waker;
 use time::OffsetDateTime;
 
@@ -136,9 +138,19 @@ impl ChatService {
         }
     }
 
-    /// The hub's next deadline (idle clients).
+    /// With `--cluster`: the room is shared with the other nodes; the cluster's threads wake
+    /// the loop, whose end of turn then serves the backend.
+    pub fn join_cluster(&mut self, options: &ChatOptions, waker: Arc<Waker>) -> Result<(), String> {
+        let wake: Wake = Arc::new(move || {
+            let _ = waker.wake();
+        });
+        self.backend.join_cluster(options, &mut self.hub, wake)
+    }
+
+    /// The hub's next deadline (idle clients), or the cluster's.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.hub.poll_timeout()
+        let cluster = self.backend.poll_timeout();
+        self.hub.poll_timeout().into_iter().chain(cluster).min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {

@@ -117,6 +117,9 @@ fn run(
         if let Some(address) = &options.web {
             lines.push(start_web_chat(&mut event_loop, options, address)?);
         }
+        if let Some(url) = options.cluster_shown() {
+            lines.push(chat_core::cluster::cluster_line(&url));
+        }
     }
     for line in lines {
         println!("{line}");
@@ -238,14 +241,16 @@ fn start_chat(event_loop: &mut EventLoop, options: &ChatOptions) -> Result<Strin
         .local_addr()
         .map_err(|e| format!("chat server: {e}"))?;
     let (backend, restored) = ChatBackend::open(options)?;
-    event_loop.services.chat = Some(chat::ChatService::new(
+    let mut service = chat::ChatService::new(
         options.chat_config(),
         options.web_config(),
         backend,
         restored,
         tls.is_some(),
         event_loop.waker.clone(),
-    ));
+    );
+    service.join_cluster(options, event_loop.waker.clone())?;
+    event_loop.services.chat = Some(service);
     let line = secure_if(tls.is_some(), chat_core::listening_line(address));
     event_loop
         .listen(listener, ServiceKind::Chat, tls)

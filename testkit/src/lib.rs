@@ -21,6 +21,7 @@
 
 pub mod adversarial;
 pub mod chat;
+pub use chat::cluster;
 pub mod check;
 mod child;
 pub mod client;
@@ -227,6 +228,13 @@ macro_rules! suite {
                 http_and_socket_over_tcp_as_separate_processes,
                 tcp_socket_server_acks_lines_once_per_id,
                 web_app_survives_a_socket_server_restart_over_tcp,
+            ],
+            cluster: [
+                cluster_delivers_across_nodes_once_in_order,
+                cluster_history_is_the_same_from_every_node,
+                cluster_name_taken_on_one_node_is_refused_on_another,
+                cluster_killed_node_clients_leave_elsewhere_once,
+                cluster_redis_restart_loses_and_repeats_nothing,
             ],
         }
         // A test that did not run must not read as passed: without a MongoDB server these are

@@ -84,6 +84,7 @@ use time::OffsetDateTime;
 use super::accounts::guard::{LoginGuard, RegisterLimit};
 use super::accounts::{account_key, AccountTable, AccountWork};
 use super::client_id::{ClientId, ClientMap};
+use super::cluster::RoomEvent;
 use super::flood::Flood;
 use super::framing::ObjectFramer;
 use super::line::Line;
@@ -98,6 +99,7 @@ mod client;
 mod delivery;
 mod log;
 mod outcome;
+mod remote;
 mod room;
 mod rules;
 
@@ -111,6 +113,11 @@ pub struct ChatHub {
     /// Who holds each name, by its compared form ([`account_key`]), so `Ann` cannot join
     /// beside `ann`.
     names: HashMap<String, ClientId>,
+    /// How many clients of other nodes hold each name, by its compared form: none of them may
+    /// be claimed here (issue 17).
+    remote_names: HashMap<String, usize>,
+    /// Room events for the other nodes of a cluster, not yet taken; `None` outside a cluster.
+    shared: Option<VecDeque<RoomEvent>>,
     accounts: AccountTable,
     logins: LoginGuard,
     registrations: RegisterLimit,
@@ -161,6 +168,8 @@ impl ChatHub {
             config,
             clients: ClientMap::default(),
             names: HashMap::new(),
+            remote_names: HashMap::new(),
+            shared: None,
             accounts: AccountTable::default(),
             logins: LoginGuard::default(),
             registrations: RegisterLimit::default(),
@@ -312,6 +321,10 @@ impl ChatHub {
                 // Nobody stays to hear the leaves.
                 if let Some(username) = state.username.take() {
                     self.names.remove(&account_key(&username));
+                    // The other nodes do hear this node's clients go.
+                    if let Some(shared) = &mut self.shared {
+                        shared.push_back(RoomEvent::Left(username));
+                    }
                 }
                 self.close(now, client, CloseReason::Shutdown);
             }

@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod client;
 pub mod client_id;
+pub mod cluster;
 pub mod flood;
 pub mod framing;
 pub mod hub;

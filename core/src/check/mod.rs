@@ -8,6 +8,7 @@
 
 mod body;
 mod chat;
+mod cluster;
 mod conn_ops;
 mod files;
 mod http;
@@ -18,6 +19,7 @@ mod ws;
 
 pub use self::body::check_http_body;
 pub use self::chat::check_chat_line;
+pub use self::cluster::check_cluster_payload;
 pub use self::conn_ops::{check_http_conn_ops, check_http_stream_ops};
 pub use self::files::check_file_request;
 pub use self::http::{assert_http_responses_match_events, check_http_conn};

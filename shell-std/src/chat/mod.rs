@@ -35,6 +35,7 @@ use ferry_cli::ChatOptions;
 use ferry_core::chat::{self, ChatHub, ClientId, ClientMap, Close, Line, Peer};
 use ferry_core::limits::{self, SHUTDOWN_GRACE};
 use ferry_shell::chat_accounts::{ChatBackend, Report};
+use ferry_shell::chat_cluster::Wake;
 use time::OffsetDateTime;
 
 use crate::accept::{Listener, StopConnections};
@@ -76,6 +77,12 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
         }),
         deadline_moved: Condvar::new(),
     });
+    {
+        let mut state = room.lock();
+        let state = &mut *state;
+        let wake = cluster_waker(Arc::downgrade(&room));
+        state.backend.join_cluster(options, &mut state.hub, wake)?;
+    }
     let limit = limits::connection_limit(ferry_shell::raise_fd_limit(), true);
     spawn("chat-timer", {
         let room = room.clone();
@@ -117,6 +124,9 @@ pub fn run(options: &ChatOptions) -> Result<(), String> {
     if let Some((_, line)) = &web {
         println!("{line}");
     }
+    if let Some(url) = options.cluster_shown() {
+        println!("{}", chat::cluster::cluster_line(&url));
+    }
     shutdown.wait();
     // Everyone is told and closed; each connection ends by its close's deadline, within the
     // grace, and its sockets are left to the hub's close rather than half-closed from here.
@@ -144,6 +154,17 @@ fn reporter(room: Weak<Room>) -> Report {
         if let Some(room) = room.upgrade() {
             let mut state = room.lock();
             state.hub.handle_account(Instant::now(), client, outcome);
+            room.dispatch(&mut state);
+        }
+    })
+}
+
+/// How the cluster's threads report: the room dispatches at once, under its lock, which serves
+/// the backend and so the cluster.
+fn cluster_waker(room: Weak<Room>) -> Wake {
+    Arc::new(move || {
+        if let Some(room) = room.upgrade() {
+            let mut state = room.lock();
             room.dispatch(&mut state);
         }
     })
@@ -261,10 +282,16 @@ impl State {
         }
     }
 
-    /// The earliest deadline: the hub's (idle clients) or a closed client's.
+    /// The earliest deadline: the hub's (idle clients), a closed client's or the cluster's.
     fn next_deadline(&self) -> Option<Instant> {
         let closing = self.closing.peek().map(|Reverse((deadline, _))| *deadline);
-        self.hub.poll_timeout().into_iter().chain(closing).min()
+        let cluster = self.backend.poll_timeout();
+        self.hub
+            .poll_timeout()
+            .into_iter()
+            .chain(closing)
+            .chain(cluster)
+            .min()
     }
 
     /// The shell lost `client`: the hub forgets it without a last line, and its writer is told
@@ -424,6 +451,14 @@ fn timer_loop(room: &Room) {
                     .is_some_and(|deadline| deadline <= now)
                 {
                     state.hub.handle_timeout(now);
+                    state.dispatch();
+                }
+                if state
+                    .backend
+                    .poll_timeout()
+                    .is_some_and(|deadline| deadline <= now)
+                {
+                    // Serving the backend fires the cluster's due timers.
                     state.dispatch();
                 }
                 state.end_lingering(now);

@@ -6,11 +6,13 @@
 //! python3 script (its `pty` module), as a person at a terminal would drive it.
 
 mod accounts;
+pub mod cluster;
 mod crowd;
 mod failover;
 mod farewell;
 pub(crate) mod harness;
 mod mongo;
+mod redis;
 mod terminal;
 
 use std::collections::HashSet;

@@ -24,7 +24,9 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 struct Args {
-    addr: SocketAddr,
+    /// The servers: client `i` connects to `addrs[i % addrs.len()]` (`--addr` repeated for
+    /// the nodes of a chat cluster).
+    addrs: Vec<SocketAddr>,
     clients: usize,
     rate: f64,
     warmup: Duration,
@@ -45,6 +47,8 @@ struct Args {
 
 struct Client {
     stream: TcpStream,
+    /// Which of the `--addr` servers it is connected to.
+    node: usize,
     /// The server's confirmation of this client's name, until it arrives.
     awaited: Option<Vec<u8>>,
     input: Vec<u8>,
@@ -64,6 +68,10 @@ struct Stats {
     received_in_window: u64,
     /// Delivery latency in microseconds of every copy of a message sent in the window.
     latencies: Vec<u32>,
+    /// The same for the copies that crossed from one node to another (with several --addr).
+    cross_latencies: Vec<u32>,
+    /// How many servers (`--addr`) the clients are spread over.
+    nodes: usize,
     /// Messages created in the window.
     sent_in_window: u64,
     /// Messages created in all.
@@ -95,7 +103,10 @@ fn run(args: &Args) -> io::Result<()> {
     let origin = Instant::now();
     let mut poll = Poll::new()?;
     let mut clients = Vec::with_capacity(args.clients);
-    let mut stats = Stats::default();
+    let mut stats = Stats {
+        nodes: args.addrs.len(),
+        ..Stats::default()
+    };
     let mut events = Events::with_capacity(1024);
     // ferry checks at most 8 logins of one address at once and refuses more.
     let join_window = if args.login.is_some() {
@@ -137,7 +148,9 @@ fn run(args: &Args) -> io::Result<()> {
                 break;
             }
         }
-        let stream = std::net::TcpStream::connect_timeout(&args.addr, CONNECT_TIMEOUT)?;
+        let node = index % args.addrs.len();
+        let addr = args.addrs[node];
+        let stream = std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(stream);
@@ -151,6 +164,7 @@ fn run(args: &Args) -> io::Result<()> {
             .then(|| format!("{{\"type\":\"join\",\"username\":\"c{index}\"}}").into_bytes());
         let mut client = Client {
             stream,
+            node,
             awaited,
             input: Vec::new(),
             output: Vec::new(),
@@ -168,7 +182,7 @@ fn run(args: &Args) -> io::Result<()> {
                     "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
                      Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
                      Sec-WebSocket-Version: 13\r\n\r\n",
-                    args.addr
+                    addr
                 )
                 .as_bytes(),
             );
@@ -222,6 +236,7 @@ fn run(args: &Args) -> io::Result<()> {
     stats = Stats {
         closed_clients: stats.closed_clients,
         confirmed: stats.confirmed,
+        nodes: stats.nodes,
         ..Stats::default()
     };
 
@@ -318,12 +333,11 @@ fn run(args: &Args) -> io::Result<()> {
     let seconds = args.duration.as_secs_f64();
     let delivered = stats.latencies.len() as u64;
     stats.latencies.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        if stats.latencies.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((stats.latencies.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(stats.latencies[rank]) / 1000.0
+    stats.cross_latencies.sort_unstable();
+    let percentile = |p: f64| percentile_ms(&stats.latencies, p);
+    let cross = |p: f64| {
+        let ms = percentile_ms(&stats.cross_latencies, p);
+        json_number((stats.nodes > 1).then_some(ms))
     };
     let peak_rss_mib = args.server_pid.and_then(peak_rss_mib);
     let cpu_per_delivery = server_cpu
@@ -334,7 +348,8 @@ fn run(args: &Args) -> io::Result<()> {
          \"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\"server_cpu_s\":{},\
          \"cpu_us_per_delivery\":{},\"server_cpu_share\":{},\"loadgen_cpu_share\":{:.3},\
          \"expected\":{},\"delivered\":{},\"lost\":{},\"error_lines\":{},\"closed_clients\":{},\
-         \"join_s\":{},\"confirmed\":{},\"peak_rss_mib\":{}}}",
+         \"join_s\":{},\"confirmed\":{},\"peak_rss_mib\":{},\"nodes\":{},\
+         \"cross_p50_ms\":{},\"cross_p99_ms\":{}}}",
         args.clients,
         args.rate,
         stats.sent_in_window as f64 / seconds,
@@ -354,8 +369,20 @@ fn run(args: &Args) -> io::Result<()> {
         json_number(args.claim_names.then_some(join_seconds)),
         confirmed,
         json_number(peak_rss_mib),
+        stats.nodes,
+        cross(0.50),
+        cross(0.99),
     );
     Ok(())
+}
+
+/// The `p` quantile of `sorted` latencies (µs), in milliseconds; NaN when there are none.
+fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[rank]) / 1000.0
 }
 
 /// One wait for readiness (at most `wait`), then every ready client read and written.
@@ -436,13 +463,26 @@ fn take_lines(client: &mut Client, now: u64, window: Option<(u64, u64)>, stats: 
             stats.received_in_window += 1;
         }
         if sent_at >= window_start && sent_at < window_end {
-            let latency = now.saturating_sub(sent_at);
-            stats
-                .latencies
-                .push(u32::try_from(latency).unwrap_or(u32::MAX));
+            let latency = u32::try_from(now.saturating_sub(sent_at)).unwrap_or(u32::MAX);
+            stats.latencies.push(latency);
+            let sender_node = sender_index(line).map(|index| index % stats.nodes);
+            if stats.nodes > 1 && sender_node.is_some_and(|node| node != client.node) {
+                stats.cross_latencies.push(latency);
+            }
         }
     }
     input.drain(..start);
+}
+
+/// The index `N` of the client named `cN` that sent `line`, if it says.
+fn sender_index(line: &[u8]) -> Option<usize> {
+    let at = find(line, USERNAME_FIELD)? + USERNAME_FIELD.len();
+    let digits: Vec<u8> = line[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
 fn write_message(
@@ -609,7 +649,7 @@ fn json_number(value: Option<f64>) -> String {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        addr: "127.0.0.1:7072".parse().map_err(|_| "default address")?,
+        addrs: Vec::new(),
         clients: 100,
         rate: 2000.0,
         warmup: Duration::from_secs(1),
@@ -628,7 +668,9 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         let bad = |what: &str| format!("bad value for {what}");
         match flag.as_str() {
-            "--addr" => args.addr = value()?.parse().map_err(|_| bad("--addr"))?,
+            "--addr" => args
+                .addrs
+                .push(value()?.parse().map_err(|_| bad("--addr"))?),
             "--clients" => args.clients = value()?.parse().map_err(|_| bad("--clients"))?,
             "--rate" => args.rate = value()?.parse().map_err(|_| bad("--rate"))?,
             "--warmup" => args.warmup = seconds(&value()?).ok_or(bad("--warmup"))?,
@@ -646,6 +688,10 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown flag {other}")),
         }
     }
+    if args.addrs.is_empty() {
+        args.addrs
+            .push("127.0.0.1:7072".parse().map_err(|_| "default address")?);
+    }
     if args.clients < 2 || args.rate <= 0.0 {
         return Err("need at least 2 clients and a rate above 0".into());
     }
@@ -658,6 +704,8 @@ fn seconds(text: &str) -> Option<Duration> {
 
 /// The field whose value starts with the send timestamp, as both servers relay it.
 const MESSAGE_FIELD: &[u8] = b"\"message\":\"";
+/// Where a named client's index starts in a line it sent (`"username":"c17"`).
+const USERNAME_FIELD: &[u8] = b"\"username\":\"c";
 /// The masking key of every frame the clients send (RFC 6455 asks for a fresh one per frame
 /// against proxies; none sits between the load generator and the server).
 const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];

@@ -144,7 +144,7 @@ impl ChatHub {
                 if self.accounts.is_claimed(&key) {
                     return Err(ChatError::NameAlreadyRegistered);
                 }
-                if self.names.contains_key(&key) {
+                if self.is_held(&key) {
                     return Err(ChatError::UsernameTaken);
                 }
                 if !self.registrations.allow(now, peer.address) {
@@ -229,7 +229,7 @@ impl ChatHub {
         if !self.clients.contains_key(&client) {
             return;
         }
-        if self.names.contains_key(&key) {
+        if self.is_held(&key) {
             return self.refuse(now, client, ChatError::UsernameTaken);
         }
         self.names.insert(key.clone(), client);

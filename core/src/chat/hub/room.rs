@@ -10,6 +10,7 @@ use super::client::Client;
 use super::rules::{self, Action};
 use super::{ChatEvent, ChatHub, Close, CloseReason, Line};
 use crate::chat::accounts::account_key;
+use crate::chat::cluster::RoomEvent;
 use crate::chat::flood::FloodVerdict;
 use crate::chat::{wire, ChatError, ClientId, SaidMessage};
 use crate::limits::SHUTDOWN_GRACE;
@@ -44,6 +45,7 @@ impl ChatHub {
         };
         let room = rules::Room {
             names: &self.names,
+            remote_names: &self.remote_names,
             accounts: &self.accounts,
             mode: self.config.accounts,
         };
@@ -94,7 +96,12 @@ impl ChatHub {
             &mut self.line,
         );
         self.push_room_line(now, Line::new(&self.line), Some(sender));
-        self.keep_in_history(&said);
+        match &mut self.shared {
+            // In a cluster the message takes its place in the history when it comes back from
+            // Redis, in the order every node sees (`deliver_remote`).
+            Some(shared) => shared.push_back(RoomEvent::Said(said.clone())),
+            None => self.keep_in_history(&said),
+        }
         self.said_messages.push_back(said);
     }
 
@@ -135,6 +142,9 @@ impl ChatHub {
             return;
         };
         state.cursor = Some(self.log.open_cursor());
+        if let Some(shared) = &mut self.shared {
+            shared.push_back(RoomEvent::Joined(username.to_owned()));
+        }
         let missed = usize::try_from(self.said - state.said_at_connect).unwrap_or(usize::MAX);
         let kept = self.history.len();
         // Like the history at connect, this may pass `max_queue` once: the history is bounded.
@@ -200,6 +210,9 @@ impl ChatHub {
         }
         if let Some(username) = state.username {
             self.names.remove(&account_key(&username));
+            if let Some(shared) = &mut self.shared {
+                shared.push_back(RoomEvent::Left(username.clone()));
+            }
             let room = self.names.len();
             if let Some(line) = self
                 .announcements

@@ -24,6 +24,8 @@ pub(super) enum Action {
 pub(super) struct Room<'a> {
     /// The names connected clients hold, by key.
     pub(super) names: &'a HashMap<String, ClientId>,
+    /// The names clients of other nodes of the cluster hold, by key (issue 17).
+    pub(super) remote_names: &'a HashMap<String, usize>,
     pub(super) accounts: &'a AccountTable,
     pub(super) mode: AccountsMode,
 }
@@ -80,7 +82,7 @@ pub(super) fn check_object(
             if room.mode != AccountsMode::Off && room.accounts.is_claimed(&key) {
                 return Err(ChatError::NameRegistered);
             }
-            if room.names.contains_key(&key) {
+            if room.names.contains_key(&key) || room.remote_names.contains_key(&key) {
                 return Err(ChatError::UsernameTaken);
             }
             Ok(Action::Join {

@@ -10,6 +10,7 @@ use crate::chat::ChatError;
 
 mod accounts;
 mod closing;
+mod cluster;
 mod large;
 mod model;
 mod pacing;
