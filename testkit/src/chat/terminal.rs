@@ -24,11 +24,13 @@ impl Terminal {
             .arg("-c")
             .arg(PTY_SCRIPT)
             .arg(bin)
-            .args([
-                "chat-client",
-                &address.ip().to_string(),
-                &address.port().to_string(),
-            ])
+            .arg("chat-client")
+            // The client takes HOST PORT or --server, not both.
+            .args(if flags.contains(&"--server") {
+                vec![]
+            } else {
+                vec![address.ip().to_string(), address.port().to_string()]
+            })
             .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
