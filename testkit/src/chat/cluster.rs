@@ -163,6 +163,48 @@ pub fn cluster_name_of_a_killed_node_is_free_after_the_ttl(bin: &str) {
     }
 }
 
+/// While Redis is down a node keeps giving names, unique among its own clients, and claims
+/// them in Redis once it is back: then the other node refuses the name.
+pub fn cluster_names_are_given_locally_while_redis_is_down(bin: &str) {
+    let Some(mut redis) = Redis::start("cluster_names_are_given_locally_while_redis_is_down")
+    else {
+        return;
+    };
+    let nodes = start_nodes(bin, &redis, "cluster_outage_names", 2);
+    let mut ann = nodes[0].join("ann");
+    let mut bob = nodes[1].join("bob");
+    meet(&mut [(&mut ann, "ann"), (&mut bob, "bob")]);
+    redis.stop();
+    let mut cid = nodes[0].connect();
+    cid.send(&json!({"username": "cid"}));
+    assert!(
+        first_answer(&mut cid, "cid"),
+        "cid is welcomed without Redis"
+    );
+    let mut rival = nodes[0].connect();
+    rival.send(&json!({"username": "CID"}));
+    assert!(
+        !first_answer(&mut rival, "CID"),
+        "a name stays unique on its node"
+    );
+    redis.start_again();
+    let deadline = Instant::now() + READ_TIMEOUT_BACK;
+    loop {
+        let mut elsewhere = nodes[1].connect();
+        elsewhere.send(&json!({"username": "cid"}));
+        if !first_answer(&mut elsewhere, "cid") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cid was given on the other node too"
+        );
+        // Welcomed before the nodes heard of each other again: let go, ask again.
+        drop(elsewhere);
+        thread::sleep(RETRY);
+    }
+}
+
 /// Reads `peer`'s lines until the answer to its claim of `name`: true for its join, false for
 /// an error.
 fn first_answer(peer: &mut Peer, name: &str) -> bool {
@@ -290,6 +332,9 @@ fn assert_quiet(peer: &mut Peer) {
 
 /// Rounds of two clients racing for one name.
 const RACE_ROUNDS: usize = 20;
+/// How long nodes may take to be back in touch after Redis restarts (their reconnect backoff
+/// is at most 5 s).
+const READ_TIMEOUT_BACK: Duration = Duration::from_secs(10);
 /// How long a client waits before asking again for a name that is still held.
 const RETRY: Duration = Duration::from_millis(100);
 /// Messages per sender in the delivery test.
