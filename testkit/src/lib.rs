@@ -234,6 +234,9 @@ macro_rules! suite {
                 cluster_history_is_the_same_from_every_node,
                 cluster_name_taken_on_one_node_is_refused_on_another,
                 cluster_killed_node_clients_leave_elsewhere_once,
+                cluster_same_name_at_once_on_two_nodes_has_one_winner,
+                cluster_name_of_a_killed_node_is_free_after_the_ttl,
+                cluster_names_are_given_locally_while_redis_is_down,
                 cluster_redis_restart_loses_and_repeats_nothing,
             ],
         }

@@ -84,7 +84,7 @@ use time::OffsetDateTime;
 use super::accounts::guard::{LoginGuard, RegisterLimit};
 use super::accounts::{account_key, AccountTable, AccountWork};
 use super::client_id::{ClientId, ClientMap};
-use super::cluster::RoomEvent;
+use super::cluster::{NameClaim, RoomEvent};
 use super::flood::Flood;
 use super::framing::ObjectFramer;
 use super::line::Line;
@@ -95,6 +95,7 @@ use log::RoomLog;
 
 mod accounts;
 mod announce;
+mod claims;
 mod client;
 mod delivery;
 mod log;
@@ -118,6 +119,13 @@ pub struct ChatHub {
     remote_names: HashMap<String, usize>,
     /// Room events for the other nodes of a cluster, not yet taken; `None` outside a cluster.
     shared: Option<VecDeque<RoomEvent>>,
+    /// Names whose claim in the cluster is unanswered, by compared form, and who waits for
+    /// each: held as firmly as `names` meanwhile (see [`claims`]).
+    claiming: HashMap<String, ClientId>,
+    /// The joins those clients wait to make.
+    pending_claims: ClientMap<claims::PendingClaim>,
+    /// Claims for the cluster, not yet taken.
+    name_claims: VecDeque<NameClaim>,
     accounts: AccountTable,
     logins: LoginGuard,
     registrations: RegisterLimit,
@@ -170,6 +178,9 @@ impl ChatHub {
             names: HashMap::new(),
             remote_names: HashMap::new(),
             shared: None,
+            claiming: HashMap::new(),
+            pending_claims: ClientMap::default(),
+            name_claims: VecDeque::new(),
             accounts: AccountTable::default(),
             logins: LoginGuard::default(),
             registrations: RegisterLimit::default(),

@@ -69,14 +69,28 @@ impl ClusterLink {
         while let Ok(report) = self.reports.try_recv() {
             self.node.handle_report(now, report);
         }
-        while let Some(event) = hub.poll_shared() {
-            self.node.publish(now, event);
-        }
         if self.node.poll_timeout().is_some_and(|due| due <= now) {
             self.node.handle_timeout(now);
         }
-        while let Some(delivery) = self.node.poll_delivery() {
-            hub.deliver_remote(now, delivery);
+        // A delivery may make the hub hand out more (a granted claim joins its client), and a
+        // claim may be answered at once (while Redis is out of reach): until both are quiet.
+        loop {
+            let mut moved = false;
+            while let Some(event) = hub.poll_shared() {
+                self.node.publish(now, event);
+                moved = true;
+            }
+            while let Some(claim) = hub.poll_name_claim() {
+                self.node.claim(now, claim);
+                moved = true;
+            }
+            while let Some(delivery) = self.node.poll_delivery() {
+                hub.deliver_remote(now, delivery);
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
         }
         while let Some(notice) = self.node.poll_notice() {
             eprintln!("ferry: {notice}");

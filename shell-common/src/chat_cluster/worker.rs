@@ -105,6 +105,61 @@ impl Worker {
                     self.lost(attempt, &error);
                 }
             }
+            ClusterCommand::Claim {
+                attempt,
+                token,
+                key,
+                ttl,
+            } => {
+                let node = self.node.to_string();
+                let result = self.with_connection(attempt, |connection| {
+                    redis::cmd("EVAL")
+                        .arg(CLAIM_SCRIPT)
+                        .arg(1)
+                        .arg(format!("{NAME_PREFIX}{key}"))
+                        .arg(node)
+                        .arg(millis(ttl))
+                        .query::<i64>(connection)
+                });
+                match result {
+                    Some(Ok(granted)) => (self.report)(ClusterReport::Claimed {
+                        attempt,
+                        token,
+                        key,
+                        granted: granted == 1,
+                    }),
+                    Some(Err(error)) => self.lost(attempt, &error),
+                    None => {}
+                }
+            }
+            ClusterCommand::Refresh { attempt, keys, ttl } => {
+                let node = self.node.to_string();
+                let result = self.with_connection(attempt, |connection| {
+                    let mut command = redis::cmd("EVAL");
+                    command.arg(REFRESH_SCRIPT).arg(keys.len());
+                    for key in &keys {
+                        command.arg(format!("{NAME_PREFIX}{key}"));
+                    }
+                    command.arg(node).arg(millis(ttl)).exec(connection)
+                });
+                if let Some(Err(error)) = result {
+                    self.lost(attempt, &error);
+                }
+            }
+            ClusterCommand::Release { attempt, key } => {
+                let node = self.node.to_string();
+                let result = self.with_connection(attempt, |connection| {
+                    redis::cmd("EVAL")
+                        .arg(RELEASE_SCRIPT)
+                        .arg(1)
+                        .arg(format!("{NAME_PREFIX}{key}"))
+                        .arg(node)
+                        .exec(connection)
+                });
+                if let Some(Err(error)) = result {
+                    self.lost(attempt, &error);
+                }
+            }
         }
     }
 
@@ -222,6 +277,11 @@ fn listen(
     }
 }
 
+/// `duration` in whole milliseconds, as `PX` and `PEXPIRE` take it.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The `event` field of each entry of an XRANGE/XREVRANGE answer, in the answer's order.
 fn stream_payloads(answer: Value) -> Vec<Vec<u8>> {
     let Value::Array(entries) = answer else {
@@ -268,6 +328,36 @@ if ARGV[3] == '1' and tonumber(ARGV[4]) > 0 then
 end
 redis.call('PUBLISH', KEYS[3], ARGV[2])
 return 1
+";
+/// Per name (by its compared form), the node whose client holds it, for the cluster's ttl.
+const NAME_PREFIX: &str = "ferry:chat:name:";
+/// Claims a name for node ARGV[1] for ARGV[2] ms unless another node holds it; a name the node
+/// holds already is granted again, with a fresh ttl. 1 if granted.
+const CLAIM_SCRIPT: &str = "
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+/// Renews node ARGV[1]'s names for ARGV[2] ms: a name another node took meanwhile stays
+/// theirs; one that expired (the node was slow to renew) is the node's again.
+const REFRESH_SCRIPT: &str = "
+for _, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if holder == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+  elseif not holder then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  end
+end
+return 0
+";
+/// Lets go of a name only while node ARGV[1] holds it: never of another node's.
+const RELEASE_SCRIPT: &str = "
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 ";
 /// A connect that takes longer is a failure; the machine tries again later.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -3,6 +3,8 @@
 //! it, with a short `--cluster-ttl` so a dead node is noticed within a second or two.
 
 use std::collections::HashMap;
+use std::sync::Barrier;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -97,6 +99,124 @@ pub fn cluster_name_taken_on_one_node_is_refused_on_another(bin: &str) {
     bob.expect(&json!({"type": "leave", "username": "ann"}));
     other.send(&json!({"username": "ann"}));
     other.expect(&json!({"type": "join", "username": "ann"}));
+}
+
+/// Two clients asking for the same name at the same moment on two nodes: in every round
+/// exactly one is welcomed (the name is claimed in Redis before anyone is welcomed).
+pub fn cluster_same_name_at_once_on_two_nodes_has_one_winner(bin: &str) {
+    let Some(redis) = Redis::start("cluster_same_name_at_once_on_two_nodes_has_one_winner") else {
+        return;
+    };
+    let nodes = start_nodes(bin, &redis, "cluster_race", 2);
+    for round in 0..RACE_ROUNDS {
+        let name = format!("racer{round}");
+        let mut racers = [nodes[0].connect(), nodes[1].connect()];
+        let start = Barrier::new(racers.len());
+        let welcomed: Vec<bool> = thread::scope(|scope| {
+            let runs: Vec<_> = racers
+                .iter_mut()
+                .map(|racer| {
+                    let (start, name) = (&start, &name);
+                    scope.spawn(move || {
+                        start.wait();
+                        racer.send(&json!({"username": name}));
+                        first_answer(racer, name)
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .map(|run| run.join().expect("a racer"))
+                .collect()
+        });
+        let winners = welcomed.iter().filter(|&&won| won).count();
+        assert_eq!(winners, 1, "round {round}: welcomed {welcomed:?}");
+    }
+}
+
+/// kill -9 of the node holding a name: it stops renewing the name's claim, which expires after
+/// the ttl; then the name can be taken on another node.
+pub fn cluster_name_of_a_killed_node_is_free_after_the_ttl(bin: &str) {
+    let Some(redis) = Redis::start("cluster_name_of_a_killed_node_is_free_after_the_ttl") else {
+        return;
+    };
+    let mut nodes = start_nodes(bin, &redis, "cluster_expiry", 2);
+    let mut bob = nodes[1].join("bob");
+    let mut ann = nodes[0].join("ann");
+    meet(&mut [(&mut bob, "bob"), (&mut ann, "ann")]);
+    let killed_at = Instant::now();
+    drop(nodes.remove(0));
+    let deadline = killed_at + TTL * 4;
+    loop {
+        let mut newcomer = nodes[0].connect();
+        newcomer.send(&json!({"username": "ann"}));
+        let welcomed = first_answer(&mut newcomer, "ann");
+        let waited = killed_at.elapsed();
+        if welcomed {
+            assert!(waited >= TTL / 2, "ann was free after only {waited:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ann is still held {waited:?} later"
+        );
+        thread::sleep(RETRY);
+    }
+}
+
+/// While Redis is down a node keeps giving names, unique among its own clients, and claims
+/// them in Redis once it is back: then the other node refuses the name.
+pub fn cluster_names_are_given_locally_while_redis_is_down(bin: &str) {
+    let Some(mut redis) = Redis::start("cluster_names_are_given_locally_while_redis_is_down")
+    else {
+        return;
+    };
+    let nodes = start_nodes(bin, &redis, "cluster_outage_names", 2);
+    let mut ann = nodes[0].join("ann");
+    let mut bob = nodes[1].join("bob");
+    meet(&mut [(&mut ann, "ann"), (&mut bob, "bob")]);
+    redis.stop();
+    let mut cid = nodes[0].connect();
+    cid.send(&json!({"username": "cid"}));
+    assert!(
+        first_answer(&mut cid, "cid"),
+        "cid is welcomed without Redis"
+    );
+    let mut rival = nodes[0].connect();
+    rival.send(&json!({"username": "CID"}));
+    assert!(
+        !first_answer(&mut rival, "CID"),
+        "a name stays unique on its node"
+    );
+    redis.start_again();
+    let deadline = Instant::now() + READ_TIMEOUT_BACK;
+    loop {
+        let mut elsewhere = nodes[1].connect();
+        elsewhere.send(&json!({"username": "cid"}));
+        if !first_answer(&mut elsewhere, "cid") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cid was given on the other node too"
+        );
+        // Welcomed before the nodes heard of each other again: let go, ask again.
+        drop(elsewhere);
+        thread::sleep(RETRY);
+    }
+}
+
+/// Reads `peer`'s lines until the answer to its claim of `name`: true for its join, false for
+/// an error.
+fn first_answer(peer: &mut Peer, name: &str) -> bool {
+    loop {
+        let line = peer.line();
+        if line["type"] == "error" {
+            return false;
+        }
+        if line == json!({"type": "join", "username": name}) {
+            return true;
+        }
+    }
 }
 
 /// kill -9 of a node: the others announce its clients' leaves once, within about a ttl, and
@@ -210,6 +330,13 @@ fn assert_quiet(peer: &mut Peer) {
     }
 }
 
+/// Rounds of two clients racing for one name.
+const RACE_ROUNDS: usize = 20;
+/// How long nodes may take to be back in touch after Redis restarts (their reconnect backoff
+/// is at most 5 s).
+const READ_TIMEOUT_BACK: Duration = Duration::from_secs(10);
+/// How long a client waits before asking again for a name that is still held.
+const RETRY: Duration = Duration::from_millis(100);
 /// Messages per sender in the delivery test.
 const COUNT: usize = 20;
 /// The nodes' `--cluster-ttl`: a killed node is noticed within about this.

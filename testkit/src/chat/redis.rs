@@ -48,8 +48,18 @@ impl Redis {
 
     /// Kills it (as a crash would: nothing saved) and starts a new one on the same port.
     pub(crate) fn restart_after(&mut self, down: Duration) {
-        kill_and_reap(&mut self.child);
+        self.stop();
         thread::sleep(down);
+        self.start_again();
+    }
+
+    /// Kills it, as a crash would: nothing saved.
+    pub(crate) fn stop(&mut self) {
+        kill_and_reap(&mut self.child);
+    }
+
+    /// Starts a new one on the same port, after [`Redis::stop`].
+    pub(crate) fn start_again(&mut self) {
         self.child = spawn(self.port);
     }
 }

@@ -6,7 +6,9 @@
 //!
 //! - [`wire`]: the JSON form of a [`ClusterEvent`] on the channel and in the history stream.
 //! - [`node`]: the machine itself.
+//! - [`claims`]: the names this node's clients hold in Redis, so a name is unique across nodes.
 
+pub mod claims;
 pub mod node;
 pub mod wire;
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 pub use node::ClusterNode;
 pub use wire::{ClusterEvent, EventKind};
 
-use super::SaidMessage;
+use super::{ClientId, SaidMessage};
 
 /// What happened in a room that every node must hear of: the hub hands its own out
 /// ([`crate::chat::ChatHub::poll_shared`]) and takes the other nodes' in
@@ -26,6 +28,17 @@ pub enum RoomEvent {
     Said(SaidMessage),
     Joined(String),
     Left(String),
+}
+
+/// What the hub asks of the cluster for a name a local client wants (issue 17): the hub hands
+/// these out ([`crate::chat::ChatHub::poll_name_claim`]) and hears the answer as
+/// [`Delivery::Claimed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameClaim {
+    /// `client` wants the name of compared form `key`: claim it in Redis.
+    Claim { client: ClientId, key: String },
+    /// `client` left before its claim was answered: let go of `key` if it was claimed.
+    Abandon { client: ClientId, key: String },
 }
 
 /// A node's id: random per start (the shell draws it), so a restarted node is a new node and
@@ -92,6 +105,23 @@ pub enum ClusterCommand {
     },
     /// Publish `payload` (a heartbeat) on the channel alone, with no dedup.
     Beat { attempt: u64, payload: Vec<u8> },
+    /// Claim the name `key` for this node for `ttl`, unless another node holds it; a name this
+    /// node holds already is granted again. Answered with [`ClusterReport::Claimed`].
+    Claim {
+        attempt: u64,
+        token: u64,
+        key: String,
+        ttl: Duration,
+    },
+    /// Keep the names `keys` this node holds for another `ttl` (those another node took
+    /// meanwhile stay theirs; those that expired are claimed again). No answer.
+    Refresh {
+        attempt: u64,
+        keys: Vec<String>,
+        ttl: Duration,
+    },
+    /// Let go of the name `key`, if this node holds it. No answer.
+    Release { attempt: u64, key: String },
 }
 
 /// What the worker reports.
@@ -103,6 +133,13 @@ pub enum ClusterReport {
     Received { attempt: u64, payload: Vec<u8> },
     /// The publish of `seq` is done.
     Published { attempt: u64, seq: u64 },
+    /// The claim `token` of the name `key` was `granted`, or another node holds the name.
+    Claimed {
+        attempt: u64,
+        token: u64,
+        key: String,
+        granted: bool,
+    },
     /// The connection failed or could not be made.
     Lost { attempt: u64, error: String },
 }
@@ -117,6 +154,9 @@ pub enum Delivery {
     /// This node's own message, back from Redis: it takes its place in the history here, in
     /// the order Redis gave it, so every node keeps the same history.
     Echo(SaidMessage),
+    /// The answer to `client`'s [`NameClaim::Claim`]: the name is its own, or held elsewhere.
+    /// While Redis is out of reach the name is granted on this node's word alone.
+    Claimed { client: ClientId, granted: bool },
 }
 
 /// The start-up line of a node in a cluster; `url` with any password hidden.
@@ -126,6 +166,10 @@ pub fn cluster_line(url: &str) -> String {
 
 /// How long a node may stay silent before it counts as dead.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
+/// How long a client waits for Redis to answer its name's claim before it gets the name on
+/// this node's word alone (and the claim is made when Redis answers): longer than the worker's
+/// command timeout, so a Redis that stopped answering is usually noticed as lost first.
+pub const CLAIM_PATIENCE: Duration = Duration::from_secs(3);
 /// Events kept for Redis during an outage: at 2,000 messages a second, five seconds; at the
 /// size of a chat line, a few MiB at most.
 pub const MAX_BUFFERED: usize = 10_000;

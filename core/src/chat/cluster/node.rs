@@ -20,15 +20,20 @@
 //! history, in Redis's order, the same on every node. Each node says it is alive with the names its clients
 //! hold every third of the ttl; a node not heard for a ttl is dead and its names leave. While
 //! this node's own link is down nobody is declared dead: silence is then ours.
+//!
+//! The names local clients want are claimed in Redis first ([`NameClaims`]); the heartbeat
+//! renews those held, and a leave lets go of its name.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::claims::{claim_output, LinkState, NameClaims};
 use super::wire::{self, ClusterEvent, EventKind};
 use super::{
-    ClusterCommand, ClusterConfig, ClusterReport, Delivery, NodeId, RoomEvent, MAX_BACKOFF,
-    MIN_BACKOFF,
+    ClusterCommand, ClusterConfig, ClusterReport, Delivery, NameClaim, NodeId, RoomEvent,
+    MAX_BACKOFF, MIN_BACKOFF,
 };
+use crate::chat::accounts::account_key;
 use crate::chat::SaidMessage;
 
 /// One node's part in the cluster.
@@ -54,6 +59,8 @@ pub struct ClusterNode {
     dropped: u64,
     /// Names the local clients hold.
     names: BTreeSet<String>,
+    /// The same names (and those still asked for) as claimed in Redis.
+    claims: NameClaims,
     /// The last sequence number seen from each node ever heard of, alive or not, so a resync
     /// never delivers a dead node's messages twice. One entry per node start.
     seen: HashMap<NodeId, u64>,
@@ -108,6 +115,7 @@ impl ClusterNode {
             dropped: 0,
             said_down: false,
             names: BTreeSet::new(),
+            claims: NameClaims::default(),
             seen: HashMap::new(),
             echoed: 0,
             peers: HashMap::new(),
@@ -130,6 +138,9 @@ impl ClusterNode {
             }
             RoomEvent::Left(name) => {
                 self.names.remove(name);
+                let link = self.link_state();
+                self.claims
+                    .release(&account_key(name), link, claim_output!(self));
             }
             RoomEvent::Said(_) => {}
         }
@@ -156,6 +167,22 @@ impl ClusterNode {
         self.flush(now);
     }
 
+    /// A local client's name to claim, or a claim its client no longer waits for; the answer
+    /// comes out as [`Delivery::Claimed`].
+    pub fn claim(&mut self, now: Instant, claim: NameClaim) {
+        let link = self.link_state();
+        let ttl = self.config.ttl;
+        match claim {
+            NameClaim::Claim { client, key } => {
+                self.claims
+                    .claim(now, client, key, link, ttl, claim_output!(self))
+            }
+            NameClaim::Abandon { client, key } => {
+                self.claims.abandon(client, &key, link, claim_output!(self))
+            }
+        }
+    }
+
     /// What the worker reports.
     pub fn handle_report(&mut self, now: Instant, report: ClusterReport) {
         match report {
@@ -178,6 +205,15 @@ impl ClusterNode {
                 }
                 self.flush(now);
             }
+            ClusterReport::Claimed {
+                attempt,
+                token,
+                key,
+                granted,
+            } if attempt == self.attempt => {
+                self.claims
+                    .answered(token, &key, granted, claim_output!(self))
+            }
             ClusterReport::Lost { attempt, error } if attempt == self.attempt => {
                 self.lost(now, &error)
             }
@@ -189,6 +225,7 @@ impl ClusterNode {
     /// Retries the connection, says this node is alive, and lets nodes not heard for a ttl
     /// go. Call when [`ClusterNode::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.claims.handle_timeout(now, claim_output!(self));
         match self.link {
             Link::Down { retry_at } if retry_at <= now => {
                 self.attempt += 1;
@@ -223,9 +260,10 @@ impl ClusterNode {
         }
     }
 
-    /// The next deadline: a reconnect, a heartbeat, or a peer's ttl. Changes after every input.
+    /// The next deadline: a reconnect, a heartbeat, a peer's ttl, or a claim's patience.
+    /// Changes after every input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.link {
+        let link = match self.link {
             Link::Down { retry_at } => Some(retry_at),
             Link::Up => {
                 let ttl = self.config.ttl;
@@ -233,7 +271,8 @@ impl ClusterNode {
                 [self.next_beat, expiry].into_iter().flatten().min()
             }
             Link::Connecting | Link::Syncing => None,
-        }
+        };
+        link.into_iter().chain(self.claims.poll_timeout()).min()
     }
 
     /// The next command for the worker. Drain after every input.
@@ -260,6 +299,16 @@ impl ClusterNode {
     /// Events waiting for Redis or in flight.
     pub fn buffered(&self) -> usize {
         self.outbox.len() + self.in_flight.len()
+    }
+
+    fn link_state(&self) -> LinkState {
+        match self.link {
+            Link::Up => LinkState::Up {
+                attempt: self.attempt,
+            },
+            Link::Connecting | Link::Syncing => LinkState::Connecting,
+            Link::Down { .. } => LinkState::Down,
+        }
     }
 
     fn synced(&mut self, now: Instant, history: &[Vec<u8>]) {
@@ -320,6 +369,8 @@ impl ClusterNode {
             self.receive_payload(now, &payload);
         }
         self.flush(now);
+        let (attempt, ttl) = (self.attempt, self.config.ttl);
+        self.claims.synced(attempt, ttl, claim_output!(self));
         self.beat(now);
     }
 
@@ -406,6 +457,7 @@ impl ClusterNode {
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         self.next_beat = None;
         self.held.clear();
+        self.claims.lost(claim_output!(self));
     }
 
     /// Hands waiting events to the worker while the link is up.
@@ -439,27 +491,8 @@ impl ClusterNode {
             attempt: self.attempt,
             payload: self.scratch.clone(),
         });
+        self.commands
+            .extend(self.claims.refresh(self.attempt, self.config.ttl));
         self.next_beat = Some(now + self.config.ttl / 3);
     }
-}
-
-/// What a worker that read the history hands back for a message of another node:
-/// for tests of the machine.
-#[cfg(test)]
-pub(super) fn said_payload(node: NodeId, seq: u64, username: &str, message: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let said = SaidMessage {
-        username: username.to_owned(),
-        message: message.to_owned(),
-        time: None,
-    };
-    wire::encode(
-        &ClusterEvent {
-            node,
-            seq,
-            kind: EventKind::Room(RoomEvent::Said(said)),
-        },
-        &mut out,
-    );
-    out
 }

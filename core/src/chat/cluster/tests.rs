@@ -2,9 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::node::said_payload;
 use super::wire::{self, ClusterEvent, EventKind};
 use super::*;
+
+mod claims;
 
 const ME: NodeId = NodeId(1);
 const OTHER: NodeId = NodeId(2);
@@ -362,4 +363,23 @@ fn nobody_is_declared_dead_while_our_own_link_is_down() {
     );
     node.handle_timeout(later + Duration::from_millis(1));
     assert!(deliveries(&mut node).is_empty());
+}
+
+/// What a worker that read the history hands back for a message of another node.
+fn said_payload(node: NodeId, seq: u64, username: &str, message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let said = SaidMessage {
+        username: username.to_owned(),
+        message: message.to_owned(),
+        time: None,
+    };
+    wire::encode(
+        &ClusterEvent {
+            node,
+            seq,
+            kind: EventKind::Room(RoomEvent::Said(said)),
+        },
+        &mut out,
+    );
+    out
 }

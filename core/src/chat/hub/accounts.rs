@@ -23,7 +23,8 @@ use super::super::accounts::{
 };
 use super::super::wire::{self, AccountRequest};
 use super::super::{ChatError, ClientId};
-use super::{ChatEvent, ChatHub};
+use super::claims::Join;
+use super::ChatHub;
 
 /// A request whose work is with the shell.
 #[derive(Debug, Clone)]
@@ -232,18 +233,6 @@ impl ChatHub {
         if self.is_held(&key) {
             return self.refuse(now, client, ChatError::UsernameTaken);
         }
-        self.names.insert(key.clone(), client);
-        if let Some(state) = self.clients.get_mut(&client) {
-            state.username = Some(name.clone());
-            state.account = Some(key);
-        }
-        self.line.clear();
-        wire::encode_welcome(&name, &mut self.line);
-        self.send_private(now, client);
-        self.admit(now, client, &name);
-        self.events.push_back(ChatEvent::Joined {
-            client,
-            username: name,
-        });
+        self.join_when_claimed(now, client, key, Join::Account { name });
     }
 }

@@ -29,6 +29,7 @@ impl ChatHub {
         match delivery {
             Delivery::History(messages) => self.restore_history(messages),
             Delivery::Echo(said) => self.keep_in_history(&said),
+            Delivery::Claimed { client, granted } => self.handle_claim(now, client, granted),
             Delivery::Live(RoomEvent::Said(said)) => self.remote_said(now, &said),
             Delivery::Live(RoomEvent::Joined(username)) => {
                 *self.remote_names.entry(account_key(&username)).or_default() += 1;
@@ -49,9 +50,12 @@ impl ChatHub {
         self.disconnect_overflowed(now);
     }
 
-    /// Whether a client here or on another node holds the name of key `key`.
+    /// Whether a client here or on another node holds the name of key `key`, or a client
+    /// here waits for its claim.
     pub(super) fn is_held(&self, key: &str) -> bool {
-        self.names.contains_key(key) || self.remote_names.contains_key(key)
+        self.names.contains_key(key)
+            || self.remote_names.contains_key(key)
+            || self.claiming.contains_key(key)
     }
 
     fn remote_said(&mut self, now: Instant, said: &SaidMessage) {

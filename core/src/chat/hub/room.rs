@@ -6,6 +6,7 @@ use std::time::Instant;
 use time::format_description::well_known::Rfc3339;
 
 use super::announce::Kind;
+use super::claims::Join;
 use super::client::Client;
 use super::rules::{self, Action};
 use super::{ChatEvent, ChatHub, Close, CloseReason, Line};
@@ -35,6 +36,9 @@ impl ChatHub {
             Ok(object) => object,
             Err(error) => return self.refuse(now, client, error),
         };
+        if self.is_claiming(client) {
+            return self.refuse(now, client, ChatError::RequestPending);
+        }
         match object.account_request() {
             Ok(Some(request)) => return self.handle_account_request(now, client, request),
             Ok(None) => {}
@@ -46,6 +50,7 @@ impl ChatHub {
         let room = rules::Room {
             names: &self.names,
             remote_names: &self.remote_names,
+            claiming: &self.claiming,
             accounts: &self.accounts,
             mode: self.config.accounts,
         };
@@ -55,16 +60,8 @@ impl ChatHub {
         };
         match rules::check_object(&room, speaker, object) {
             Ok(Action::Join { username, message }) => {
-                self.names.insert(account_key(&username), client);
-                if let Some(state) = self.clients.get_mut(&client) {
-                    state.username = Some(username.clone());
-                }
-                self.admit(now, client, &username);
-                if let Some(message) = &message {
-                    self.say(now, client, &username, message);
-                }
-                self.events
-                    .push_back(ChatEvent::Joined { client, username });
+                let key = account_key(&username);
+                self.join_when_claimed(now, client, key, Join::Guest { username, message });
             }
             Ok(Action::Say { username, message }) => self.say(now, client, &username, &message),
             Err(error) => self.refuse(now, client, error),
@@ -81,7 +78,7 @@ impl ChatHub {
 
     /// Sends a message to everyone but its sender, keeps it in the history and hands it out
     /// to be stored.
-    fn say(&mut self, now: Instant, sender: ClientId, username: &str, message: &str) {
+    pub(super) fn say(&mut self, now: Instant, sender: ClientId, username: &str, message: &str) {
         let said = SaidMessage {
             username: username.to_owned(),
             message: message.to_owned(),
@@ -208,6 +205,7 @@ impl ChatHub {
         if let Some(cursor) = state.cursor {
             self.log.close_cursor(cursor);
         }
+        self.abandon_claim(client);
         if let Some(username) = state.username {
             self.names.remove(&account_key(&username));
             if let Some(shared) = &mut self.shared {

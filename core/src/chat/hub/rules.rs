@@ -26,6 +26,8 @@ pub(super) struct Room<'a> {
     pub(super) names: &'a HashMap<String, ClientId>,
     /// The names clients of other nodes of the cluster hold, by key (issue 17).
     pub(super) remote_names: &'a HashMap<String, usize>,
+    /// The names local clients wait to have claimed in the cluster, by key.
+    pub(super) claiming: &'a HashMap<String, ClientId>,
     pub(super) accounts: &'a AccountTable,
     pub(super) mode: AccountsMode,
 }
@@ -82,7 +84,10 @@ pub(super) fn check_object(
             if room.mode != AccountsMode::Off && room.accounts.is_claimed(&key) {
                 return Err(ChatError::NameRegistered);
             }
-            if room.names.contains_key(&key) || room.remote_names.contains_key(&key) {
+            if room.names.contains_key(&key)
+                || room.remote_names.contains_key(&key)
+                || room.claiming.contains_key(&key)
+            {
                 return Err(ChatError::UsernameTaken);
             }
             Ok(Action::Join {
