@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::child::{forward_stdout, kill_and_reap, take_stderr, take_stdout, wait_until, Capture};
@@ -201,6 +202,19 @@ impl FileServer {
     /// What the server wrote on stderr so far.
     pub(super) fn stderr(&self) -> String {
         self.stderr.text()
+    }
+
+    /// What the server wrote on stderr once it holds `needle`, or after `wait` without it: the
+    /// stderr pipe is read on a thread of its own, which a loaded machine may run late.
+    pub(super) fn stderr_holding(&self, needle: &str, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
+        loop {
+            let text = self.stderr.text();
+            if text.contains(needle) || Instant::now() >= deadline {
+                return text;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub(super) fn put(&self, target: &str, body: &[u8]) -> Response {

@@ -204,12 +204,10 @@ pub fn anonymous_writes_need_loopback_or_the_flag(bin: &str) {
     assert!(server.root().join("a.txt").exists() && !server.root().join("b.txt").exists());
     // The listing offers no upload control where nobody may upload.
     assert!(!server.get("/", "").text().contains("id=\"upload\""));
+    let stderr = server.stderr_holding("uploads and deletions are refused", STDERR_WAIT);
     assert!(
-        server
-            .stderr()
-            .contains("uploads and deletions are refused"),
-        "{}",
-        server.stderr()
+        stderr.contains("uploads and deletions are refused"),
+        "{stderr}"
     );
     drop(server);
 
@@ -217,11 +215,8 @@ pub fn anonymous_writes_need_loopback_or_the_flag(bin: &str) {
     let server = FileServer::start_bound(bin, "files_anon_allowed", "0.0.0.0:0", &flags);
     assert_eq!(server.put("/b.txt", b"b").status, 201);
     assert!(server.get("/", "").text().contains("id=\"upload\""));
-    assert!(
-        server.stderr().contains("warning: anyone"),
-        "{}",
-        server.stderr()
-    );
+    let stderr = server.stderr_holding("warning: anyone", STDERR_WAIT);
+    assert!(stderr.contains("warning: anyone"), "{stderr}");
     drop(server);
 
     let server = FileServer::start(bin, "files_anon_loopback", &[]);
@@ -289,3 +284,6 @@ fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// How long a start-up notice may take to reach the test through the stderr pipe.
+const STDERR_WAIT: Duration = Duration::from_secs(5);
