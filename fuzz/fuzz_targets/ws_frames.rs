@@ -1,2 +1,4 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ferry_core::check::check_ws_frames(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    ferry_core::check::check_ws_frames(std::time::Instant::now(), data)
+});

@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn a_burst_of_ten_then_five_a_second() {
-        let start = Instant::now();
+        let start = crate::testing::epoch();
         let mut bucket = TokenBucket::new(default_rate());
         assert!((0..10).all(|_| bucket.take(start)));
         assert!(!bucket.take(start));
@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn refusals_then_a_disconnect() {
-        let start = Instant::now();
+        let start = crate::testing::epoch();
         let mut flood = Flood::new(Some(default_rate()));
         let verdicts: Vec<FloodVerdict> = (0..31).map(|_| flood.check(start)).collect();
         assert!(verdicts[..10].iter().all(|v| *v == FloodVerdict::Allowed));
@@ -164,7 +164,7 @@ mod tests {
             gaps in prop::collection::vec(0u64..400, 1..300),
         ) {
             let rate = Rate::per_second(burst, per_second).unwrap();
-            let start = Instant::now();
+            let start = crate::testing::epoch();
             let mut bucket = TokenBucket::new(rate);
             let mut now = start;
             let mut taken = 0u128;

@@ -10,17 +10,17 @@ use crate::ws::{WsConfig, WsConn, WsEvent};
 /// past the head checks). Each stream is fed whole, split in two and byte by byte: the output
 /// and the events must be the same; the output stays bounded by what the input can cause, and
 /// a connection that reports a message or a close reports nothing after its close.
-pub fn check_ws_frames(bytes: &[u8]) {
-    check_stream(bytes);
-    check_stream(&masked_frames(bytes));
+pub fn check_ws_frames(now: Instant, bytes: &[u8]) {
+    check_stream(now, bytes);
+    check_stream(now, &masked_frames(bytes));
 }
 
-fn check_stream(stream: &[u8]) {
-    let whole = run(&[stream]);
+fn check_stream(now: Instant, stream: &[u8]) {
+    let whole = run(now, &[stream]);
     let middle = stream.len() / 2;
-    assert_eq!(run(&[&stream[..middle], &stream[middle..]]), whole);
+    assert_eq!(run(now, &[&stream[..middle], &stream[middle..]]), whole);
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-    assert_eq!(run(&bytes), whole);
+    assert_eq!(run(now, &bytes), whole);
     let (out, events) = whole;
     // Every output frame answers some input: a pong at most 14 bytes over its ping, and one
     // close frame of at most 127 bytes.
@@ -43,8 +43,7 @@ fn check_stream(stream: &[u8]) {
     }
 }
 
-fn run(chunks: &[&[u8]]) -> (Vec<u8>, Vec<WsEvent>) {
-    let now = Instant::now();
+fn run(now: Instant, chunks: &[&[u8]]) -> (Vec<u8>, Vec<WsEvent>) {
     let config = WsConfig {
         max_message: 1024,
         ..WsConfig::default()

@@ -246,7 +246,7 @@ mod tests {
     fn failures_slow_the_next_attempt_and_success_forgets_them() {
         let mut throttle = Throttle::default();
         let address = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-        let start = Instant::now();
+        let start = crate::testing::epoch();
         assert_eq!(at(throttle.admit(address, start)), start);
         throttle.record(address, false, start);
         let second = at(throttle.admit(address, start));
@@ -263,7 +263,7 @@ mod tests {
     fn parallel_attempts_queue_one_delay_apart_and_a_fifth_is_refused() {
         let mut throttle = Throttle::default();
         let address = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         at(throttle.admit(address, now));
         throttle.record(address, false, now);
         let times: Vec<Instant> = (0..4).map(|_| at(throttle.admit(address, now))).collect();
@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn ipv6_counts_per_slash_64() {
         let mut throttle = Throttle::default();
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         let a = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, 1));
         let b = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0xffff, 1, 2, 3));
         at(throttle.admit(a, now));
@@ -303,7 +303,7 @@ mod tests {
     #[test]
     fn the_table_stays_bounded() {
         let mut throttle = Throttle::default();
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         for n in 0..(MAX_ADDRESSES as u32 * 2) {
             let address = IpAddr::V4(Ipv4Addr::from(n));
             let when = now + Duration::from_millis(n.into());
@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn verified_digests_expire_and_stay_bounded() {
         let mut cache = VerifiedCache::default();
-        let now = Instant::now();
+        let now = crate::testing::epoch();
         cache.insert([1; 32], now);
         assert!(cache.holds(&[1; 32], now + VERIFIED_FOR - Duration::from_secs(1)));
         assert!(!cache.holds(&[1; 32], now + VERIFIED_FOR));

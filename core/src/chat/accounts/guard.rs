@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn failures_slow_the_name_and_the_address() {
-        let start = Instant::now();
+        let start = crate::testing::epoch();
         let mut guard = LoginGuard::default();
         assert_eq!(at(guard.admit(start, ADDRESS, "ann")), start);
         guard.record(start, ADDRESS, "ann", false);
@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn a_name_is_slowed_but_never_locked_out() {
-        let start = Instant::now();
+        let start = crate::testing::epoch();
         let mut guard = LoginGuard::default();
         let mut now = start;
         for index in 0..100u8 {
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn an_address_is_locked_out_for_a_while_then_forgiven() {
-        let start = Instant::now();
+        let start = crate::testing::epoch();
         let mut guard = LoginGuard::default();
         let mut now = start;
         for index in 0..ADDRESS_LOCKOUT_FAILURES {
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn an_address_has_a_few_logins_under_way_at_once() {
-        let start = Instant::now();
+        let start = crate::testing::epoch();
         let mut guard = LoginGuard::default();
         for _ in 0..MAX_IN_FLIGHT {
             at(guard.admit(start, ADDRESS, "ann"));
@@ -344,7 +344,7 @@ mod tests {
 
     #[test]
     fn registrations_are_limited_per_address() {
-        let start = Instant::now();
+        let start = crate::testing::epoch();
         let mut limit = RegisterLimit::default();
         assert!((0..10).all(|_| limit.allow(start, ADDRESS)));
         assert!(!limit.allow(start, ADDRESS));

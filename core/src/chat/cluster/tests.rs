@@ -79,7 +79,7 @@ fn published_seqs(commands: &[ClusterCommand]) -> Vec<u64> {
 
 #[test]
 fn publishes_each_event_with_the_next_sequence_number() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     node.publish(now, RoomEvent::Joined("ann".into()));
     node.publish(now, said("ann", "hi"));
@@ -101,7 +101,7 @@ fn publishes_each_event_with_the_next_sequence_number() {
 
 #[test]
 fn delivers_other_nodes_events_once_and_own_echoes_only_to_the_history() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     receive(&mut node, now, room(ME, 1, said("me", "echo")));
     receive(&mut node, now, room(ME, 1, said("me", "echo")));
@@ -123,7 +123,7 @@ fn delivers_other_nodes_events_once_and_own_echoes_only_to_the_history() {
 
 #[test]
 fn first_sync_fills_the_history_and_later_ones_deliver_what_was_missed() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = ClusterNode::new(ClusterConfig::new(ME), now);
     let attempt = attempt_of(&commands(&mut node));
     let history = vec![said_payload(OTHER, 1, "bob", "old")];
@@ -166,7 +166,7 @@ fn first_sync_fills_the_history_and_later_ones_deliver_what_was_missed() {
 
 #[test]
 fn buffers_while_down_and_publishes_after_the_resync_in_order() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     node.publish(now, said("ann", "1"));
     let sent = commands(&mut node);
@@ -201,7 +201,7 @@ fn buffers_while_down_and_publishes_after_the_resync_in_order() {
 
 #[test]
 fn a_full_outage_buffer_drops_the_oldest_and_says_how_many() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut config = ClusterConfig::new(ME);
     config.max_buffered = 3;
     let mut node = ClusterNode::new(config, now);
@@ -232,7 +232,7 @@ fn a_full_outage_buffer_drops_the_oldest_and_says_how_many() {
 
 #[test]
 fn reconnects_with_a_doubling_backoff_up_to_five_seconds() {
-    let mut now = Instant::now();
+    let mut now = crate::testing::epoch();
     let mut node = ClusterNode::new(ClusterConfig::new(ME), now);
     let mut waits = Vec::new();
     for _ in 0..8 {
@@ -256,7 +256,7 @@ fn reconnects_with_a_doubling_backoff_up_to_five_seconds() {
 
 #[test]
 fn ignores_reports_of_an_attempt_given_up() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     node.handle_report(
         now,
@@ -271,7 +271,7 @@ fn ignores_reports_of_an_attempt_given_up() {
 
 #[test]
 fn a_silent_node_is_dead_after_the_ttl_and_its_names_leave_once() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     receive(
         &mut node,
@@ -309,7 +309,7 @@ fn a_silent_node_is_dead_after_the_ttl_and_its_names_leave_once() {
 
 #[test]
 fn a_beat_reconciles_the_names_of_a_node() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     receive(
         &mut node,
@@ -336,7 +336,7 @@ fn a_beat_reconciles_the_names_of_a_node() {
 
 #[test]
 fn nobody_is_declared_dead_while_our_own_link_is_down() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     receive(
         &mut node,

@@ -76,7 +76,7 @@ fn reconnect(node: &mut ClusterNode, now: Instant, attempt: u64) -> (u64, Vec<Cl
 
 #[test]
 fn a_granted_claim_welcomes_is_renewed_every_beat_and_let_go_on_leave() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     claim(&mut node, now, ANN, "ann");
     let sent = commands(&mut node);
@@ -106,7 +106,7 @@ fn a_granted_claim_welcomes_is_renewed_every_beat_and_let_go_on_leave() {
 
 #[test]
 fn a_name_held_elsewhere_is_refused_and_never_renewed() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     claim(&mut node, now, ANN, "ann");
     commands(&mut node);
@@ -118,7 +118,7 @@ fn a_name_held_elsewhere_is_refused_and_never_renewed() {
 
 #[test]
 fn a_claim_given_up_is_let_go_and_its_late_answer_answers_nobody() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     claim(&mut node, now, ANN, "ann");
     node.claim(
@@ -140,7 +140,7 @@ fn a_claim_given_up_is_let_go_and_its_late_answer_answers_nobody() {
 
 #[test]
 fn an_unanswered_claim_is_granted_after_its_patience_and_made_later() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     claim(&mut node, now, ANN, "ann");
     commands(&mut node);
@@ -160,7 +160,7 @@ fn an_unanswered_claim_is_granted_after_its_patience_and_made_later() {
 
 #[test]
 fn while_redis_is_down_names_are_granted_here_and_claimed_when_it_is_back() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = synced(now);
     // Lost while a claim waits: granted at once.
     claim(&mut node, now, ANN, "ann");
@@ -197,7 +197,7 @@ fn while_redis_is_down_names_are_granted_here_and_claimed_when_it_is_back() {
 
 #[test]
 fn a_claim_made_while_connecting_goes_out_at_the_sync() {
-    let now = Instant::now();
+    let now = crate::testing::epoch();
     let mut node = ClusterNode::new(ClusterConfig::new(ME), now);
     let attempt = attempt_of(&commands(&mut node));
     claim(&mut node, now, ANN, "ann");
